@@ -1,0 +1,500 @@
+// Package archive opens an input as found on disk (a docker save tarball, an
+// OCI image-layout folder or an OCI archive, optionally compressed as a
+// whole) and gives read-only access to its members by name. It indexes a tar
+// once and reads members in place; it never unpacks to disk unless asked to
+// with a temporary folder, and never writes to the input.
+package archive
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/strata-forensics/strata/forensics/compress"
+	"github.com/strata-forensics/strata/forensics/integrity"
+)
+
+// Format is the layout of the input.
+type Format string
+
+const (
+	DockerArchive Format = "docker-archive" // docker save, legacy or Docker 25+ (OCI inside)
+	OCILayout     Format = "oci-layout"     // an OCI image-layout folder
+	OCIArchive    Format = "oci-archive"    // a tar of an OCI image layout
+)
+
+// ErrUnknownFormat is returned when the input is none of the formats above.
+var ErrUnknownFormat = errors.New("not a docker-archive, OCI layout or OCI archive")
+
+// Info describes the input itself, for the chain of custody.
+type Info struct {
+	Path        string          `json:"path"`
+	Format      Format          `json:"format"`
+	Compression compress.Format `json:"compression,omitempty"`
+	SHA256      string          `json:"sha256"`
+	Size        int64           `json:"size"`
+	// OCI is true when the input carries an OCI image layout (index.json),
+	// which then is the truth for what images there are.
+	OCI bool `json:"-"`
+}
+
+// Member is one file of the input: a tar member, or a file below a folder.
+type Member struct {
+	Name   string // slash-separated, cleaned, relative ("blobs/sha256/ab…")
+	Offset int64  // where its content starts in the (decompressed) tar
+	Size   int64
+}
+
+// Options configure Open.
+type Options struct {
+	// TmpDir, when set and the input is compressed as a whole, receives one
+	// decompressed copy so members can be read in place; otherwise members
+	// of a compressed input are reached by decompressing again.
+	TmpDir string
+	// MaxMembers bounds the number of members indexed.
+	MaxMembers int
+}
+
+// smallMember is the size up to which members of a compressed input are
+// kept in memory during the index pass (indexes, manifests, configs), and
+// smallBudget bounds their total.
+const (
+	smallMember = 1 << 20
+	smallBudget = 64 << 20
+)
+
+// Archive is an opened input.
+type Archive struct {
+	Info     Info
+	Problems []integrity.Problem
+
+	members map[string]*Member
+	order   []string // names in archive order
+
+	dir  *os.Root // folder input
+	file *os.File // tar input, or the decompressed temporary copy
+	tmp  string   // temporary copy to remove on Close
+
+	// compressed input without a temporary copy: small members kept, the
+	// rest reached by a new decompression pass.
+	compressed bool
+	small      map[string][]byte
+}
+
+// FormatError names the input and the offset where it broke.
+type FormatError struct {
+	File   string
+	Offset int64
+	Err    error
+}
+
+func (e *FormatError) Error() string {
+	return fmt.Sprintf("%s: offset %d: %v", e.File, e.Offset, e.Err)
+}
+func (e *FormatError) Unwrap() error { return e.Err }
+
+// Open opens path read-only and indexes it.
+func Open(ctx context.Context, p string, opts Options) (*Archive, error) {
+	if opts.MaxMembers == 0 {
+		opts.MaxMembers = 1_000_000
+	}
+	st, err := os.Stat(p)
+	if err != nil {
+		return nil, err
+	}
+	a := &Archive{Info: Info{Path: p}, members: map[string]*Member{}}
+	if st.IsDir() {
+		err = a.openDir(p, opts)
+	} else {
+		err = a.openFile(ctx, p, opts)
+	}
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	if err := a.detect(); err != nil {
+		a.Close()
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
+	return a, nil
+}
+
+func (a *Archive) add(name string, off, size int64) {
+	name = cleanName(name)
+	if name == "" {
+		return
+	}
+	if _, dup := a.members[name]; !dup {
+		a.order = append(a.order, name)
+	}
+	a.members[name] = &Member{Name: name, Offset: off, Size: size}
+}
+
+func cleanName(n string) string {
+	n = path.Clean("/" + strings.ReplaceAll(n, "\\", "/"))
+	return strings.TrimPrefix(n, "/")
+}
+
+func (a *Archive) detect() error {
+	hasLayout := a.members["oci-layout"] != nil && a.members["index.json"] != nil
+	hasManifest := a.members["manifest.json"] != nil
+	switch {
+	case a.dir != nil && hasLayout:
+		a.Info.Format, a.Info.OCI = OCILayout, true
+	case a.dir != nil && hasManifest:
+		a.Info.Format = DockerArchive
+	case hasManifest:
+		a.Info.Format, a.Info.OCI = DockerArchive, hasLayout
+	case hasLayout:
+		a.Info.Format, a.Info.OCI = OCIArchive, true
+	default:
+		return ErrUnknownFormat
+	}
+	return nil
+}
+
+func (a *Archive) openDir(p string, opts Options) error {
+	root, err := os.OpenRoot(p)
+	if err != nil {
+		return err
+	}
+	a.dir = root
+	a.Info.Format = OCILayout
+	var listing []string
+	var total int64
+	err = fs.WalkDir(root.FS(), ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.Type().IsRegular() {
+			return nil // folders; links are never followed
+		}
+		if len(a.members) >= opts.MaxMembers {
+			return fmt.Errorf("more than %d files", opts.MaxMembers)
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		a.add(name, 0, fi.Size())
+		total += fi.Size()
+		listing = append(listing, name)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", p, err)
+	}
+	// A folder has no single byte stream; its digest is that of a listing
+	// of every file's sha256 and name, sorted, as sha256sum prints it.
+	sort.Strings(listing)
+	h := sha256.New()
+	for _, name := range listing {
+		fh, err := hashMember(root, name)
+		if err != nil {
+			return fmt.Errorf("%s: %w", filepath.Join(p, name), err)
+		}
+		fmt.Fprintf(h, "%s  %s\n", fh, name)
+	}
+	a.Info.SHA256 = hex.EncodeToString(h.Sum(nil))
+	a.Info.Size = total
+	return nil
+}
+
+func hashMember(root *os.Root, name string) (string, error) {
+	f, err := root.Open(name)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func (a *Archive) openFile(ctx context.Context, p string, opts Options) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	a.file = f
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	a.Info.Size = st.Size()
+	head := make([]byte, 6)
+	n, _ := io.ReadFull(f, head)
+	a.Info.Compression = compress.Sniff(head[:n])
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	if a.Info.Compression == compress.None {
+		return a.indexPlain(ctx, p, opts)
+	}
+	return a.indexCompressed(ctx, p, opts)
+}
+
+// indexPlain reads only tar headers (the tar reader seeks over content),
+// while the input's sha256 is computed by a second reader concurrently.
+func (a *Archive) indexPlain(ctx context.Context, p string, opts Options) error {
+	var wg sync.WaitGroup
+	var sum string
+	var herr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		sum, herr = hashFile(ctx, p)
+	}()
+	err := a.indexTar(ctx, p, a.file, opts, nil)
+	wg.Wait()
+	if herr != nil {
+		return fmt.Errorf("%s: %w", p, herr)
+	}
+	a.Info.SHA256 = sum
+	return err
+}
+
+func hashFile(ctx context.Context, p string) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, ctxReader{ctx, f}); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// offsetReader counts what the tar reader consumed, which is where the
+// current member's content starts after Next.
+type offsetReader struct {
+	r io.Reader
+	n int64
+}
+
+func (o *offsetReader) Read(p []byte) (int, error) {
+	n, err := o.r.Read(p)
+	o.n += int64(n)
+	return n, err
+}
+
+func (o *offsetReader) Seek(off int64, whence int) (int64, error) {
+	s, ok := o.r.(io.Seeker)
+	if !ok || whence != io.SeekCurrent {
+		return 0, errors.New("not seekable")
+	}
+	n, err := s.Seek(off, whence)
+	if err == nil {
+		o.n += off
+	}
+	return n, err
+}
+
+// indexTar walks tar headers from r. keep, when set, is offered every
+// member's bytes (used for a compressed input).
+func (a *Archive) indexTar(ctx context.Context, p string, r io.Reader, opts Options, keep func(name string, size int64, r io.Reader) error) error {
+	var or io.Reader
+	cr := &offsetReader{r: r}
+	if _, ok := r.(io.Seeker); ok && keep == nil {
+		or = cr
+	} else {
+		or = struct{ io.Reader }{cr}
+	}
+	tr := tar.NewReader(or)
+	for i := 0; ; i++ {
+		if i%256 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		start := cr.n
+		h, err := tr.Next()
+		if err == io.EOF {
+			if len(a.members) == 0 {
+				return &FormatError{File: p, Offset: start, Err: errors.New("empty or not a tar archive")}
+			}
+			return nil
+		}
+		if err != nil {
+			if len(a.members) == 0 {
+				return &FormatError{File: p, Offset: start, Err: fmt.Errorf("not a readable tar archive: %w", err)}
+			}
+			a.Problems = append(a.Problems, integrity.Problem{Blob: p, Kind: integrity.Truncated,
+				Detail: fmt.Sprintf("archive unreadable from offset %d: %v; members after it are missing", start, err)})
+			return nil
+		}
+		if len(a.members) >= opts.MaxMembers {
+			return &FormatError{File: p, Offset: start, Err: fmt.Errorf("more than %d members (raise with --max-members)", opts.MaxMembers)}
+		}
+		if h.Typeflag != tar.TypeReg && h.Typeflag != tar.TypeRegA {
+			if h.Typeflag == tar.TypeSymlink || h.Typeflag == tar.TypeLink {
+				a.link(h)
+			}
+			continue
+		}
+		a.add(h.Name, cr.n, h.Size)
+		if keep != nil {
+			if err := keep(cleanName(h.Name), h.Size, tr); err != nil {
+				a.Problems = append(a.Problems, integrity.Problem{Blob: cleanName(h.Name), Kind: integrity.Truncated,
+					Detail: fmt.Sprintf("member at offset %d of %s: %v", cr.n, p, err)})
+				delete(a.members, cleanName(h.Name))
+				return nil
+			}
+		}
+	}
+}
+
+// link records a symlinked or hardlinked member (docker save links layer
+// folders of layers stored once) as an alias of its target when the target
+// was already indexed.
+func (a *Archive) link(h *tar.Header) {
+	target := h.Linkname
+	if h.Typeflag == tar.TypeSymlink {
+		target = path.Join(path.Dir(cleanName(h.Name)), h.Linkname)
+	}
+	if m, ok := a.members[cleanName(target)]; ok {
+		a.add(h.Name, m.Offset, m.Size)
+	}
+}
+
+func (a *Archive) indexCompressed(ctx context.Context, p string, opts Options) error {
+	h := sha256.New()
+	dec, err := compress.Open(io.TeeReader(ctxReader{ctx, a.file}, h), a.Info.Compression)
+	if err != nil {
+		return &FormatError{File: p, Offset: 0, Err: err}
+	}
+	defer dec.Close()
+	var src io.Reader = dec
+	if opts.TmpDir != "" {
+		tf, err := os.CreateTemp(opts.TmpDir, "strata-*.tar")
+		if err != nil {
+			return err
+		}
+		a.tmp = tf.Name()
+		src = io.TeeReader(dec, tf)
+		defer func() {
+			a.file.Close()
+			a.file = tf
+		}()
+	} else {
+		a.compressed = true
+		a.small = map[string][]byte{}
+	}
+	budget := int64(smallBudget)
+	keep := func(name string, size int64, r io.Reader) error {
+		if a.small != nil && size <= smallMember && size <= budget {
+			b := make([]byte, size)
+			if _, err := io.ReadFull(r, b); err != nil {
+				return err
+			}
+			a.small[name] = b
+			budget -= size
+			return nil
+		}
+		n, err := io.Copy(io.Discard, r)
+		if err == nil && n != size {
+			err = io.ErrUnexpectedEOF
+		}
+		return err
+	}
+	if err := a.indexTar(ctx, p, src, opts, keep); err != nil {
+		return err
+	}
+	// Read to the end so the digest covers the whole file.
+	if _, err := io.Copy(io.Discard, src); err != nil {
+		a.Problems = append(a.Problems, integrity.Problem{Blob: p, Kind: integrity.Truncated,
+			Detail: fmt.Sprintf("%s stream: %v", a.Info.Compression, err)})
+	}
+	if _, err := io.Copy(h, a.file); err != nil {
+		return err
+	}
+	a.Info.SHA256 = hex.EncodeToString(h.Sum(nil))
+	return nil
+}
+
+// Close releases the input and removes a temporary copy.
+func (a *Archive) Close() error {
+	if a.dir != nil {
+		a.dir.Close()
+	}
+	if a.file != nil {
+		a.file.Close()
+	}
+	if a.tmp != "" {
+		os.Remove(a.tmp)
+	}
+	return nil
+}
+
+// Members lists every member in archive order.
+func (a *Archive) Members() []Member {
+	out := make([]Member, 0, len(a.order))
+	for _, n := range a.order {
+		if m, ok := a.members[n]; ok {
+			out = append(out, *m)
+		}
+	}
+	return out
+}
+
+// Stat returns a member by name.
+func (a *Archive) Stat(name string) (Member, bool) {
+	m, ok := a.members[cleanName(name)]
+	if !ok {
+		return Member{}, false
+	}
+	return *m, true
+}
+
+// ErrNotExist is returned for a member the input lacks.
+var ErrNotExist = fs.ErrNotExist
+
+// Open returns a reader of one member. For a compressed input without a
+// temporary copy, a member not kept in memory costs a decompression pass up
+// to it: use Visit to read many.
+func (a *Archive) Open(name string) (io.ReadCloser, error) {
+	name = cleanName(name)
+	m, ok := a.members[name]
+	if !ok {
+		return nil, fmt.Errorf("%s: %w", name, ErrNotExist)
+	}
+	switch {
+	case a.dir != nil:
+		return a.dir.Open(name)
+	case a.compressed:
+		if b, ok := a.small[name]; ok {
+			return io.NopCloser(bytes.NewReader(b)), nil
+		}
+		return a.openCompressed(m)
+	default:
+		return io.NopCloser(io.NewSectionReader(a.file, m.Offset, m.Size)), nil
+	}
+}
+
+func openReadOnly(p string) (io.ReadCloser, error) { return os.Open(p) }

@@ -1,0 +1,168 @@
+package archive
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+
+	"github.com/strata-forensics/strata/forensics/compress"
+)
+
+// openCompressed decompresses the input again up to m and returns its bytes.
+func (a *Archive) openCompressed(m *Member) (io.ReadCloser, error) {
+	f, err := reopen(a.file)
+	if err != nil {
+		return nil, err
+	}
+	dec, err := compress.Open(f, a.Info.Compression)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if _, err := io.CopyN(io.Discard, dec, m.Offset); err != nil {
+		dec.Close()
+		f.Close()
+		return nil, &FormatError{File: a.Info.Path, Offset: m.Offset, Err: fmt.Errorf("seeking to %s: %w", m.Name, err)}
+	}
+	return &multiCloser{Reader: io.LimitReader(dec, m.Size), closers: []io.Closer{dec, f}}, nil
+}
+
+type multiCloser struct {
+	io.Reader
+	closers []io.Closer
+}
+
+func (m *multiCloser) Close() error {
+	for _, c := range m.closers {
+		c.Close()
+	}
+	return nil
+}
+
+// sectionFile is the part of *os.File that reopen needs.
+type namedFile interface{ Name() string }
+
+func reopen(f namedFile) (io.ReadCloser, error) {
+	return openReadOnly(f.Name())
+}
+
+// Visit calls fn once for each named member with a reader of its bytes.
+// For a compressed input it makes a single decompression pass, in archive
+// order; otherwise it runs up to parallel calls at once, so fn must be safe
+// for concurrent use. A member the input lacks is passed to fn as an error
+// reader wrapping ErrNotExist. fn's errors are joined and returned.
+func (a *Archive) Visit(ctx context.Context, names []string, parallel int, fn func(name string, r io.Reader) error) error {
+	if parallel < 1 {
+		parallel = 1
+	}
+	var wanted []*Member
+	var errs []error
+	seen := map[string]bool{}
+	for _, n := range names {
+		n = cleanName(n)
+		if seen[n] {
+			continue
+		}
+		seen[n] = true
+		m, ok := a.members[n]
+		if !ok {
+			if err := fn(n, errReader{fmt.Errorf("%s: %w", n, ErrNotExist)}); err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		wanted = append(wanted, m)
+	}
+	sort.Slice(wanted, func(i, j int) bool { return wanted[i].Offset < wanted[j].Offset })
+	if a.compressed {
+		errs = append(errs, a.visitStream(ctx, wanted, fn)...)
+		return errors.Join(errs...)
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	work := make(chan *Member)
+	for range parallel {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for m := range work {
+				err := a.visitOne(m, fn)
+				if err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for _, m := range wanted {
+		if ctx.Err() != nil {
+			break
+		}
+		work <- m
+	}
+	close(work)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func (a *Archive) visitOne(m *Member, fn func(string, io.Reader) error) error {
+	rc, err := a.Open(m.Name)
+	if err != nil {
+		return fn(m.Name, errReader{err})
+	}
+	defer rc.Close()
+	return fn(m.Name, rc)
+}
+
+func (a *Archive) visitStream(ctx context.Context, wanted []*Member, fn func(string, io.Reader) error) []error {
+	if len(wanted) == 0 {
+		return nil
+	}
+	f, err := reopen(a.file)
+	if err != nil {
+		return []error{err}
+	}
+	defer f.Close()
+	dec, err := compress.Open(ctxReader{ctx, f}, a.Info.Compression)
+	if err != nil {
+		return []error{err}
+	}
+	defer dec.Close()
+	var errs []error
+	var pos int64
+	for _, m := range wanted {
+		if m.Offset < pos {
+			// An alias of a member already passed (a linked layer folder).
+			if err := a.visitOne(m, fn); err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		if _, err := io.CopyN(io.Discard, dec, m.Offset-pos); err != nil {
+			errs = append(errs, &FormatError{File: a.Info.Path, Offset: pos, Err: err})
+			return errs
+		}
+		lr := &io.LimitedReader{R: dec, N: m.Size}
+		if err := fn(m.Name, lr); err != nil {
+			errs = append(errs, err)
+		}
+		rest := lr.N
+		if _, err := io.Copy(io.Discard, lr); err != nil {
+			errs = append(errs, &FormatError{File: a.Info.Path, Offset: m.Offset + m.Size - rest, Err: err})
+			return errs
+		}
+		pos = m.Offset + m.Size
+	}
+	return errs
+}
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }

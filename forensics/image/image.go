@@ -1,0 +1,65 @@
+// Package image resolves the images an archive holds: it follows the OCI
+// index (nested indexes, every platform) or docker save's manifest.json,
+// reads each manifest and config through a verifying reader, and describes
+// every image with its layers bottom-up.
+package image
+
+import (
+	"time"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// Image is one image (one platform of a multi-platform index is one image).
+type Image struct {
+	// Names are the tags and references the archive gives it
+	// ("debian:sid-20240311"), sorted; empty when untagged.
+	Names []string `json:"names"`
+	// Platform as os/arch[/variant], from the index descriptor or the config.
+	Platform string `json:"platform"`
+	// ManifestDigest is the digest of the image manifest. For a legacy
+	// docker save, which keeps no manifest, it is empty.
+	ManifestDigest digest.Digest `json:"manifest_digest"`
+	// IndexDigests lists the digests of the indexes that led to this
+	// manifest, outermost first (known-affected lists publish either).
+	IndexDigests []digest.Digest `json:"index_digests,omitempty"`
+	ConfigDigest digest.Digest   `json:"config_digest"`
+	Created      *time.Time      `json:"created,omitempty"`
+	Entrypoint   []string        `json:"entrypoint,omitempty"`
+	Cmd          []string        `json:"cmd,omitempty"`
+	Layers       []*Layer        `json:"layers"`
+}
+
+// Ref is how an image is named in findings and reports: its first name,
+// else its manifest digest, else its config digest.
+func (i *Image) Ref() string {
+	switch {
+	case len(i.Names) > 0:
+		return i.Names[0]
+	case i.ManifestDigest != "":
+		return i.ManifestDigest.String()
+	default:
+		return i.ConfigDigest.String()
+	}
+}
+
+// Layer is one layer of an image, numbered from 0 at the bottom.
+type Layer struct {
+	Index     int           `json:"index"`
+	Digest    digest.Digest `json:"digest"`  // of the blob as stored (compressed)
+	DiffID    digest.Digest `json:"diff_id"` // from the config's rootfs.diff_ids
+	MediaType string        `json:"media_type"`
+	Size      int64         `json:"size"` // blob size as stored
+	CreatedBy string        `json:"created_by"`
+	// Blob is the member name of the layer in the archive; empty when the
+	// blob is absent (a foreign layer, or missing).
+	Blob string `json:"-"`
+	// Absent marks a layer whose blob is not in the archive.
+	Absent bool `json:"absent,omitempty"`
+	// Foreign marks a non-distributable layer (absent on purpose).
+	Foreign bool `json:"foreign,omitempty"`
+
+	// Filled once the layer has been read.
+	UncompressedSize int64 `json:"uncompressed_size"`
+	Entries          int   `json:"entries"`
+}

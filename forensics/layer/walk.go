@@ -1,0 +1,352 @@
+package layer
+
+import (
+	"archive/tar"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/strata-forensics/strata/forensics/compress"
+)
+
+// Limits bound what one layer may cost. Zero means the default.
+type Limits struct {
+	MaxEntries int     // entries in one layer
+	MaxBytes   int64   // uncompressed bytes in one layer
+	MaxPathLen int     // bytes in one entry name
+	MaxRatio   float64 // uncompressed / compressed bytes, checked past 64 MiB
+}
+
+// Default limits: generous for real images, fatal for bombs.
+var DefaultLimits = Limits{
+	MaxEntries: 2_000_000,
+	MaxBytes:   64 << 30,
+	MaxPathLen: 4096,
+	MaxRatio:   1000,
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxEntries == 0 {
+		l.MaxEntries = DefaultLimits.MaxEntries
+	}
+	if l.MaxBytes == 0 {
+		l.MaxBytes = DefaultLimits.MaxBytes
+	}
+	if l.MaxPathLen == 0 {
+		l.MaxPathLen = DefaultLimits.MaxPathLen
+	}
+	if l.MaxRatio == 0 {
+		l.MaxRatio = DefaultLimits.MaxRatio
+	}
+	return l
+}
+
+// ErrLimit is wrapped by every error that a Limits bound caused.
+var ErrLimit = errors.New("limit reached")
+
+// LimitError names the limit, and the flag that raises it.
+type LimitError struct {
+	Limit string // e.g. "entries per layer"
+	Flag  string // e.g. "--max-entries"
+	Value string
+}
+
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("%s limit %s reached (raise with %s)", e.Limit, e.Value, e.Flag)
+}
+
+func (e *LimitError) Unwrap() error { return ErrLimit }
+
+// FormatError says where in the uncompressed layer stream reading broke.
+type FormatError struct {
+	Offset int64
+	Err    error
+}
+
+func (e *FormatError) Error() string { return fmt.Sprintf("at offset %d: %v", e.Offset, e.Err) }
+func (e *FormatError) Unwrap() error { return e.Err }
+
+// Sink receives one regular file's bytes as they stream past. Done is called
+// after the last byte with the entry's SHA256 filled in, or with err when the
+// stream broke inside the file.
+type Sink interface {
+	io.Writer
+	Done(e *Entry, err error)
+}
+
+// Options configure Walk.
+type Options struct {
+	Limits Limits
+	// Sinks is asked, for every regular file, which sinks want its bytes.
+	// It may return nil. It runs on the walking goroutine.
+	Sinks func(e *Entry) []Sink
+	// Entry, when set, is called for every entry after its content was read.
+	Entry func(e *Entry)
+}
+
+// Summary is what one pass over a layer blob learnt.
+type Summary struct {
+	Compression      compress.Format
+	DiffID           digest.Digest // sha256 of the uncompressed stream
+	UncompressedSize int64
+	Entries          []Entry // in tar order, whiteouts included
+	Anomalies        []Anomaly
+}
+
+// countingReader counts bytes and checks the byte limit on the way.
+type countingReader struct {
+	r   io.Reader
+	n   int64
+	max int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	if c.max > 0 && c.n > c.max {
+		return n, &LimitError{Limit: "uncompressed bytes per layer", Flag: "--max-layer-bytes", Value: fmt.Sprint(c.max)}
+	}
+	return n, err
+}
+
+// ratioReader fails once the uncompressed stream outgrows the compressed
+// one by more than max, after a grace of 64 MiB.
+type ratioReader struct {
+	r          io.Reader
+	compressed *countingReader
+	n          int64
+	max        float64
+}
+
+func (q *ratioReader) Read(p []byte) (int, error) {
+	n, err := q.r.Read(p)
+	q.n += int64(n)
+	if q.n > 64<<20 && q.compressed.n > 0 && float64(q.n)/float64(q.compressed.n) > q.max {
+		return n, &LimitError{Limit: "decompression ratio", Flag: "--max-ratio", Value: fmt.Sprint(q.max)}
+	}
+	return n, err
+}
+
+// Walk reads a layer blob (compressed or not) to its end: every entry is
+// recorded, every regular file hashed and fed to the sinks, the uncompressed
+// stream hashed for the diff_id, and the raw blob drained so that a verifying
+// reader underneath sees its last byte. On error the Summary holds what was
+// read before it.
+func Walk(ctx context.Context, blob io.Reader, opts Options) (*Summary, error) {
+	lim := opts.Limits.withDefaults()
+	raw := &countingReader{r: blob}
+	dec, format, err := compress.Reader(raw)
+	sum := &Summary{Compression: format}
+	if err != nil {
+		return sum, &FormatError{Offset: 0, Err: err}
+	}
+	defer dec.Close()
+
+	diff := sha256.New()
+	var src io.Reader = dec
+	if format != compress.None {
+		src = &ratioReader{r: dec, compressed: raw, max: lim.MaxRatio}
+	}
+	un := &countingReader{r: io.TeeReader(src, diff), max: lim.MaxBytes}
+	w := walker{sum: sum, lim: lim, opts: opts, seen: map[string]int{}, fileHash: sha256.New()}
+	werr := w.walk(ctx, un)
+	if werr == nil {
+		// Trailing zero blocks and padding belong to the diff_id too.
+		if _, err := io.Copy(io.Discard, un); err != nil {
+			werr = &FormatError{Offset: un.n, Err: err}
+		}
+	}
+	sum.UncompressedSize = un.n
+	if werr != nil {
+		return sum, werr
+	}
+	sum.DiffID = digest.NewDigestFromBytes(digest.SHA256, diff.Sum(nil))
+	// Drain the raw blob so a digest check underneath runs to completion.
+	if _, err := io.Copy(io.Discard, raw); err != nil {
+		return sum, err
+	}
+	return sum, nil
+}
+
+type walker struct {
+	sum      *Summary
+	lim      Limits
+	opts     Options
+	seen     map[string]int // path -> index in sum.Entries, for duplicates and hardlinks
+	fileHash hash.Hash
+	buf      [64 << 10]byte
+}
+
+func (w *walker) anomaly(e *Entry, kind, detail string) {
+	w.sum.Anomalies = append(w.sum.Anomalies, Anomaly{Path: e.Path, Kind: kind, Detail: detail, Offset: e.Offset})
+}
+
+func (w *walker) walk(ctx context.Context, un *countingReader) error {
+	tr := tar.NewReader(un)
+	for n := 0; ; n++ {
+		if n%1024 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		start := un.n
+		h, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return &FormatError{Offset: start, Err: err}
+		}
+		if n >= w.lim.MaxEntries {
+			return &LimitError{Limit: "entries per layer", Flag: "--max-entries", Value: fmt.Sprint(w.lim.MaxEntries)}
+		}
+		if len(h.Name) > w.lim.MaxPathLen {
+			e := &Entry{Path: "/" + strings.ToValidUTF8(h.Name[:64], "?") + "…", Offset: un.n}
+			w.anomaly(e, AnomalyBadName, fmt.Sprintf("name of %d bytes exceeds --max-path %d; entry skipped", len(h.Name), w.lim.MaxPathLen))
+			continue
+		}
+		e, ok := w.entry(h, un.n)
+		if !ok {
+			continue
+		}
+		if e.Type == File {
+			if err := w.content(tr, e); err != nil {
+				return &FormatError{Offset: un.n, Err: fmt.Errorf("%s: %w", e.Path, err)}
+			}
+		}
+		if prev, dup := w.seen[e.Path]; dup && e.Type != Whiteout && e.Type != Opaque && w.sum.Entries[prev].Type != Dir {
+			w.anomaly(e, AnomalyDuplicate, "path appears again in the same layer; the later entry wins")
+		}
+		if e.Type != Whiteout && e.Type != Opaque {
+			w.seen[e.Path] = len(w.sum.Entries)
+		}
+		w.sum.Entries = append(w.sum.Entries, *e)
+		if w.opts.Entry != nil {
+			w.opts.Entry(&w.sum.Entries[len(w.sum.Entries)-1])
+		}
+	}
+}
+
+// entry converts a header; ok is false for entries that do not exist in a
+// filesystem (the root itself, aufs bookkeeping, global PAX headers).
+func (w *walker) entry(h *tar.Header, offset int64) (*Entry, bool) {
+	p, anomaly := CleanPath(h.Name)
+	e := &Entry{
+		Path:    p,
+		Mode:    modeOf(h),
+		UID:     h.Uid,
+		GID:     h.Gid,
+		Size:    h.Size,
+		ModTime: h.ModTime.UTC(),
+		Offset:  offset,
+		Name:    h.Name,
+	}
+	if anomaly != "" {
+		w.anomaly(e, anomaly, fmt.Sprintf("entry name %q", h.Name))
+	}
+	for k, v := range h.PAXRecords {
+		if strings.HasPrefix(k, "SCHILY.xattr.") {
+			if e.Xattrs == nil {
+				e.Xattrs = map[string]string{}
+			}
+			e.Xattrs[strings.TrimPrefix(k, "SCHILY.xattr.")] = v
+		}
+	}
+	if t, target, meta := classifyWhiteout(p); meta {
+		return nil, false
+	} else if t != "" {
+		if h.Typeflag != tar.TypeReg && h.Typeflag != tar.TypeRegA || h.Size != 0 {
+			w.anomaly(e, AnomalyWhiteoutMeta, fmt.Sprintf("whiteout marker of type %q with %d bytes", h.Typeflag, h.Size))
+		}
+		e.Type, e.Path, e.Size = t, target, 0
+		return e, true
+	}
+	switch h.Typeflag {
+	case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
+		e.Type = File
+	case tar.TypeDir:
+		e.Type, e.Size = Dir, 0
+	case tar.TypeSymlink:
+		e.Type, e.Link, e.Size = Symlink, h.Linkname, 0
+	case tar.TypeLink:
+		target, lanomaly := CleanPath(h.Linkname)
+		e.Type, e.Link = Hardlink, target
+		if lanomaly == AnomalyTraversal {
+			w.anomaly(e, AnomalyTraversal, fmt.Sprintf("hardlink target %q", h.Linkname))
+		}
+		if i, ok := w.seen[target]; ok && w.sum.Entries[i].Type == File {
+			e.SHA256, e.Size = w.sum.Entries[i].SHA256, w.sum.Entries[i].Size
+		} else {
+			e.Size = 0 // resolved against lower layers by the tree
+		}
+	case tar.TypeChar:
+		e.Type, e.Size = Char, 0
+		w.anomaly(e, AnomalyDevice, fmt.Sprintf("character device %d:%d", h.Devmajor, h.Devminor))
+	case tar.TypeBlock:
+		e.Type, e.Size = Block, 0
+		w.anomaly(e, AnomalyDevice, fmt.Sprintf("block device %d:%d", h.Devmajor, h.Devminor))
+	case tar.TypeFifo:
+		e.Type, e.Size = FIFO, 0
+	default:
+		// Global PAX headers, GNU long names and volume labels carry no file.
+		return nil, false
+	}
+	if p == "/" {
+		return nil, false
+	}
+	return e, true
+}
+
+func modeOf(h *tar.Header) fs.FileMode {
+	m := fs.FileMode(h.Mode & 0o777)
+	if h.Mode&04000 != 0 {
+		m |= fs.ModeSetuid
+	}
+	if h.Mode&02000 != 0 {
+		m |= fs.ModeSetgid
+	}
+	if h.Mode&01000 != 0 {
+		m |= fs.ModeSticky
+	}
+	return m
+}
+
+// content streams one regular file through its hash and the sinks.
+func (w *walker) content(r io.Reader, e *Entry) error {
+	var sinks []Sink
+	if w.opts.Sinks != nil {
+		sinks = w.opts.Sinks(e)
+	}
+	w.fileHash.Reset()
+	var err error
+	for {
+		n, rerr := r.Read(w.buf[:])
+		if n > 0 {
+			chunk := w.buf[:n]
+			w.fileHash.Write(chunk)
+			for _, s := range sinks {
+				s.Write(chunk) // sinks record their own failures; one must not stop the walk
+			}
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			err = rerr
+			break
+		}
+	}
+	if err == nil {
+		e.SHA256 = hex.EncodeToString(w.fileHash.Sum(nil))
+	}
+	for _, s := range sinks {
+		s.Done(e, err)
+	}
+	return err
+}
