@@ -35,15 +35,15 @@ const (
 // which path it deletes or makes opaque.
 func classifyWhiteout(p string) (t Type, target string, meta bool) {
 	dir, base := path.Split(p)
+	if strings.Contains(dir, "/"+whiteoutMeta) || strings.HasPrefix(base, whiteoutMeta) && base != opaqueName {
+		return "", "", true
+	}
 	if !strings.HasPrefix(base, whiteoutPrefix) {
 		return "", "", false
 	}
 	dir = path.Clean(dir)
 	if base == opaqueName {
 		return Opaque, dir, false
-	}
-	if strings.HasPrefix(base, whiteoutMeta) {
-		return "", "", true
 	}
 	return Whiteout, path.Join(dir, strings.TrimPrefix(base, whiteoutPrefix)), false
 }

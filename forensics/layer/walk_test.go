@@ -1,0 +1,262 @@
+package layer
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz"
+)
+
+type tentry struct {
+	name     string
+	typ      byte
+	body     string
+	link     string
+	mode     int64
+	pax      map[string]string
+	sizeOnly int64 // declared size with no body (for truncation)
+}
+
+func mkTar(t testing.TB, es ...tentry) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, e := range es {
+		typ := e.typ
+		if typ == 0 {
+			typ = tar.TypeReg
+		}
+		mode := e.mode
+		if mode == 0 {
+			mode = 0o644
+		}
+		h := &tar.Header{Name: e.name, Typeflag: typ, Mode: mode, Size: int64(len(e.body)), Linkname: e.link, PAXRecords: e.pax, Format: tar.FormatPAX}
+		if typ != tar.TypeReg {
+			h.Size = 0
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		if typ == tar.TypeReg {
+			io.WriteString(tw, e.body)
+		}
+	}
+	tw.Close()
+	return buf.Bytes()
+}
+
+func sum(s string) string { h := sha256.Sum256([]byte(s)); return hex.EncodeToString(h[:]) }
+
+func compressWith(t testing.TB, kind string, b []byte) []byte {
+	var buf bytes.Buffer
+	switch kind {
+	case "none":
+		return b
+	case "gzip":
+		w := gzip.NewWriter(&buf)
+		w.Write(b)
+		w.Close()
+	case "zstd":
+		w, _ := zstd.NewWriter(&buf)
+		w.Write(b)
+		w.Close()
+	case "xz":
+		w, err := xz.NewWriter(&buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(b)
+		w.Close()
+	}
+	return buf.Bytes()
+}
+
+func TestWalkEntries(t *testing.T) {
+	raw := mkTar(t,
+		tentry{name: "./", typ: tar.TypeDir},
+		tentry{name: "./usr/", typ: tar.TypeDir, mode: 0o755},
+		tentry{name: "usr/bin/tool", body: "tool", mode: 0o4755},
+		tentry{name: "/abs", body: "abs"},
+		tentry{name: "usr/bin/hard", typ: tar.TypeLink, link: "usr/bin/tool"},
+		tentry{name: "usr/lib/l.so", typ: tar.TypeSymlink, link: "l.so.1"},
+		tentry{name: "etc/.wh.passwd"},
+		tentry{name: "var/cache/.wh..wh..opq"},
+		tentry{name: ".wh..wh.plnk/123"},
+		tentry{name: "../../escape", body: "x"},
+		tentry{name: "cap", body: "c", pax: map[string]string{"SCHILY.xattr.security.capability": "\x01\x02"}},
+	)
+	for _, kind := range []string{"none", "gzip", "zstd", "xz"} {
+		t.Run(kind, func(t *testing.T) {
+			s, err := Walk(context.Background(), bytes.NewReader(compressWith(t, kind, raw)), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			diff := sha256.Sum256(raw)
+			if s.DiffID.Encoded() != hex.EncodeToString(diff[:]) {
+				t.Errorf("diff_id %s, want sha256 of the uncompressed tar", s.DiffID)
+			}
+			if s.UncompressedSize != int64(len(raw)) {
+				t.Errorf("uncompressed size %d, want %d", s.UncompressedSize, len(raw))
+			}
+			var got []string
+			for _, e := range s.Entries {
+				got = append(got, fmt.Sprintf("%s %s %s %o", e.Type, e.Path, e.Link, e.Mode))
+			}
+			want := []string{
+				"dir /usr  755",
+				"file /usr/bin/tool  40000755",
+				"file /abs  644",
+				"hardlink /usr/bin/hard /usr/bin/tool 644",
+				"symlink /usr/lib/l.so l.so.1 644",
+				"whiteout /etc/passwd  644",
+				"opaque /var/cache  644",
+				"file /escape  644",
+				"file /cap  644",
+			}
+			if strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Errorf("entries:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+			if s.Entries[1].SHA256 != sum("tool") || s.Entries[3].SHA256 != sum("tool") || s.Entries[3].Size != 4 {
+				t.Errorf("file and hardlink digests: %q %q", s.Entries[1].SHA256, s.Entries[3].SHA256)
+			}
+			if s.Entries[8].Xattrs["security.capability"] != "\x01\x02" {
+				t.Errorf("xattrs not kept: %v", s.Entries[8].Xattrs)
+			}
+			kinds := map[string]bool{}
+			for _, a := range s.Anomalies {
+				kinds[a.Kind] = true
+			}
+			if !kinds[AnomalyAbsolute] || !kinds[AnomalyTraversal] {
+				t.Errorf("anomalies %v, want absolute and traversal", s.Anomalies)
+			}
+		})
+	}
+}
+
+func TestWalkOffsetsPointAtContent(t *testing.T) {
+	raw := mkTar(t, tentry{name: "a", body: "first"}, tentry{name: "b", body: strings.Repeat("x", 1000)},
+		tentry{name: strings.Repeat("long/", 40) + "c", body: "third"})
+	s, err := Walk(context.Background(), bytes.NewReader(raw), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range s.Entries {
+		got := raw[e.Offset : e.Offset+e.Size]
+		if sum(string(got)) != e.SHA256 {
+			t.Errorf("%s: bytes at offset %d do not hash to the entry's sha256", e.Path, e.Offset)
+		}
+	}
+}
+
+type recSink struct {
+	bytes.Buffer
+	done string
+}
+
+func (r *recSink) Done(e *Entry, err error) { r.done = e.SHA256 }
+
+func TestWalkSinks(t *testing.T) {
+	raw := mkTar(t, tentry{name: "lib/liblzma.so.5", body: "ELF..."}, tentry{name: "etc/x", body: "no"})
+	sinks := map[string]*recSink{}
+	_, err := Walk(context.Background(), bytes.NewReader(raw), Options{Sinks: func(e *Entry) []Sink {
+		if strings.Contains(e.Path, "liblzma") {
+			s := &recSink{}
+			sinks[e.Path] = s
+			return []Sink{s}
+		}
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := sinks["/lib/liblzma.so.5"]
+	if s == nil || s.String() != "ELF..." || s.done != sum("ELF...") {
+		t.Fatalf("sink saw %+v", s)
+	}
+	if len(sinks) != 1 {
+		t.Fatalf("sinks for %d files, want 1", len(sinks))
+	}
+}
+
+func TestWalkErrors(t *testing.T) {
+	raw := mkTar(t, tentry{name: "a", body: strings.Repeat("a", 4096)}, tentry{name: "b", body: "b"})
+	many := make([]tentry, 20)
+	for i := range many {
+		many[i] = tentry{name: fmt.Sprint(i), body: "x"}
+	}
+	bomb := compressWith(t, "gzip", make([]byte, 80<<20))
+	tests := []struct {
+		name    string
+		in      []byte
+		opts    Options
+		wantErr error
+		entries int
+	}{
+		{"truncated inside a file", raw[:1024], Options{}, io.ErrUnexpectedEOF, 0},
+		{"truncated gzip", compressWith(t, "gzip", raw)[:100], Options{}, io.ErrUnexpectedEOF, 1},
+		{"entry limit", mkTar(t, many...), Options{Limits: Limits{MaxEntries: 5}}, ErrLimit, 5},
+		{"byte limit", raw, Options{Limits: Limits{MaxBytes: 2048}}, ErrLimit, 0},
+		{"ratio limit", bomb, Options{}, ErrLimit, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := Walk(context.Background(), bytes.NewReader(tt.in), tt.opts)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+			if s == nil || len(s.Entries) != tt.entries {
+				t.Fatalf("partial entries = %d, want %d", len(s.Entries), tt.entries)
+			}
+		})
+	}
+}
+
+func TestWalkNotATar(t *testing.T) {
+	_, err := Walk(context.Background(), strings.NewReader(strings.Repeat("garbage!", 100)), Options{})
+	var fe *FormatError
+	if !errors.As(err, &fe) {
+		t.Fatalf("err = %v, want a FormatError with an offset", err)
+	}
+}
+
+func FuzzWalk(f *testing.F) {
+	f.Add(mkTar(f, tentry{name: "a", body: "x"}, tentry{name: "b/.wh.c"}, tentry{name: "d/.wh..wh..opq"}))
+	f.Add(compressWith(f, "gzip", mkTar(f, tentry{name: "../x", body: "y"})))
+	f.Add([]byte{0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, _ := Walk(context.Background(), bytes.NewReader(b), Options{Limits: Limits{MaxEntries: 1000, MaxBytes: 1 << 20}})
+		if s == nil {
+			t.Fatal("nil summary")
+		}
+		for _, e := range s.Entries {
+			if !strings.HasPrefix(e.Path, "/") || strings.Contains(e.Path, "/../") || strings.HasSuffix(e.Path, "/..") {
+				t.Fatalf("uncleaned path %q", e.Path)
+			}
+		}
+	})
+}
+
+func BenchmarkWalk(b *testing.B) {
+	var es []tentry
+	for i := range 2000 {
+		es = append(es, tentry{name: fmt.Sprintf("usr/share/f%d", i), body: strings.Repeat("x", 4096)})
+	}
+	raw := mkTar(b, es...)
+	b.SetBytes(int64(len(raw)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Walk(context.Background(), bytes.NewReader(raw), Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
