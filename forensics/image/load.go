@@ -1,0 +1,294 @@
+package image
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/strata-forensics/strata/forensics/archive"
+	"github.com/strata-forensics/strata/forensics/blob"
+	"github.com/strata-forensics/strata/forensics/integrity"
+)
+
+// Options bound the work Load does on hostile input.
+type Options struct {
+	// MaxIndexDepth is how many indexes deep (index.json counting as one)
+	// Load follows nested indexes; 0 means 8.
+	MaxIndexDepth int
+	// MaxJSON is the largest index, manifest or config Load reads, in
+	// bytes; 0 means 16 MiB.
+	MaxJSON int64
+}
+
+// ErrNoImages is returned when an input has neither a readable index.json
+// nor a readable manifest.json.
+var ErrNoImages = errors.New("no readable index.json or manifest.json")
+
+// Load resolves every image in a. An OCI layout's index.json is the truth
+// when the input carries one (a Docker 25+ docker save adds names from its
+// manifest.json); otherwise docker save's manifest.json is. Every index,
+// manifest and config is read through a verifying reader; whatever is wrong
+// becomes an integrity.Problem and Load goes on with what is still
+// readable. Layer blobs are not read here: the scan verifies them while it
+// streams them. Load returns an error only when the input is unusable.
+func Load(ctx context.Context, a *archive.Archive, opts Options) ([]*Image, []integrity.Problem, error) {
+	if opts.MaxIndexDepth <= 0 {
+		opts.MaxIndexDepth = 8
+	}
+	if opts.MaxJSON <= 0 {
+		opts.MaxJSON = 16 << 20
+	}
+	l := &loader{
+		ctx:      ctx,
+		a:        a,
+		opts:     opts,
+		reached:  map[string]bool{},
+		blobs:    map[digest.Digest]*blobResult{},
+		byDigest: map[digest.Digest]*Image{},
+		byConfig: map[string]*Image{},
+		reported: map[integrity.Problem]bool{},
+	}
+	if err := l.load(); err != nil {
+		return nil, l.problems, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, l.problems, err
+	}
+	l.extraBlobs()
+	imgs := l.images
+	for _, img := range imgs {
+		img.Names = uniqueSorted(img.Names)
+	}
+	sortImages(imgs)
+	return imgs, l.problems, nil
+}
+
+type loader struct {
+	ctx      context.Context
+	a        *archive.Archive
+	opts     Options
+	problems []integrity.Problem
+	reported map[integrity.Problem]bool
+	// reached holds every member an index, manifest or manifest.json
+	// refers to; what remains under blobs/ is extra.
+	reached map[string]bool
+	blobs   map[digest.Digest]*blobResult
+	images  []*Image
+	// byDigest finds an image already loaded from a manifest, byConfig one
+	// loaded from a manifest.json entry (by config member name).
+	byDigest map[digest.Digest]*Image
+	byConfig map[string]*Image
+	steps    int
+}
+
+func (l *loader) problem(name string, k integrity.Kind, format string, args ...any) {
+	p := integrity.Problem{Blob: name, Kind: k, Detail: fmt.Sprintf(format, args...)}
+	if l.reported[p] {
+		return
+	}
+	l.reported[p] = true
+	l.problems = append(l.problems, p)
+}
+
+func (l *loader) load() error {
+	var indexErr error
+	if l.a.Info.OCI {
+		indexErr = l.loadIndexJSON()
+		if indexErr == nil {
+			if _, ok := l.a.Stat("manifest.json"); ok {
+				// Docker 25+: names from manifest.json and repositories;
+				// entries matching no manifest are loaded as docker load
+				// would see them.
+				l.loadManifestJSON(true)
+			}
+			return nil
+		}
+		if _, ok := l.a.Stat("manifest.json"); !ok {
+			return indexErr
+		}
+	}
+	if err := l.loadManifestJSON(false); err != nil {
+		if indexErr != nil {
+			return fmt.Errorf("%w; %w", indexErr, err)
+		}
+		return err
+	}
+	return nil
+}
+
+// blobResult caches a content-addressed JSON blob once read, so a blob
+// reached twice is read, and reported, once.
+type blobResult struct {
+	data []byte
+	ok   bool
+}
+
+// readBlob reads a content-addressed JSON blob of the layout through a
+// Verifier. A digest or size mismatch is recorded and the content as
+// stored is still returned: a tampered image is exactly what an examiner
+// wants described.
+func (l *loader) readBlob(d digest.Digest, size int64, what string) ([]byte, bool) {
+	if err := blob.Validate(d); err != nil {
+		l.problem(shorten(string(d)), integrity.BadDigest, "%s: %v", what, err)
+		return nil, false
+	}
+	if r, ok := l.blobs[d]; ok {
+		return r.data, r.ok
+	}
+	r := &blobResult{}
+	l.blobs[d] = r
+	name := blob.Path(d)
+	l.reached[name] = true
+	r.data, r.ok = l.readVerified(name, d, size, d.String(), what)
+	return r.data, r.ok
+}
+
+// readVerified reads member name, bounded by MaxJSON, checking it against
+// d and size when d is set. id names the blob in problems.
+func (l *loader) readVerified(name string, d digest.Digest, size int64, id, what string) ([]byte, bool) {
+	m, ok := l.a.Stat(name)
+	if !ok {
+		l.problem(id, integrity.MissingBlob, "%s: %s is not in the archive", what, name)
+		return nil, false
+	}
+	if m.Size > l.opts.MaxJSON || size > l.opts.MaxJSON {
+		l.problem(id, integrity.Limit, "%s: %s is %d bytes (descriptor says %d), more than the %d bytes read for JSON",
+			what, name, m.Size, size, l.opts.MaxJSON)
+		return nil, false
+	}
+	rc, err := l.a.Open(name)
+	if err != nil {
+		l.problem(id, integrity.Truncated, "%s: opening %s: %v", what, name, err)
+		return nil, false
+	}
+	defer rc.Close()
+	if d == "" {
+		data, err := io.ReadAll(io.LimitReader(rc, l.opts.MaxJSON))
+		if err != nil {
+			l.problem(id, integrity.Truncated, "%s: reading %s: %v", what, name, err)
+			return nil, false
+		}
+		return data, true
+	}
+	var buf bytes.Buffer
+	_, err = io.Copy(&buf, blob.NewVerifier(rc, d, size))
+	switch {
+	case err == nil:
+		return buf.Bytes(), true
+	case errors.Is(err, blob.ErrDigestMismatch):
+		l.problem(id, integrity.DigestMismatch, "%s: %v", what, err)
+		return buf.Bytes(), true
+	case errors.Is(err, blob.ErrSizeMismatch):
+		l.problem(id, integrity.SizeMismatch, "%s: %s is %d bytes: %v", what, name, m.Size, err)
+		// Describe the content as stored: read the member whole (it is
+		// within MaxJSON) and say whether it at least hashes to d.
+		data, ok := l.readVerified(name, "", -1, id, what)
+		if got := d.Algorithm().FromBytes(data); ok && got != d {
+			l.problem(id, integrity.DigestMismatch, "%s: expected %s, got %s", what, d, got)
+		}
+		return data, ok
+	default:
+		l.problem(id, integrity.Truncated, "%s: reading %s: %v", what, name, err)
+		return nil, false
+	}
+}
+
+// extraBlobs reports members nothing refers to: everything under blobs/,
+// and for a legacy docker save the layer.tar files and <hex>.json configs.
+// Aliases (linked members) share an offset with the member they name.
+func (l *loader) extraBlobs() {
+	reachedAt := map[int64]bool{}
+	for _, m := range l.a.Members() {
+		if l.reached[m.Name] && m.Offset > 0 {
+			reachedAt[m.Offset] = true
+		}
+	}
+	for _, m := range l.a.Members() {
+		if l.reached[m.Name] || (m.Offset > 0 && reachedAt[m.Offset]) {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(m.Name, "blobs/"):
+			id := m.Name
+			if d := blob.FromPath(m.Name); d != "" {
+				id = d.String()
+			}
+			l.problem(id, integrity.ExtraBlob, "%s (%d bytes) is not referred to by any index or manifest", m.Name, m.Size)
+		case !l.a.Info.OCI && isLegacyBlob(m.Name):
+			l.problem(m.Name, integrity.ExtraBlob, "%s (%d bytes) is not referred to by manifest.json", m.Name, m.Size)
+		}
+	}
+}
+
+func isLegacyBlob(name string) bool {
+	dir, base, _ := strings.Cut(name, "/")
+	switch {
+	case base == "layer.tar":
+		return !strings.Contains(dir, "/")
+	case base == "" && strings.HasSuffix(dir, ".json"):
+		return isHex64(strings.TrimSuffix(dir, ".json"))
+	}
+	return false
+}
+
+func isHex64(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// shorten keeps hostile strings short in problems.
+func shorten(s string) string {
+	if len(s) > 100 {
+		return s[:100] + "…"
+	}
+	return s
+}
+
+func uniqueSorted(names []string) []string {
+	if len(names) == 0 {
+		return nil
+	}
+	sort.Strings(names)
+	out := names[:1]
+	for _, n := range names[1:] {
+		if n != out[len(out)-1] {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// sortImages orders images by first name (named before unnamed), then
+// manifest digest, platform and config digest.
+func sortImages(imgs []*Image) {
+	sort.SliceStable(imgs, func(i, j int) bool {
+		a, b := imgs[i], imgs[j]
+		if (len(a.Names) == 0) != (len(b.Names) == 0) {
+			return len(a.Names) > 0
+		}
+		if len(a.Names) > 0 && a.Names[0] != b.Names[0] {
+			return a.Names[0] < b.Names[0]
+		}
+		if a.ManifestDigest != b.ManifestDigest {
+			return a.ManifestDigest < b.ManifestDigest
+		}
+		if a.Platform != b.Platform {
+			return a.Platform < b.Platform
+		}
+		return a.ConfigDigest < b.ConfigDigest
+	})
+}
