@@ -1,0 +1,95 @@
+# strata — build, test and demo. `make demo` and `make test` do all their own
+# set-up on a fresh Debian machine (Go 1.26 must be on PATH).
+
+GO        ?= go
+BIN       := bin/strata
+PKG       := ./cmd/strata
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT    ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+# The build date is the commit's date, so two builds of one commit are identical.
+DATE      ?= $(shell git log -1 --format=%cI 2>/dev/null)
+LDFLAGS   := -s -w -buildid= -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)
+GOFLAGS_B := -trimpath -buildvcs=false -ldflags '$(LDFLAGS)'
+export CGO_ENABLED=0
+
+FIXTURES  := fixtures/testdata
+DEMO      := $(FIXTURES)/xz-planted.docker.tar
+FUZZTIME  ?= 30s
+
+.PHONY: all build test test-go tools demo demo-run bench fuzz fixtures lint dist dist-check clean offline-check
+
+all: build
+
+build:
+	$(GO) build $(GOFLAGS_B) -o $(BIN) $(PKG)
+
+# tools installs what the interop, rpm, browser and terminal tests need
+# (Debian packages); without root it says what is missing and the tests that
+# need a tool skip with a message.
+tools:
+	@sh fixtures/install-tools.sh
+
+test: tools test-go offline-check
+
+test-go:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	CGO_ENABLED=1 $(GO) test -race -count=1 ./...
+
+# offline-check runs the CLI tests again inside a network namespace with no
+# interfaces, where the kernel allows it (root or user namespaces).
+offline-check: build
+	@if unshare -n true 2>/dev/null; then \
+		echo "offline-check: running CLI tests and demo with no network (unshare -n)"; \
+		unshare -n $(GO) test -count=1 ./cmd/... && unshare -n $(MAKE) --no-print-directory demo-run; \
+	else echo "offline-check: unshare -n not permitted here; skipped"; fi
+
+demo: build demo-run
+
+demo-run:
+	@echo "== strata inspect $(DEMO)"; $(BIN) inspect $(DEMO); test $$? -le 1
+	@echo; echo "== strata ls --layer 1 $(DEMO) /usr/lib"; $(BIN) ls --layer 1 $(DEMO) /usr/lib; test $$? -le 1
+	@echo; echo "== strata blame $(DEMO) /usr/lib/x86_64-linux-gnu/liblzma.so.5.6.1 /tmp/xz-5.6.1.tar.gz"; \
+		$(BIN) blame $(DEMO) /usr/lib/x86_64-linux-gnu/liblzma.so.5.6.1 /tmp/xz-5.6.1.tar.gz; test $$? -le 1
+	@echo; echo "== strata scan $(DEMO)"; $(BIN) scan $(DEMO); test $$? -le 1
+	@echo; echo "== strata scan $(FIXTURES)/clean.docker.tar (control)"; $(BIN) scan $(FIXTURES)/clean.docker.tar
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem ./forensics/...
+
+# fuzz runs every FuzzXxx target for FUZZTIME each (make fuzz FUZZTIME=10m).
+fuzz:
+	@set -e; for p in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$p | grep '^Fuzz' || true); do \
+			echo "== $$p $$f ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$p; \
+		done; done
+
+fixtures:
+	$(GO) run ./fixtures/gen
+
+lint:
+	$(GO) vet ./...
+	@if command -v staticcheck >/dev/null; then staticcheck ./...; else $(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 ./...; fi
+
+PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64
+
+# dist cross-builds static, reproducible binaries with the ruleset embedded,
+# plus completions, man pages and SHA256SUMS.
+dist:
+	rm -rf dist && mkdir -p dist
+	@for p in $(PLATFORMS); do \
+		os=$${p%/*}; arch=$${p#*/}; ext=; [ $$os = windows ] && ext=.exe; \
+		echo "dist/strata-$$os-$$arch$$ext"; \
+		GOOS=$$os GOARCH=$$arch $(GO) build $(GOFLAGS_B) -o dist/strata-$$os-$$arch$$ext $(PKG) || exit 1; \
+	done
+	$(GO) run $(GOFLAGS_B) $(PKG) __gendocs dist
+	cd dist && sha256sum strata-* > SHA256SUMS
+
+# dist-check builds twice and compares: the binaries must be byte-identical.
+dist-check:
+	$(MAKE) --no-print-directory dist && cp dist/SHA256SUMS /tmp/strata-SHA256SUMS.1
+	$(MAKE) --no-print-directory dist && diff /tmp/strata-SHA256SUMS.1 dist/SHA256SUMS && echo "dist: reproducible"
+
+clean:
+	rm -rf bin dist
