@@ -219,7 +219,7 @@ func (l *loader) extraBlobs() {
 			if d := blob.FromPath(m.Name); d != "" {
 				id = d.String()
 			}
-			l.problem(id, integrity.ExtraBlob, "%s (%d bytes) is not referred to by any index or manifest", m.Name, m.Size)
+			l.problem(id, integrity.ExtraBlob, "%s (%d bytes) is not reached from index.json or manifest.json", m.Name, m.Size)
 		case !l.a.Info.OCI && isLegacyBlob(m.Name):
 			l.problem(m.Name, integrity.ExtraBlob, "%s (%d bytes) is not referred to by manifest.json", m.Name, m.Size)
 		}

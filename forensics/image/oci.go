@@ -22,10 +22,16 @@ type versioned struct {
 	FSLayers      json.RawMessage      `json:"fsLayers"` // schema 1
 }
 
+// kind is what the content says it is, else what its shape is.
 func (v *versioned) kind() kind {
 	if k := kindOf(v.MediaType); k != kindUnknown {
 		return k
 	}
+	return v.shape()
+}
+
+// shape is what the content is by its fields.
+func (v *versioned) shape() kind {
 	switch {
 	case v.SchemaVersion == 1 || v.FSLayers != nil:
 		return kindSchema1
@@ -141,6 +147,12 @@ func (l *loader) descend(d ocispec.Descriptor, w walk, depth int) {
 		return
 	}
 	k := v.kind()
+	if shape := v.shape(); shape != kindUnknown && k != shape {
+		// A mediaType contradicting the fields: the fields decide what
+		// can be read.
+		l.problem(d.Digest.String(), integrity.MediaType, "content says mediaType %q but is shaped as %s", shorten(v.MediaType), shape)
+		k = shape
+	}
 	if d.MediaType != "" && k != kindUnknown && k != descKind {
 		l.problem(d.Digest.String(), integrity.MediaType, "descriptor says %s (%s), content is %s (mediaType %q)",
 			descKind, d.MediaType, k, v.MediaType)
