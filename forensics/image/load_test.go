@@ -406,8 +406,12 @@ func TestLoad(t *testing.T) {
 			wantKinds: []integrity.Kind{integrity.BadJSON},
 		},
 		{
-			name:    "truncated-index-json",
-			input:   func(t *testing.T) string { f := ociImage(t); f.add("index.json", f.get("index.json")[:30]); return f.writeTar("") },
+			name: "truncated-index-json",
+			input: func(t *testing.T) string {
+				f := ociImage(t)
+				f.add("index.json", f.get("index.json")[:30])
+				return f.writeTar("")
+			},
 			wantErr: true,
 		},
 		{
