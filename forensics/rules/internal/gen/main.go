@@ -408,6 +408,12 @@ func packageRules(d iocs) ([]rule, error) {
 		// 5.6.1-1 in dpkg order and so stays out.
 		a.ranges = append(a.ranges, rng{Introduced: "5.5.1alpha-0.1", LastAffected: "5.6.1-1"})
 	}
+	if a := by["rpm"]; a != nil {
+		// Every 5.6.0 and 5.6.1 build: a release-less last_affected covers
+		// every release of 5.6.1, while openSUSE's 5.6.1.revertto5.4 and
+		// later upstream versions sort above it.
+		a.ranges = append(a.ranges, rng{Introduced: "5.6.0", LastAffected: "5.6.1"})
+	}
 	if a := by["apk"]; a != nil {
 		// Alpine edge r0/r1 and Wolfi's 5.6.x builds; fixed in Alpine r2.
 		a.ranges = append(a.ranges, rng{Introduced: "5.6.0-r0", Fixed: "5.6.1-r2"})
