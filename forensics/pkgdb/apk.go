@@ -56,9 +56,10 @@ func parseAPK(file string, r io.Reader) ([]Package, error) {
 			cur.Source = v
 		}
 	}
-	flush()
 	if err := ls.Err(file); err != nil {
+		// The paragraph reading stopped in may be cut short: leave it out.
 		return pkgs, err
 	}
+	flush()
 	return pkgs, probs.err()
 }

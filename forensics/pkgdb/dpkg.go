@@ -79,10 +79,11 @@ func parseDpkg(file string, r io.Reader) ([]Package, error) {
 			cur.status, cur.hasStatus = value, true
 		}
 	}
-	flush()
 	if err := ls.Err(file); err != nil {
+		// The paragraph reading stopped in may be cut short: leave it out.
 		return pkgs, err
 	}
+	flush()
 	return pkgs, probs.err()
 }
 
