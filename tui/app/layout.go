@@ -1,0 +1,199 @@
+package app
+
+import (
+	"fmt"
+	"strings"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/strata-forensics/strata/tui/internal/text"
+)
+
+// Smallest usable terminal.
+const minWidth, minHeight = 40, 12
+
+// geometry is where the panes sit; each height counts the pane's header.
+type geometry struct {
+	left, right                  int
+	body                         int
+	layersH, findingsH, detailsH int
+}
+
+func (m Model) geometry() geometry {
+	g := geometry{body: m.height - 2}
+	g.left = min(max(m.width*2/5, 30), 64)
+	g.right = m.width - g.left - 1
+	nl, nf := 1, 1
+	if m.sess != nil {
+		nl = len(m.sess.Images[m.img].Image.Layers)
+		nf = max(m.findings.Len(), 1)
+	}
+	g.layersH = min(nl, max(g.body/3, 2)) + 1
+	g.findingsH = min(nf, max(g.body/5, 1)) + 1
+	g.detailsH = g.body - g.layersH - g.findingsH
+	return g
+}
+
+// layout gives every pane its size; it runs on resize and when an image is
+// shown.
+func (m *Model) layout() {
+	if m.sess == nil || m.width < minWidth || m.height < minHeight {
+		return
+	}
+	g := m.geometry()
+	m.layers.SetSize(g.left, g.layersH-1)
+	m.findings.SetSize(g.left, g.findingsH-1)
+	m.details.SetSize(g.left, g.detailsH-1)
+	m.tree.SetSize(g.right, g.body-1)
+	m.content.SetSize(g.right, g.body-1)
+	m.search.SetWidth(m.width)
+	m.dest.SetWidth(m.width)
+	m.help.SetWidth(m.width)
+	m.setFocus(m.focus)
+}
+
+func (m Model) paneAt(x, y int) pane {
+	g := m.geometry()
+	switch {
+	case x > g.left:
+		return paneTree
+	case y-1 < g.layersH:
+		return paneLayers
+	case y-1 < g.layersH+g.findingsH:
+		return paneFindings
+	}
+	return paneDetails
+}
+
+// View lays the panes out: a title line, the left column (layers, findings,
+// history), the right column (tree or content) and a status line.
+func (m Model) View() tea.View {
+	v := tea.NewView(m.render())
+	v.AltScreen = true
+	v.MouseMode = tea.MouseModeCellMotion
+	v.WindowTitle = "strata explore"
+	return v
+}
+
+func (m Model) render() string {
+	if m.width < minWidth || m.height < minHeight {
+		return text.Cut(fmt.Sprintf("strata explore needs at least %d×%d (this is %d×%d)", minWidth, minHeight, m.width, m.height), m.width)
+	}
+	switch {
+	case m.err != nil:
+		return m.frame(m.st.Error.Render("strata: "+m.err.Error()) + "\n\npress q to quit")
+	case m.loading:
+		return m.frame(m.progressView())
+	case m.showHelp:
+		return m.frame(m.st.Title.Render("Keys") + "  (any key closes)\n\n" + m.help.View(m.km))
+	}
+	g := m.geometry()
+	left := []string{}
+	left = append(left, m.header(m.layers.Title(), m.focus == paneLayers, g.left), m.layers.View())
+	left = append(left, m.header(m.findings.Title(), m.focus == paneFindings, g.left), m.findings.View())
+	left = append(left, m.header(m.details.Title(), m.focus == paneDetails, g.left), m.details.View())
+	var right []string
+	if m.viewing {
+		right = append(right, m.header(m.content.Title(), m.focus == paneTree, g.right), m.content.View())
+	} else {
+		right = append(right, m.header(m.tree.Title(), m.focus == paneTree, g.right), m.tree.View())
+	}
+	body := joinColumns(strings.Split(strings.Join(left, "\n"), "\n"), strings.Split(strings.Join(right, "\n"), "\n"),
+		g.left, g.right, g.body, m.st.Separator.Render("│"))
+	return m.titleLine() + "\n" + body + "\n" + m.statusLine()
+}
+
+func (m Model) header(title string, focused bool, width int) string {
+	t := text.Fit(" "+title+" ", width)
+	if focused {
+		return m.st.PaneFocused.Render(t)
+	}
+	return m.st.Pane.Render(t)
+}
+
+// joinColumns places two columns of lines side by side, each cut or padded
+// to its width and to height rows.
+func joinColumns(left, right []string, lw, rw, height int, sep string) string {
+	var b strings.Builder
+	for i := 0; i < height; i++ {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		var l, r string
+		if i < len(left) {
+			l = left[i]
+		}
+		if i < len(right) {
+			r = right[i]
+		}
+		b.WriteString(text.Fit(l, lw))
+		b.WriteString(sep)
+		b.WriteString(text.Fit(r, rw))
+	}
+	return b.String()
+}
+
+func (m Model) titleLine() string {
+	s := m.st.Title.Render("strata explore")
+	if m.sess != nil {
+		img := m.sess.Images[m.img]
+		s += " " + img.Image.Ref()
+		if len(m.sess.Images) > 1 {
+			s += fmt.Sprintf(" (%d/%d, I: next)", m.img+1, len(m.sess.Images))
+		}
+		word := integrityWord(m.sess.Problems)
+		if strings.HasPrefix(word, "integrity ok") {
+			s += "  " + m.st.OK.Render(word)
+		} else {
+			s += "  " + m.st.Error.Render(word)
+		}
+	}
+	return text.Fit(s, m.width)
+}
+
+func (m Model) statusLine() string {
+	switch {
+	case m.search.Active():
+		return text.Fit(m.search.View(), m.width)
+	case m.dest.Active():
+		return text.Fit(m.dest.View(), m.width)
+	case m.status != "":
+		return text.Fit(m.st.Status.Render(m.status), m.width)
+	}
+	return text.Fit(m.help.View(m.km), m.width)
+}
+
+// frame fills the screen around a centred message.
+func (m Model) frame(s string) string {
+	lines := strings.Split(s, "\n")
+	out := make([]string, 0, m.height)
+	out = append(out, m.titleLine(), "")
+	for _, l := range lines {
+		out = append(out, "  "+l)
+	}
+	for len(out) < m.height {
+		out = append(out, "")
+	}
+	for i := range out {
+		out[i] = text.Fit(out[i], m.width)
+	}
+	return strings.Join(out[:m.height], "\n")
+}
+
+func (m Model) progressView() string {
+	p := m.progress
+	if p.Layers == 0 {
+		return "Opening the input and reading its index…"
+	}
+	width := min(m.width-10, 50)
+	done := 0
+	if p.TotalBytes > 0 {
+		done = int(int64(width) * p.Bytes / p.TotalBytes)
+	} else {
+		done = width * p.LayersDone / p.Layers
+	}
+	done = min(max(done, 0), width)
+	bar := "[" + strings.Repeat("#", done) + strings.Repeat(".", width-done) + "]"
+	return fmt.Sprintf("Reading layers: %d of %d (%s of %s)\n%s\n\nEvery blob is verified against its digest as it streams.",
+		p.LayersDone, p.Layers, text.Size(p.Bytes), text.Size(p.TotalBytes), bar)
+}

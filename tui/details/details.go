@@ -1,0 +1,216 @@
+// Package details is the explorer's detail pane: for the selected path, its
+// whole history across layers (op, sha256, size, mode, created_by), the
+// findings on it and content that was deleted or overwritten but still
+// ships in a blob. It is the blame answer, where the eye already is.
+package details
+
+import (
+	"fmt"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/strata-forensics/strata/forensics/finding"
+	"github.com/strata-forensics/strata/forensics/image"
+	"github.com/strata-forensics/strata/forensics/integrity"
+	"github.com/strata-forensics/strata/forensics/layer"
+	"github.com/strata-forensics/strata/forensics/tree"
+	"github.com/strata-forensics/strata/tui/internal/scroll"
+	"github.com/strata-forensics/strata/tui/internal/text"
+	"github.com/strata-forensics/strata/tui/keys"
+	"github.com/strata-forensics/strata/tui/styles"
+)
+
+// Model is the detail pane.
+type Model struct {
+	layers  []*image.Layer
+	lines   []string
+	path    string
+	title   string
+	cur     scroll.Cursor
+	width   int
+	focused bool
+	st      styles.Styles
+	km      keys.Map
+}
+
+// New returns an empty detail pane for an image's layers.
+func New(ls []*image.Layer, st styles.Styles, km keys.Map) Model {
+	return Model{layers: ls, st: st, km: km}
+}
+
+// Show describes node n (nil clears the pane) with the findings on its
+// path. It is called when the selection changes, so its cost is one
+// node's history, never the tree's.
+func (m *Model) Show(n *tree.Node, fs []finding.Finding) {
+	if n == nil {
+		m.path, m.lines = "", nil
+		m.cur.SetLen(0)
+		return
+	}
+	if n.Path != m.path {
+		m.cur.To(0)
+	}
+	m.path, m.title = n.Path, "History"
+	m.lines = m.describe(n, fs)
+	m.cur.SetLen(len(m.lines))
+}
+
+// ShowLayer describes a layer: every identifier in full, its integrity
+// problems and its whole created_by, which the layers pane shortens.
+func (m *Model) ShowLayer(l *image.Layer, problems []integrity.Problem, findings int) {
+	key := fmt.Sprintf("layer %d", l.Index)
+	if key != m.path {
+		m.cur.To(0)
+	}
+	m.path, m.title = key, "Layer"
+	w := max(m.width-2, 20)
+	lines := []string{fmt.Sprintf("Layer %d", l.Index), "digest:"}
+	lines = append(lines, wrap(string(l.Digest), w)...)
+	lines = append(lines, "diff_id:")
+	lines = append(lines, wrap(string(l.DiffID), w)...)
+	lines = append(lines,
+		fmt.Sprintf("size %s stored, %s unpacked, %d entries", text.Size(l.Size), text.Size(l.UncompressedSize), l.Entries))
+	if l.MediaType != "" {
+		lines = append(lines, "type "+l.MediaType)
+	}
+	if findings > 0 {
+		lines = append(lines, m.st.Marker.Render(fmt.Sprintf("! %d finding(s) in this layer", findings)))
+	}
+	for _, p := range problems {
+		lines = append(lines, m.st.Error.Render(string(p.Kind)+": "+p.Detail))
+	}
+	if l.Absent || l.Foreign {
+		lines = append(lines, m.st.Error.Render("blob absent from the archive"))
+	}
+	if l.CreatedBy != "" {
+		lines = append(lines, "created_by:")
+		// Wrapped in full so nothing of it is lost.
+		lines = append(lines, wrap(strings.Join(strings.Fields(l.CreatedBy), " "), w)...)
+	}
+	m.lines = lines
+	m.cur.SetLen(len(lines))
+}
+
+// wrap cuts s into lines of w runes, indented by two spaces.
+func wrap(s string, w int) []string {
+	var out []string
+	r := []rune(s)
+	for len(r) > w {
+		out = append(out, "  "+string(r[:w]))
+		r = r[w:]
+	}
+	return append(out, "  "+string(r))
+}
+
+func (m Model) describe(n *tree.Node, fs []finding.Finding) []string {
+	lines := []string{n.Path}
+	for _, f := range fs {
+		lines = append(lines, m.st.SeverityStyle(f.Severity).Render(fmt.Sprintf("! %s %s: %s", strings.ToUpper(f.Severity.String()), f.Rule, f.Message)))
+	}
+	for _, c := range n.History {
+		l := fmt.Sprintf("L%-2d %-6s", c.Layer, c.Op)
+		if c.Layer >= 0 && c.Layer < len(m.layers) {
+			l += " " + text.ShortDigest(string(m.layers[c.Layer].Digest))
+		}
+		style := m.st.Dim
+		switch c.Op {
+		case tree.Add:
+			style = m.st.Added
+		case tree.Modify, tree.Opaque:
+			style = m.st.Modified
+		case tree.Delete:
+			style = m.st.Deleted
+		}
+		lines = append(lines, style.Render(l))
+		if e := c.Entry; e != nil {
+			d := "    " + string(e.Type) + " " + text.Mode(' ', e.Mode)[1:] + fmt.Sprintf(" %d:%d", e.UID, e.GID)
+			if e.Type == layer.File || e.Type == layer.Hardlink {
+				d += " " + text.Size(e.Size)
+			}
+			if e.Link != "" {
+				d += " → " + e.Link
+			}
+			if c.Implied {
+				d += " (implied by content below)"
+			}
+			lines = append(lines, d)
+			if e.SHA256 != "" {
+				lines = append(lines, "    sha256:"+e.SHA256)
+			}
+		}
+		if c.Cause != "" {
+			lines = append(lines, "    by "+c.Cause)
+		}
+		if c.Layer >= 0 && c.Layer < len(m.layers) && m.layers[c.Layer].CreatedBy != "" {
+			lines = append(lines, m.st.Dim.Render("    "+text.CreatedBy(m.layers[c.Layer].CreatedBy)))
+		}
+	}
+	for _, h := range n.Hidden() {
+		lines = append(lines, m.st.Marker.Render(fmt.Sprintf("shipped: L%d's version %s by L%d, bytes still in its blob", h.Layer, h.Reason, h.By)))
+	}
+	return lines
+}
+
+// SetSize sets the pane's size, header excluded.
+func (m *Model) SetSize(w, h int) {
+	m.width = w
+	m.cur.SetHeight(h)
+}
+
+// SetFocused says whether the pane has the keyboard.
+func (m *Model) SetFocused(f bool) { m.focused = f }
+
+// Update scrolls.
+func (m Model) Update(msg tea.Msg) (Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.MouseWheelMsg:
+		switch msg.Button {
+		case tea.MouseWheelUp:
+			m.cur.Scroll(-3)
+		case tea.MouseWheelDown:
+			m.cur.Scroll(3)
+		}
+	case tea.KeyPressMsg:
+		switch {
+		case key.Matches(msg, m.km.Up):
+			m.cur.Scroll(-1)
+		case key.Matches(msg, m.km.Down):
+			m.cur.Scroll(1)
+		case key.Matches(msg, m.km.PageUp):
+			m.cur.Scroll(-m.cur.Height)
+		case key.Matches(msg, m.km.PageDown):
+			m.cur.Scroll(m.cur.Height)
+		case key.Matches(msg, m.km.Home):
+			m.cur.To(0)
+		case key.Matches(msg, m.km.End):
+			m.cur.To(len(m.lines) - 1)
+		}
+	}
+	return m, nil
+}
+
+// Title is the pane's header.
+func (m Model) Title() string {
+	if m.title == "" {
+		return "History"
+	}
+	return m.title
+}
+
+// View renders the lines on screen.
+func (m Model) View() string {
+	from, to := m.cur.Visible()
+	out := make([]string, 0, m.cur.Height)
+	if len(m.lines) == 0 {
+		out = append(out, text.Fit(m.st.Dim.Render(" select a path"), m.width))
+	}
+	for i := from; i < to; i++ {
+		out = append(out, text.Fit(m.lines[i], m.width))
+	}
+	for len(out) < m.cur.Height {
+		out = append(out, strings.Repeat(" ", max(m.width, 0)))
+	}
+	return strings.Join(out, "\n")
+}

@@ -1,0 +1,136 @@
+// Package findings is the explorer's findings pane: every finding with its
+// severity, worst first; Enter asks the app to jump to it.
+package findings
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/strata-forensics/strata/forensics/finding"
+	"github.com/strata-forensics/strata/tui/internal/scroll"
+	"github.com/strata-forensics/strata/tui/internal/text"
+	"github.com/strata-forensics/strata/tui/keys"
+	"github.com/strata-forensics/strata/tui/styles"
+)
+
+// JumpMsg asks to show a finding's path in the tree, at the layer that
+// carries it.
+type JumpMsg struct{ Finding finding.Finding }
+
+// Model is the findings pane.
+type Model struct {
+	fs      []finding.Finding
+	cur     scroll.Cursor
+	width   int
+	focused bool
+	st      styles.Styles
+	km      keys.Map
+}
+
+// New returns a findings pane, worst first, otherwise in report order.
+func New(fs []finding.Finding, st styles.Styles, km keys.Map) Model {
+	fs = append([]finding.Finding(nil), fs...)
+	sort.SliceStable(fs, func(i, j int) bool { return fs[i].Severity > fs[j].Severity })
+	m := Model{fs: fs, st: st, km: km}
+	m.cur.SetLen(len(fs))
+	return m
+}
+
+// Len is the number of findings.
+func (m Model) Len() int { return len(m.fs) }
+
+// Selected is the finding under the cursor.
+func (m Model) Selected() (finding.Finding, bool) {
+	if len(m.fs) == 0 {
+		return finding.Finding{}, false
+	}
+	return m.fs[m.cur.Pos], true
+}
+
+// SetSize sets the pane's size, header excluded.
+func (m *Model) SetSize(w, h int) {
+	m.width = w
+	m.cur.SetHeight(h)
+}
+
+// SetFocused says whether the pane has the keyboard.
+func (m *Model) SetFocused(f bool) { m.focused = f }
+
+// Update moves the cursor; Enter returns a command yielding JumpMsg.
+func (m Model) Update(msg tea.Msg) (Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.MouseWheelMsg:
+		switch msg.Button {
+		case tea.MouseWheelUp:
+			m.cur.Move(-1)
+		case tea.MouseWheelDown:
+			m.cur.Move(1)
+		}
+	case tea.KeyPressMsg:
+		switch {
+		case key.Matches(msg, m.km.Up):
+			m.cur.Move(-1)
+		case key.Matches(msg, m.km.Down):
+			m.cur.Move(1)
+		case key.Matches(msg, m.km.PageUp):
+			m.cur.Page(-1)
+		case key.Matches(msg, m.km.PageDown):
+			m.cur.Page(1)
+		case key.Matches(msg, m.km.Home):
+			m.cur.To(0)
+		case key.Matches(msg, m.km.End):
+			m.cur.To(len(m.fs) - 1)
+		case key.Matches(msg, m.km.Enter):
+			if f, ok := m.Selected(); ok {
+				return m, func() tea.Msg { return JumpMsg{Finding: f} }
+			}
+		}
+	}
+	return m, nil
+}
+
+// Title is the pane's header.
+func (m Model) Title() string {
+	if w, ok := finding.Worst(m.fs); ok {
+		return fmt.Sprintf("Findings (%d, worst %s)", len(m.fs), w)
+	}
+	return "Findings (none)"
+}
+
+// View renders the rows on screen.
+func (m Model) View() string {
+	from, to := m.cur.Visible()
+	lines := make([]string, 0, m.cur.Height)
+	if len(m.fs) == 0 {
+		lines = append(lines, text.Fit(m.st.Dim.Render(" no findings"), m.width))
+	}
+	for i := from; i < to; i++ {
+		f := m.fs[i]
+		where := f.Path
+		if where == "" {
+			where = f.Image
+		}
+		layer := "  -"
+		if f.Layer >= 0 {
+			layer = fmt.Sprintf("L%-2d", f.Layer)
+		}
+		line := text.Fit(fmt.Sprintf(" %-8s %s %s", strings.ToUpper(f.Severity.String()), layer, where), m.width)
+		switch {
+		case i == m.cur.Pos && m.focused:
+			line = m.st.Selected.Render(line)
+		case i == m.cur.Pos:
+			line = m.st.SelectedDim.Render(line)
+		default:
+			line = m.st.SeverityStyle(f.Severity).Render(line)
+		}
+		lines = append(lines, line)
+	}
+	for len(lines) < m.cur.Height {
+		lines = append(lines, strings.Repeat(" ", max(m.width, 0)))
+	}
+	return strings.Join(lines, "\n")
+}

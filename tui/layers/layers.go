@@ -1,0 +1,174 @@
+// Package layers is the explorer's layer list: bottom-up, one row per layer
+// with its index, short digest, size, entry count, finding marker,
+// integrity state and shortened created_by.
+package layers
+
+import (
+	"fmt"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/strata-forensics/strata/forensics/image"
+	"github.com/strata-forensics/strata/forensics/integrity"
+	"github.com/strata-forensics/strata/tui/internal/scroll"
+	"github.com/strata-forensics/strata/tui/internal/text"
+	"github.com/strata-forensics/strata/tui/keys"
+	"github.com/strata-forensics/strata/tui/styles"
+)
+
+// Layer is one row's data.
+type Layer struct {
+	Layer    *image.Layer
+	Findings int
+	Problems []integrity.Problem
+	Read     bool // the blob has been read (entries and sizes are known)
+}
+
+// State is the integrity state word shown for a layer.
+func (l Layer) State() string {
+	for _, p := range l.Problems {
+		if !p.Informational() {
+			return string(p.Kind)
+		}
+	}
+	switch {
+	case l.Layer.Foreign:
+		return "foreign"
+	case l.Layer.Absent:
+		return "absent"
+	case !l.Read:
+		return "…"
+	}
+	return "ok"
+}
+
+// Model is the layers pane.
+type Model struct {
+	layers  []Layer
+	cur     scroll.Cursor
+	width   int
+	focused bool
+	st      styles.Styles
+	km      keys.Map
+}
+
+// New returns a layers pane with the top layer selected.
+func New(ls []Layer, st styles.Styles, km keys.Map) Model {
+	m := Model{layers: ls, st: st, km: km}
+	m.cur.SetLen(len(ls))
+	m.cur.To(len(ls) - 1)
+	return m
+}
+
+// Selected is the index of the selected layer (-1 when there is none).
+func (m Model) Selected() int {
+	if len(m.layers) == 0 {
+		return -1
+	}
+	return m.cur.Pos
+}
+
+// Layer returns layer i's row data.
+func (m Model) Layer(i int) (Layer, bool) {
+	if i < 0 || i >= len(m.layers) {
+		return Layer{}, false
+	}
+	return m.layers[i], true
+}
+
+// Select selects layer i.
+func (m *Model) Select(i int) { m.cur.To(i) }
+
+// SetSize sets the pane's size, header excluded.
+func (m *Model) SetSize(w, h int) {
+	m.width = w
+	m.cur.SetHeight(h)
+}
+
+// SetFocused says whether the pane has the keyboard.
+func (m *Model) SetFocused(f bool) { m.focused = f }
+
+// Update moves the selection.
+func (m Model) Update(msg tea.Msg) (Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.MouseWheelMsg:
+		switch msg.Button {
+		case tea.MouseWheelUp:
+			m.cur.Move(-1)
+		case tea.MouseWheelDown:
+			m.cur.Move(1)
+		}
+	case tea.KeyPressMsg:
+		switch {
+		case key.Matches(msg, m.km.Up):
+			m.cur.Move(-1)
+		case key.Matches(msg, m.km.Down):
+			m.cur.Move(1)
+		case key.Matches(msg, m.km.PageUp):
+			m.cur.Page(-1)
+		case key.Matches(msg, m.km.PageDown):
+			m.cur.Page(1)
+		case key.Matches(msg, m.km.Home):
+			m.cur.To(0)
+		case key.Matches(msg, m.km.End):
+			m.cur.To(len(m.layers) - 1)
+		}
+	}
+	return m, nil
+}
+
+// Title is the pane's header.
+func (m Model) Title() string { return fmt.Sprintf("Layers (%d)", len(m.layers)) }
+
+// View renders the rows on screen.
+func (m Model) View() string {
+	from, to := m.cur.Visible()
+	lines := make([]string, 0, m.cur.Height)
+	for i := from; i < to; i++ {
+		lines = append(lines, m.row(i))
+	}
+	if len(m.layers) == 0 {
+		lines = append(lines, text.Fit(m.st.Dim.Render(" (no layers)"), m.width))
+	}
+	for len(lines) < m.cur.Height {
+		lines = append(lines, strings.Repeat(" ", max(m.width, 0)))
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (m Model) row(i int) string {
+	l := m.layers[i]
+	mark := " "
+	if l.Findings > 0 {
+		mark = "!"
+	}
+	state := l.State()
+	size := text.Size(l.Layer.Size)
+	entries := "?"
+	if l.Read {
+		entries = fmt.Sprint(l.Layer.Entries)
+	}
+	_, hex, _ := strings.Cut(text.ShortDigest(string(l.Layer.Digest)), ":")
+	if hex == "" {
+		hex = strings.Repeat("?", 12)
+	}
+	cols := fmt.Sprintf("%s%2d %-12s %6s", mark, l.Layer.Index, hex, size)
+	if m.width >= 56 {
+		cols += fmt.Sprintf(" %6s", entries)
+	}
+	line := cols + " " + fmt.Sprintf("%-2s", state) + " " + text.CreatedBy(l.Layer.CreatedBy)
+	line = text.Fit(line, m.width)
+	switch {
+	case i == m.cur.Pos && m.focused:
+		return m.st.Selected.Render(line)
+	case i == m.cur.Pos:
+		return m.st.SelectedDim.Render(line)
+	case state != "ok" && state != "…" && state != "foreign":
+		return m.st.Error.Render(line)
+	case l.Findings > 0:
+		return m.st.Marker.Render(line)
+	}
+	return line
+}
