@@ -91,6 +91,8 @@ type Archive struct {
 	// rest reached by a new decompression pass.
 	compressed bool
 	small      map[string][]byte
+
+	links map[string]string // link member -> target member, resolved after indexing
 }
 
 // FormatError names the input and the offset where it broke.
@@ -124,6 +126,7 @@ func Open(ctx context.Context, p string, opts Options) (*Archive, error) {
 		a.Close()
 		return nil, err
 	}
+	a.resolveLinks()
 	if err := a.detect(); err != nil {
 		a.Close()
 		return nil, fmt.Errorf("%s: %w", p, err)
@@ -370,17 +373,34 @@ func (a *Archive) indexTar(ctx context.Context, p string, r io.Reader, opts Opti
 	}
 }
 
-// link records a symlinked or hardlinked member (docker save links layer
-// folders of layers stored once) as an alias of its target when the target
-// was already indexed.
+// link notes a symlinked or hardlinked member (docker save links the
+// folders of layers stored once); resolveLinks makes it an alias of its
+// target once every member is known, whatever their order in the tar.
 func (a *Archive) link(h *tar.Header) {
 	target := h.Linkname
 	if h.Typeflag == tar.TypeSymlink {
 		target = path.Join(path.Dir(cleanName(h.Name)), h.Linkname)
 	}
-	if m, ok := a.members[cleanName(target)]; ok {
-		a.add(h.Name, m.Offset, m.Size)
+	if a.links == nil {
+		a.links = map[string]string{}
 	}
+	a.links[cleanName(h.Name)] = cleanName(target)
+}
+
+func (a *Archive) resolveLinks() {
+	for name, target := range a.links {
+		for hops := 0; hops < 8; hops++ {
+			if next, ok := a.links[target]; ok {
+				target = next
+				continue
+			}
+			break
+		}
+		if m, ok := a.members[target]; ok && a.members[name] == nil {
+			a.add(name, m.Offset, m.Size)
+		}
+	}
+	a.links = nil
 }
 
 func (a *Archive) indexCompressed(ctx context.Context, p string, opts Options) error {

@@ -100,8 +100,9 @@ var ociMembers = []member{
 
 func TestOpenFormats(t *testing.T) {
 	raw := mkTar(t, ociMembers...)
-	docker := mkTar(t, member{name: "manifest.json", body: "[]"}, member{name: "abc/layer.tar", body: "L"},
-		member{name: "def/layer.tar", typ: tar.TypeSymlink, link: "../abc/layer.tar"})
+	// The link comes before its target, as docker save may order them.
+	docker := mkTar(t, member{name: "manifest.json", body: "[]"},
+		member{name: "def/layer.tar", typ: tar.TypeSymlink, link: "../abc/layer.tar"}, member{name: "abc/layer.tar", body: "L"})
 	docker25 := mkTar(t, append([]member{{name: "manifest.json", body: "[]"}}, ociMembers...)...)
 	tests := []struct {
 		name   string
