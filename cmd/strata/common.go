@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/strata-forensics/strata/forensics/detect"
+	"github.com/strata-forensics/strata/forensics/layer"
+	"github.com/strata-forensics/strata/forensics/scan"
+)
+
+// inputFlags are the flags every command that reads an archive shares.
+type inputFlags struct {
+	images    []string
+	platform  string
+	tmpDir    string
+	limits    layer.Limits
+	maxDepth  int
+	maxMember int
+}
+
+func (f *inputFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringArrayVar(&f.images, "image", nil, "only the image with this name, tag or (prefix of a) manifest or config digest; repeatable")
+	fl.StringVar(&f.platform, "platform", "", "only images for this platform, as os/arch[/variant]")
+	fl.StringVar(&f.tmpDir, "tmpdir", "", "for an input compressed as a whole: decompress it once into this folder instead of decompressing again for each pass")
+	fl.IntVar(&f.limits.MaxEntries, "max-entries", layer.DefaultLimits.MaxEntries, "most tar entries read from one layer")
+	fl.Int64Var(&f.limits.MaxBytes, "max-layer-bytes", layer.DefaultLimits.MaxBytes, "most uncompressed bytes read from one layer")
+	fl.IntVar(&f.limits.MaxPathLen, "max-path", layer.DefaultLimits.MaxPathLen, "longest entry name accepted, in bytes")
+	fl.Float64Var(&f.limits.MaxRatio, "max-ratio", layer.DefaultLimits.MaxRatio, "highest decompression ratio accepted for a layer (past 64 MiB)")
+	fl.IntVar(&f.maxDepth, "max-index-depth", 8, "deepest nesting of OCI indexes followed")
+	fl.IntVar(&f.maxMember, "max-members", 1_000_000, "most members indexed in an archive")
+}
+
+func (f *inputFlags) options(eng *detect.Engine) scan.Options {
+	o := scan.Options{
+		Images:   f.images,
+		Platform: f.platform,
+		Limits:   f.limits,
+		Engine:   eng,
+	}
+	o.Archive.TmpDir = f.tmpDir
+	o.Archive.MaxMembers = f.maxMember
+	o.Image.MaxIndexDepth = f.maxDepth
+	return o
+}
+
+// open scans one input; an unusable input is exit code 2.
+func (f *inputFlags) open(ctx context.Context, path string, eng *detect.Engine) (*scan.Result, error) {
+	res, err := scan.Run(ctx, path, f.options(eng))
+	if err != nil {
+		return nil, &exitError{code: exitUsage, err: err}
+	}
+	return res, nil
+}
+
+// verdictCode is exit code 1 when the result has integrity problems.
+func verdictCode(res *scan.Result) error {
+	if !res.Integrity().OK {
+		return &exitError{code: exitFindings}
+	}
+	return nil
+}
+
+// pickImage returns the single image a path-oriented command works on.
+func pickImage(res *scan.Result) (*scan.ImageResult, error) {
+	switch len(res.Images) {
+	case 0:
+		return nil, &exitError{code: exitUsage, err: fmt.Errorf("%s: no image found", res.Input.Path)}
+	case 1:
+		return res.Images[0], nil
+	}
+	var names []string
+	for _, ir := range res.Images {
+		names = append(names, "  "+ir.Image.Ref()+" ("+ir.Image.Platform+")")
+	}
+	return nil, &exitError{code: exitUsage, err: fmt.Errorf("%s holds %d images; choose one with --image or --platform:\n%s",
+		res.Input.Path, len(res.Images), strings.Join(names, "\n"))}
+}
+
+func shortDigest(d fmt.Stringer) string {
+	s := d.String()
+	if i := strings.IndexByte(s, ':'); i >= 0 {
+		s = s[i+1:]
+	}
+	if len(s) > 12 {
+		s = s[:12]
+	}
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// problemsText prints integrity problems for humans.
+func problemsText(w io.Writer, res *scan.Result) {
+	rep := res.Integrity()
+	if rep.OK && len(rep.Problems) == 0 {
+		fmt.Fprintln(w, "integrity: ok (every blob matches its digest)")
+		return
+	}
+	if rep.OK {
+		fmt.Fprintln(w, "integrity: ok, with notes:")
+	} else {
+		fmt.Fprintf(w, "integrity: FAILED (%d problems)\n", len(rep.Problems))
+	}
+	for _, p := range rep.Problems {
+		fmt.Fprintf(w, "  %s  %s: %s\n", p.Kind, p.Blob, p.Detail)
+	}
+}
+
+func stdout(cmd *cobra.Command) io.Writer {
+	if w := cmd.OutOrStdout(); w != nil {
+		return w
+	}
+	return os.Stdout
+}

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/strata-forensics/strata/forensics/report"
+)
+
+func init() { commands = append(commands, newInspectCmd) }
+
+func newInspectCmd() *cobra.Command {
+	var in inputFlags
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "inspect [flags] ARCHIVE",
+		Short: "Describe every image in an archive and verify every blob",
+		Long: `inspect opens an archive, lists every image (names, platform, manifest and
+config digests) with its layers bottom-up, and checks every blob against its
+digest and every layer against the config's diff_ids.`,
+		Example: `  strata inspect debian-sid.tar
+  strata inspect --json --platform linux/arm64 image-index.oci/
+  docker save app:1 | gzip > app.tar.gz && strata inspect app.tar.gz`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			res, err := in.open(cmd.Context(), args[0], nil)
+			if err != nil {
+				return err
+			}
+			defer res.Close()
+			w := stdout(cmd)
+			if asJSON {
+				if err := report.InspectJSON(w, res); err != nil {
+					return err
+				}
+				return verdictCode(res)
+			}
+			fmt.Fprintf(w, "input: %s\n  format: %s", res.Input.Path, res.Input.Format)
+			if res.Input.Compression != "" {
+				fmt.Fprintf(w, " (compressed as a whole: %s)", res.Input.Compression)
+			}
+			fmt.Fprintf(w, "\n  sha256: %s\n  size: %d bytes\n", res.Input.SHA256, res.Input.Size)
+			for _, ir := range res.Images {
+				img := ir.Image
+				fmt.Fprintf(w, "\nimage: %s\n", strings.Join(append([]string{}, img.Names...), ", "))
+				if len(img.Names) == 0 {
+					fmt.Fprintln(w, "  (untagged)")
+				}
+				fmt.Fprintf(w, "  platform: %s\n  manifest: %s\n  config: %s\n", img.Platform, orDash(img.ManifestDigest.String()), img.ConfigDigest)
+				if img.Created != nil {
+					fmt.Fprintf(w, "  created: %s\n", img.Created.UTC().Format(time.RFC3339))
+				}
+				if len(img.Entrypoint) > 0 {
+					fmt.Fprintf(w, "  entrypoint: %q\n", img.Entrypoint)
+				}
+				if len(img.Cmd) > 0 {
+					fmt.Fprintf(w, "  cmd: %q\n", img.Cmd)
+				}
+				tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+				fmt.Fprintln(tw, "  #\tDIGEST\tDIFF_ID\tMEDIA TYPE\tSIZE\tUNCOMPRESSED\tENTRIES\tCREATED BY")
+				for _, l := range img.Layers {
+					mt := l.MediaType
+					if l.Absent {
+						mt += " (absent)"
+					}
+					fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%d\t%d\t%d\t%s\n", l.Index, shortDigest(l.Digest), shortDigest(l.DiffID), orDash(mt),
+						l.Size, l.UncompressedSize, l.Entries, shorten(l.CreatedBy, 60))
+				}
+				tw.Flush()
+			}
+			fmt.Fprintln(w)
+			problemsText(w, res)
+			return verdictCode(res)
+		},
+	}
+	in.register(cmd)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON (see README: inspect --json)")
+	return cmd
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// shorten cuts s to n runes for a table cell, on one line.
+func shorten(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}

@@ -1,0 +1,359 @@
+// Package scan ties the pipeline together: it opens an input, resolves its
+// images, streams every distinct layer blob exactly once (concurrently,
+// verifying its digest and diff_id, walking its tar and feeding the
+// detectors on the same pass), merges each image's layers into a tree with
+// provenance, and collects findings and integrity problems.
+package scan
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"log/slog"
+	"runtime"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/strata-forensics/strata/forensics/archive"
+	"github.com/strata-forensics/strata/forensics/blob"
+	"github.com/strata-forensics/strata/forensics/detect"
+	"github.com/strata-forensics/strata/forensics/finding"
+	"github.com/strata-forensics/strata/forensics/image"
+	"github.com/strata-forensics/strata/forensics/integrity"
+	"github.com/strata-forensics/strata/forensics/layer"
+	"github.com/strata-forensics/strata/forensics/rules"
+	"github.com/strata-forensics/strata/forensics/tree"
+)
+
+// Options configure a scan.
+type Options struct {
+	Images   []string // --image filters (names or digests); empty for all
+	Platform string   // --platform filter
+	Limits   layer.Limits
+	Image    image.Options
+	Archive  archive.Options
+	// Engine runs the detectors; nil reads, verifies and rebuilds only.
+	Engine *detect.Engine
+	// Parallel is the number of layers read at once (default: GOMAXPROCS).
+	Parallel int
+	// Progress, when set, is called after each layer blob is read.
+	Progress func(Progress)
+	Logger   *slog.Logger
+	// Now stamps the scan's start and end (for SOURCE_DATE_EPOCH); nil is
+	// time.Now.
+	Now func() time.Time
+}
+
+// Progress reports how far a scan is.
+type Progress struct {
+	Input      string
+	LayersDone int
+	Layers     int
+	Bytes      int64 // compressed bytes read so far
+	TotalBytes int64 // compressed bytes to read in all
+}
+
+// Result is everything one input revealed. Close releases the input.
+type Result struct {
+	Input    archive.Info        `json:"input"`
+	Images   []*ImageResult      `json:"images"`
+	Problems []integrity.Problem `json:"problems"`
+	Findings []finding.Finding   `json:"findings"`
+	Ruleset  *rules.Info         `json:"ruleset,omitempty"`
+	Started  time.Time           `json:"started"`
+	Finished time.Time           `json:"finished"`
+
+	archive *archive.Archive
+}
+
+// ImageResult is one image with its rebuilt tree.
+type ImageResult struct {
+	Image    *image.Image
+	Tree     *tree.Tree
+	Layers   []*LayerResult // index = layer index
+	Findings []finding.Finding
+}
+
+// LayerResult is what reading one layer blob gave. Layers shared by several
+// images share one LayerResult.
+type LayerResult struct {
+	Blob     string // member name in the archive
+	Digest   digest.Digest
+	Summary  *layer.Summary // nil when the blob was absent
+	Detect   *detect.LayerResult
+	Problems []integrity.Problem
+}
+
+// Integrity is the verdict over every problem found.
+func (r *Result) Integrity() integrity.Report { return integrity.Verdict(r.Problems) }
+
+// Archive gives access to the input, for extracting and viewing content.
+func (r *Result) Archive() *archive.Archive { return r.archive }
+
+// Close releases the input.
+func (r *Result) Close() error {
+	if r.archive == nil {
+		return nil
+	}
+	return r.archive.Close()
+}
+
+// Run scans the input at path.
+func Run(ctx context.Context, path string, opts Options) (*Result, error) {
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	res := &Result{Started: now().UTC()}
+	a, err := archive.Open(ctx, path, opts.Archive)
+	if err != nil {
+		return nil, err
+	}
+	res.archive = a
+	res.Input = a.Info
+	res.Problems = append(res.Problems, a.Problems...)
+	if opts.Engine != nil {
+		info := opts.Engine.Ruleset()
+		res.Ruleset = &info
+	}
+
+	imgs, problems, err := image.Load(ctx, a, opts.Image)
+	res.Problems = append(res.Problems, problems...)
+	if err != nil {
+		a.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	imgs, err = image.Filter(imgs, opts.Images, opts.Platform)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	log.Debug("images resolved", "input", path, "images", len(imgs))
+
+	layers, err := readLayers(ctx, a, imgs, opts)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	for _, img := range imgs {
+		ir, problems := buildImage(img, layers, opts.Engine)
+		res.Images = append(res.Images, ir)
+		res.Findings = append(res.Findings, ir.Findings...)
+		res.Problems = append(res.Problems, problems...)
+	}
+	// Layer problems once per blob, however many images share it.
+	for _, name := range sortedKeys(layers) {
+		res.Problems = append(res.Problems, layers[name].Problems...)
+	}
+	res.Problems = dedupeProblems(res.Problems)
+	finding.Sort(res.Findings)
+	res.Finished = now().UTC()
+	return res, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func dedupeProblems(ps []integrity.Problem) []integrity.Problem {
+	seen := map[integrity.Problem]bool{}
+	out := ps[:0]
+	for _, p := range ps {
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// readLayers streams every distinct layer blob once and returns the results
+// by blob name.
+func readLayers(ctx context.Context, a *archive.Archive, imgs []*image.Image, opts Options) (map[string]*LayerResult, error) {
+	type want struct {
+		digest digest.Digest
+		size   int64
+	}
+	wanted := map[string]want{}
+	var names []string
+	var total int64
+	for _, img := range imgs {
+		for _, l := range img.Layers {
+			if l.Blob == "" {
+				continue
+			}
+			if _, ok := wanted[l.Blob]; ok {
+				continue
+			}
+			size := l.Size
+			if size == 0 || l.Digest == "" {
+				if m, ok := a.Stat(l.Blob); ok {
+					size = m.Size
+				}
+				if l.Digest == "" {
+					size = -1 // a legacy layer.tar has no descriptor to check a size against
+				}
+			}
+			wanted[l.Blob] = want{l.Digest, size}
+			names = append(names, l.Blob)
+			if size > 0 {
+				total += size
+			}
+		}
+	}
+	parallel := opts.Parallel
+	if parallel < 1 {
+		parallel = runtime.GOMAXPROCS(0)
+	}
+	var mu sync.Mutex
+	results := map[string]*LayerResult{}
+	prog := Progress{Input: a.Info.Path, Layers: len(names), TotalBytes: total}
+	err := a.Visit(ctx, names, parallel, func(name string, r io.Reader) error {
+		w := wanted[name]
+		lr := readLayer(ctx, name, r, w.digest, w.size, opts)
+		mu.Lock()
+		results[name] = lr
+		prog.LayersDone++
+		if lr.Summary != nil && w.size > 0 {
+			prog.Bytes += w.size
+		}
+		p := prog
+		mu.Unlock()
+		if opts.Progress != nil {
+			opts.Progress(p)
+		}
+		return nil
+	})
+	if err != nil && ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	if err != nil {
+		// The input broke while streaming; every layer not reached says so.
+		for _, name := range names {
+			if results[name] == nil {
+				results[name] = &LayerResult{Blob: name, Problems: []integrity.Problem{{
+					Blob: name, Kind: integrity.Truncated, Detail: err.Error()}}}
+			}
+		}
+	}
+	return results, nil
+}
+
+// hashingReader computes the sha256 of a blob with no descriptor digest
+// (a legacy docker save layer.tar) while it is read.
+type hashingReader struct {
+	r io.Reader
+	h hash.Hash
+}
+
+func (h *hashingReader) Read(p []byte) (int, error) {
+	n, err := h.r.Read(p)
+	h.h.Write(p[:n])
+	return n, err
+}
+
+func readLayer(ctx context.Context, name string, r io.Reader, d digest.Digest, size int64, opts Options) *LayerResult {
+	lr := &LayerResult{Blob: name, Digest: d}
+	var src io.Reader
+	var hr *hashingReader
+	if d != "" {
+		src = blob.NewVerifier(r, d, size)
+	} else {
+		hr = &hashingReader{r: r, h: sha256.New()}
+		src = hr
+	}
+	wopts := layer.Options{Limits: opts.Limits}
+	var ls *detect.LayerScan
+	if opts.Engine != nil {
+		ls = opts.Engine.NewLayerScan()
+		wopts.Sinks = ls.Sinks
+	}
+	sum, err := layer.Walk(ctx, src, wopts)
+	lr.Summary = sum
+	if ls != nil {
+		lr.Detect = ls.Result()
+	}
+	if hr != nil && err == nil {
+		lr.Digest = digest.NewDigestFromBytes(digest.SHA256, hr.h.Sum(nil))
+	}
+	if err != nil {
+		lr.Problems = append(lr.Problems, layerProblem(name, d, err))
+	}
+	return lr
+}
+
+func layerProblem(name string, d digest.Digest, err error) integrity.Problem {
+	id := name
+	if d != "" {
+		id = d.String()
+	}
+	var le *layer.LimitError
+	var fe *layer.FormatError
+	switch {
+	case errors.Is(err, archive.ErrNotExist):
+		return integrity.Problem{Blob: id, Kind: integrity.MissingBlob, Detail: err.Error()}
+	case errors.Is(err, blob.ErrDigestMismatch):
+		return integrity.Problem{Blob: id, Kind: integrity.DigestMismatch, Detail: err.Error()}
+	case errors.Is(err, blob.ErrSizeMismatch):
+		return integrity.Problem{Blob: id, Kind: integrity.SizeMismatch, Detail: err.Error()}
+	case errors.As(err, &le):
+		return integrity.Problem{Blob: id, Kind: integrity.Limit, Detail: le.Error()}
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return integrity.Problem{Blob: id, Kind: integrity.Truncated, Detail: "layer " + err.Error()}
+	case errors.As(err, &fe):
+		return integrity.Problem{Blob: id, Kind: integrity.BadLayer, Detail: "layer tar " + fe.Error()}
+	default:
+		return integrity.Problem{Blob: id, Kind: integrity.BadLayer, Detail: err.Error()}
+	}
+}
+
+// buildImage merges an image's layers bottom-up and runs image-level
+// detection.
+func buildImage(img *image.Image, layers map[string]*LayerResult, eng *detect.Engine) (*ImageResult, []integrity.Problem) {
+	var problems []integrity.Problem
+	ir := &ImageResult{Image: img, Tree: tree.New(), Layers: make([]*LayerResult, len(img.Layers))}
+	var dets []*detect.LayerResult
+	for i, l := range img.Layers {
+		lr := layers[l.Blob]
+		if lr == nil {
+			lr = &LayerResult{Blob: l.Blob, Digest: l.Digest}
+		}
+		ir.Layers[i] = lr
+		if l.Digest == "" {
+			l.Digest = lr.Digest
+		}
+		if lr.Summary != nil {
+			l.UncompressedSize = lr.Summary.UncompressedSize
+			l.Entries = countEntries(lr.Summary.Entries)
+			if l.DiffID != "" && lr.Summary.DiffID != "" && l.DiffID != lr.Summary.DiffID {
+				problems = append(problems, integrity.Problem{Blob: l.Digest.String(), Kind: integrity.DiffIDMismatch,
+					Detail: fmt.Sprintf("layer %d of %s: uncompressed content hashes to %s, config rootfs.diff_ids says %s", i, img.Ref(), lr.Summary.DiffID, l.DiffID)})
+			}
+			ir.Tree.Apply(i, lr.Summary.Entries)
+		} else {
+			ir.Tree.Apply(i, nil)
+		}
+		dets = append(dets, lr.Detect)
+	}
+	if eng != nil {
+		ir.Findings = eng.Image(detect.ImageInput{Image: img, Tree: ir.Tree, Layers: dets})
+	}
+	return ir, problems
+}
+
+func countEntries(es []layer.Entry) int { return len(es) }
