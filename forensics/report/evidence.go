@@ -1,0 +1,300 @@
+package report
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/strata-forensics/strata/forensics/finding"
+	"github.com/strata-forensics/strata/forensics/layer"
+	"github.com/strata-forensics/strata/forensics/scan"
+)
+
+// ErrNotEmpty is returned by WriteEvidence for a folder that already holds
+// something: evidence is never mixed with, or written over, other files.
+var ErrNotEmpty = errors.New("evidence folder is not empty")
+
+// EvidenceFormats are the reports an evidence folder holds by default.
+var EvidenceFormats = []Format{JSON, SARIF, Markdown, HTML}
+
+// opener reads a file's bytes back from the input; *scan.Result is one.
+type opener interface {
+	Open(img *scan.ImageResult, layerIdx int, e *layer.Entry) (io.ReadCloser, error)
+}
+
+// WriteEvidence writes an evidence folder: report.<ext> in each format (all
+// of EvidenceFormats when none is given), files/<sha256> holding the bytes of
+// every file a finding names, files.tsv saying where each copy came from, and
+// SHA256SUMS over every other file of the folder, in sha256sum's format. It
+// refuses a folder that exists and is not empty, and creates it otherwise.
+func WriteEvidence(dir string, results []*scan.Result, meta Meta, formats ...Format) error {
+	ops := make([]opener, len(results))
+	for i, r := range results {
+		if r != nil {
+			ops[i] = r
+		}
+	}
+	return writeEvidence(dir, NewDocument(results, meta), results, ops, formats)
+}
+
+func writeEvidence(dir string, d *Document, results []*scan.Result, ops []opener, formats []Format) error {
+	if err := emptyDir(dir); err != nil {
+		return err
+	}
+	if len(formats) == 0 {
+		formats = EvidenceFormats
+	}
+	var written []string // slash-separated, relative to dir
+	for _, f := range formats {
+		var buf bytes.Buffer
+		if err := d.Write(&buf, f, TextOptions{}); err != nil {
+			return err
+		}
+		name := "report." + f.Ext()
+		if err := writeFile(filepath.Join(dir, name), buf.Bytes()); err != nil {
+			return err
+		}
+		written = append(written, name)
+	}
+
+	copies, err := copyMatched(dir, results, ops)
+	if err != nil {
+		return err
+	}
+	if len(copies) > 0 {
+		var tsv bytes.Buffer
+		tsv.WriteString("sha256\tsize\tinput\timage\tlayer\tlayer_digest\tpath\tpresent\trules\n")
+		for _, c := range copies {
+			fmt.Fprintf(&tsv, "%s\t%d\t%s\t%s\t%d\t%s\t%s\t%t\t%s\n", c.sha256, c.size, tsvField(c.input), tsvField(c.image),
+				c.layer, c.layerDigest, tsvField(c.path), c.present, tsvField(strings.Join(c.rules, ",")))
+			written = append(written, "files/"+c.sha256)
+		}
+		if err := writeFile(filepath.Join(dir, "files.tsv"), tsv.Bytes()); err != nil {
+			return err
+		}
+		written = append(written, "files.tsv")
+	}
+	return writeSums(dir, written)
+}
+
+// emptyDir creates dir, or accepts it when it exists and is empty.
+func emptyDir(dir string) error {
+	ents, err := os.ReadDir(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("evidence: %w", err)
+		}
+		return nil
+	case err != nil:
+		return fmt.Errorf("evidence: %w", err)
+	case len(ents) > 0:
+		return fmt.Errorf("evidence %s: %w (%d entries)", dir, ErrNotEmpty, len(ents))
+	}
+	return nil
+}
+
+// writeFile creates a new file (never replacing one) holding b, read-only:
+// evidence is written once.
+func writeFile(p string, b []byte) error {
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o444)
+	if err != nil {
+		return fmt.Errorf("evidence: %w", err)
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return fmt.Errorf("evidence: %s: %w", p, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("evidence: %s: %w", p, err)
+	}
+	return nil
+}
+
+type copied struct {
+	sha256      string
+	size        int64
+	input       string
+	image       string
+	layer       int
+	layerDigest string
+	path        string
+	present     bool
+	rules       []string
+}
+
+// copyMatched copies each file a finding names out of its layer blob, once
+// per content digest, verifying the bytes as they are read.
+func copyMatched(dir string, results []*scan.Result, ops []opener) ([]copied, error) {
+	byKey := map[string]*copied{} // sha256 -> first place seen
+	var order []string
+	for i, res := range results {
+		if res == nil || ops[i] == nil {
+			continue
+		}
+		for _, ir := range res.Images {
+			if ir == nil || ir.Image == nil {
+				continue
+			}
+			ref := ir.Image.Ref()
+			for _, f := range res.Findings {
+				if f.Image != ref || f.Layer < 0 || f.Layer >= len(ir.Layers) || f.Path == "" {
+					continue
+				}
+				e, from := matchedEntry(ir, f)
+				if e == nil {
+					continue // a path the layer did not write itself (e.g. a package database entry)
+				}
+				if c, ok := byKey[e.SHA256]; ok {
+					c.rules = appendUnique(c.rules, f.Rule)
+					continue
+				}
+				if err := copyOne(dir, ops[i], ir, from, e); err != nil {
+					return nil, fmt.Errorf("evidence: %s layer %d %s: %w", ref, from, f.Path, err)
+				}
+				byKey[e.SHA256] = &copied{sha256: e.SHA256, size: e.Size, input: res.Input.Path, image: ref, layer: from,
+					layerDigest: f.LayerDigest, path: f.Path, present: f.Present, rules: []string{f.Rule}}
+				order = append(order, e.SHA256)
+			}
+		}
+	}
+	out := make([]copied, 0, len(order))
+	for _, k := range order {
+		out = append(out, *byKey[k])
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].sha256 < out[j].sha256 })
+	return out, nil
+}
+
+// matchedEntry finds the regular file a finding points at: the entry the
+// finding's layer wrote at its path (preferring the one whose digest the
+// finding names), following a hardlink to the entry holding its bytes.
+func matchedEntry(ir *scan.ImageResult, f finding.Finding) (*layer.Entry, int) {
+	lr := ir.Layers[f.Layer]
+	if lr == nil || lr.Summary == nil {
+		return nil, -1
+	}
+	var hit *layer.Entry
+	for i := range lr.Summary.Entries {
+		e := &lr.Summary.Entries[i]
+		if e.Path != f.Path {
+			continue
+		}
+		if e.Type != layer.File && e.Type != layer.Hardlink {
+			continue
+		}
+		if hit == nil || e.SHA256 == f.SHA256 || hit.SHA256 != f.SHA256 {
+			hit = e // the last write wins, unless an earlier one carries the finding's digest
+		}
+	}
+	if hit == nil || hit.SHA256 == "" {
+		return nil, -1
+	}
+	if hit.Type == layer.Hardlink {
+		// The bytes sit with the link's target, in this layer or below.
+		for idx := f.Layer; idx >= 0; idx-- {
+			l := ir.Layers[idx]
+			if l == nil || l.Summary == nil {
+				continue
+			}
+			for i := len(l.Summary.Entries) - 1; i >= 0; i-- {
+				e := &l.Summary.Entries[i]
+				if e.Path == hit.Link && e.Type == layer.File && e.SHA256 == hit.SHA256 {
+					return e, idx
+				}
+			}
+		}
+		return nil, -1
+	}
+	return hit, f.Layer
+}
+
+func copyOne(dir string, op opener, ir *scan.ImageResult, idx int, e *layer.Entry) error {
+	if len(e.SHA256) != 64 || strings.Trim(e.SHA256, "0123456789abcdef") != "" {
+		return fmt.Errorf("entry digest %q is not a sha256", e.SHA256)
+	}
+	rc, err := op.Open(ir, idx, e)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	if err := os.MkdirAll(filepath.Join(dir, "files"), 0o755); err != nil {
+		return err
+	}
+	p := filepath.Join(dir, "files", e.SHA256)
+	out, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o444)
+	if err != nil {
+		return err
+	}
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(out, h), rc)
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && n != e.Size {
+		err = fmt.Errorf("read %d bytes, the entry has %d", n, e.Size)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); err == nil && got != e.SHA256 {
+		err = fmt.Errorf("bytes hash to %s, the entry says %s", got, e.SHA256)
+	}
+	if err != nil {
+		os.Remove(p) // never leave bytes that are not what their name claims
+		return err
+	}
+	return nil
+}
+
+// writeSums writes SHA256SUMS over the files written, hashing each back
+// from disk so the list proves what is there, not what was meant to be.
+func writeSums(dir string, names []string) error {
+	sort.Strings(names)
+	var b bytes.Buffer
+	for _, name := range names {
+		sum, err := hashFile(filepath.Join(dir, filepath.FromSlash(name)))
+		if err != nil {
+			return fmt.Errorf("evidence: %w", err)
+		}
+		fmt.Fprintf(&b, "%s  %s\n", sum, name)
+	}
+	return writeFile(filepath.Join(dir, "SHA256SUMS"), b.Bytes())
+}
+
+func hashFile(p string) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, bufio.NewReader(f)); err != nil {
+		return "", fmt.Errorf("%s: %w", p, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func tsvField(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\t' || r == '\n' || r == '\r' {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+func appendUnique(s []string, v string) []string {
+	for _, x := range s {
+		if x == v {
+			return s
+		}
+	}
+	return append(s, v)
+}

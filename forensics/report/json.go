@@ -1,0 +1,47 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/strata-forensics/strata/forensics/integrity"
+	"github.com/strata-forensics/strata/forensics/scan"
+)
+
+// WriteJSON writes the strata.report/v1 document, indented, with a final
+// newline.
+func (d *Document) WriteJSON(w io.Writer) error {
+	return writeJSON(w, d)
+}
+
+// Inspection is the shape of `strata inspect --json`: the first three fields
+// of a report's inputs[] entry, under the same names, so that a reader of one
+// reads the other.
+type Inspection struct {
+	Input     InputInfo        `json:"input"`
+	Images    []Image          `json:"images"`
+	Integrity integrity.Report `json:"integrity"`
+}
+
+// NewInspection describes one scan result as inspect prints it.
+func NewInspection(res *scan.Result) Inspection {
+	in := newInput(res)
+	return Inspection{Input: in.Input, Images: in.Images, Integrity: in.Integrity}
+}
+
+// InspectJSON writes the inspect --json document for res.
+func InspectJSON(w io.Writer, res *scan.Result) error {
+	return writeJSON(w, NewInspection(res))
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	// Paths and commands are evidence: keep "<", ">" and "&" as written.
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("report: json: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,418 @@
+package report
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/strata-forensics/strata/forensics/archive"
+	"github.com/strata-forensics/strata/forensics/compress"
+	"github.com/strata-forensics/strata/forensics/finding"
+	"github.com/strata-forensics/strata/forensics/image"
+	"github.com/strata-forensics/strata/forensics/integrity"
+	"github.com/strata-forensics/strata/forensics/layer"
+	"github.com/strata-forensics/strata/forensics/rules"
+	"github.com/strata-forensics/strata/forensics/scan"
+	"github.com/strata-forensics/strata/forensics/tree"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// golden compares got with testdata/<test name>.golden, rewriting it with
+// -update.
+func golden(t *testing.T, got []byte) {
+	t.Helper()
+	p := filepath.Join("testdata", filepath.FromSlash(t.Name())+".golden")
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file (run with -update after checking the change):\n%s", p, firstDiff(want, got))
+	}
+}
+
+func firstDiff(want, got []byte) string {
+	wl, gl := strings.Split(string(want), "\n"), strings.Split(string(got), "\n")
+	for i := 0; i < len(wl) || i < len(gl); i++ {
+		var w, g string
+		if i < len(wl) {
+			w = wl[i]
+		}
+		if i < len(gl) {
+			g = gl[i]
+		}
+		if w != g {
+			return "line " + strconv.Itoa(i+1) + ":\n  want: " + w + "\n  got:  " + g
+		}
+	}
+	return "(same lines, different bytes)"
+}
+
+func sha(s string) string { return digest.FromString(s).Encoded() }
+
+// Contents of the hand-made layers' files, by path.
+var fileBytes = map[string]string{
+	"/usr/lib/x86_64-linux-gnu/liblzma.so.5.6.1": "look-alike liblzma bytes\n",
+	"/opt/old/liblzma.so.5.6.0":                  "deleted look-alike bytes\n",
+	"/var/lib/dpkg/status":                       "Package: liblzma5\nVersion: 5.6.0-0.1\n",
+	"/usr/bin/sshd":                              "sshd look-alike\n",
+	"/etc/os-release":                            "ID=debian\n",
+}
+
+func fileEntry(p string, off int64) layer.Entry {
+	b := fileBytes[p]
+	return layer.Entry{Path: p, Type: layer.File, Mode: 0o644, Size: int64(len(b)), SHA256: sha(b), Offset: off, Name: strings.TrimPrefix(p, "/")}
+}
+
+var (
+	t0 = time.Date(2024, 3, 29, 12, 0, 0, 0, time.UTC)
+	t1 = t0.Add(3*time.Second + 250*time.Millisecond)
+)
+
+// sampleResult builds a scan result by hand: two images in one docker
+// archive, the first with a present and a deleted look-alike and an
+// affected package, the second clean; one integrity problem.
+func sampleResult(t testing.TB) *scan.Result {
+	t.Helper()
+	created := t0.Add(-24 * time.Hour)
+	l0 := &image.Layer{Index: 0, Digest: digest.FromString("layer0"), DiffID: digest.FromString("diff0"),
+		MediaType: "application/vnd.oci.image.layer.v1.tar+gzip", Size: 1234, CreatedBy: "/bin/sh -c #(nop) ADD file:base in / ",
+		Blob: "blobs/sha256/" + digest.FromString("layer0").Encoded(), UncompressedSize: 4096, Entries: 2}
+	l1 := &image.Layer{Index: 1, Digest: digest.FromString("layer1"), DiffID: digest.FromString("diff1"),
+		MediaType: "application/vnd.oci.image.layer.v1.tar+gzip", Size: 56789, CreatedBy: "RUN apt-get install -y xz-utils | tee /log",
+		Blob: "blobs/sha256/" + digest.FromString("layer1").Encoded(), UncompressedSize: 123456, Entries: 3}
+	l2 := &image.Layer{Index: 2, Digest: digest.FromString("layer2"), DiffID: digest.FromString("diff2"),
+		MediaType: "application/vnd.oci.image.layer.v1.tar+gzip", Size: 321, CreatedBy: "RUN rm -rf /opt/old",
+		Blob: "blobs/sha256/" + digest.FromString("layer2").Encoded(), UncompressedSize: 2048, Entries: 1}
+	img1 := &image.Image{Names: []string{"example/xz:planted", "example/xz:<latest>"}, Platform: "linux/amd64",
+		ManifestDigest: digest.FromString("manifest1"), ConfigDigest: digest.FromString("config1"), Created: &created,
+		Entrypoint: []string{"/usr/sbin/sshd", "-D"}, Layers: []*image.Layer{l0, l1, l2}}
+	l0b := *l0
+	img2 := &image.Image{Names: []string{"example/clean:1"}, Platform: "linux/arm64",
+		ManifestDigest: digest.FromString("manifest2"), ConfigDigest: digest.FromString("config2"),
+		Cmd: []string{"bash"}, Layers: []*image.Layer{&l0b}}
+
+	sum := func(es ...layer.Entry) *layer.Summary {
+		return &layer.Summary{Compression: compress.Gzip, Entries: es}
+	}
+	lr0 := &scan.LayerResult{Blob: l0.Blob, Digest: l0.Digest, Summary: sum(
+		layer.Entry{Path: "/etc", Type: layer.Dir, Mode: 0o755, Name: "etc/"},
+		fileEntry("/etc/os-release", 512))}
+	lr1 := &scan.LayerResult{Blob: l1.Blob, Digest: l1.Digest, Summary: sum(
+		fileEntry("/usr/lib/x86_64-linux-gnu/liblzma.so.5.6.1", 1024),
+		fileEntry("/opt/old/liblzma.so.5.6.0", 2048),
+		fileEntry("/var/lib/dpkg/status", 3072),
+		fileEntry("/usr/bin/sshd", 4096))}
+	lr2 := &scan.LayerResult{Blob: l2.Blob, Digest: l2.Digest, Summary: sum(
+		layer.Entry{Path: "/opt/old", Type: layer.Whiteout, Name: "opt/.wh.old"})}
+
+	build := func(img *image.Image, lrs ...*scan.LayerResult) *scan.ImageResult {
+		ir := &scan.ImageResult{Image: img, Tree: tree.New(), Layers: lrs}
+		for i, lr := range lrs {
+			ir.Tree.Apply(i, lr.Summary.Entries)
+		}
+		return ir
+	}
+	ir1 := build(img1, lr0, lr1, lr2)
+	ir2 := build(img2, lr0)
+
+	ref := img1.Ref()
+	fs := []finding.Finding{
+		{Rule: "TEST-digest", Kind: finding.Digest, Severity: finding.Critical, Image: ref, Layer: 1, LayerDigest: l1.Digest.String(),
+			Path: "/usr/lib/x86_64-linux-gnu/liblzma.so.5.6.1", SHA256: sha(fileBytes["/usr/lib/x86_64-linux-gnu/liblzma.so.5.6.1"]), Present: true,
+			Evidence: "sha256 listed by TEST-digest (liblzma.so.5.6.1)", Message: "backdoored liblzma look-alike; sshd links liblzma on x86-64 glibc"},
+		{Rule: "TEST-signature", Kind: finding.Signature, Severity: finding.Medium, Image: ref, Layer: 1, LayerDigest: l1.Digest.String(),
+			Path: "/opt/old/liblzma.so.5.6.0", SHA256: sha(fileBytes["/opt/old/liblzma.so.5.6.0"]), Present: false,
+			Evidence: "pattern 0 at offset 0x1f0", Message: "byte pattern <de ad be ef> found | deleted by layer 2 but shipped"},
+		{Rule: "TEST-package", Kind: finding.Package, Severity: finding.Low, Image: ref, Layer: 1, LayerDigest: l1.Digest.String(),
+			Path: "/var/lib/dpkg/status", Present: true, Package: &finding.Pkg{Name: "liblzma5", Version: "5.6.0-0.1", Ecosystem: "dpkg"},
+			Evidence: "Package: liblzma5", Message: "dpkg lists liblzma5 5.6.0-0.1, in the affected range"},
+	}
+	finding.Sort(fs)
+	ir1.Findings = fs
+	res := &scan.Result{
+		Input:    archive.Info{Path: "fixtures/testdata/xz-planted.tar.gz", Format: archive.DockerArchive, Compression: compress.Gzip, SHA256: sha("input"), Size: 987654},
+		Images:   []*scan.ImageResult{ir1, ir2},
+		Findings: fs,
+		Problems: []integrity.Problem{{Blob: digest.FromString("extra").String(), Kind: integrity.ExtraBlob, Detail: "blob referenced by no manifest & no index"}},
+		Ruleset: &rules.Info{Version: "test-1", SHA256: sha("ruleset"), Rules: 3,
+			Files: []rules.FileInfo{{Path: "builtin:test.json", SHA256: sha("ruleset"), Version: "test-1", Name: "test"}}},
+		Started:  t0,
+		Finished: t1,
+	}
+	return res
+}
+
+// cleanResult is one clean image with verified integrity.
+func cleanResult(t testing.TB) *scan.Result {
+	res := sampleResult(t)
+	res.Input.Path = "clean.tar"
+	res.Input.Compression = compress.None
+	res.Images = res.Images[1:]
+	res.Findings = nil
+	res.Problems = nil
+	return res
+}
+
+func testMeta(t testing.TB) Meta {
+	t.Helper()
+	rs, err := rules.Load(filepath.Join("testdata", "test.rules.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Meta{Tool: "strata", Version: "v0.0.0-test", Commit: "0123abc", GoVersion: "go1.26",
+		Examiner: "A. Examiner <ae@example.org>", Case: "CASE-2024-0042",
+		Args: []string{"strata", "scan", "--format", "html", "--case", "CASE-2024-0042", "fixtures/testdata/xz-planted.tar.gz"}, Rules: rs}
+}
+
+func render(t testing.TB, d *Document, f Format, o TextOptions) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := d.Write(&buf, f, o); err != nil {
+		t.Fatalf("%s: %v", f, err)
+	}
+	return buf.Bytes()
+}
+
+func TestGolden(t *testing.T) {
+	cases := []struct {
+		name    string
+		results func(testing.TB) []*scan.Result
+		format  Format
+		color   bool
+	}{
+		{"findings.txt", one(sampleResult), Text, false},
+		{"findings-color.txt", one(sampleResult), Text, true},
+		{"findings.json", one(sampleResult), JSON, false},
+		{"findings.sarif", one(sampleResult), SARIF, false},
+		{"findings.md", one(sampleResult), Markdown, false},
+		{"findings.html", one(sampleResult), HTML, false},
+		{"clean.txt", one(cleanResult), Text, false},
+		{"clean.md", one(cleanResult), Markdown, false},
+		{"fleet.txt", both, Text, false},
+		{"fleet.json", both, JSON, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d := NewDocument(c.results(t), testMeta(t))
+			golden(t, render(t, d, c.format, TextOptions{Color: c.color}))
+		})
+	}
+}
+
+func one(f func(testing.TB) *scan.Result) func(testing.TB) []*scan.Result {
+	return func(t testing.TB) []*scan.Result { return []*scan.Result{f(t)} }
+}
+
+func both(t testing.TB) []*scan.Result { return []*scan.Result{sampleResult(t), cleanResult(t)} }
+
+func TestVerdict(t *testing.T) {
+	problem := integrity.Problem{Blob: "b", Kind: integrity.DigestMismatch}
+	foreign := integrity.Problem{Blob: "f", Kind: integrity.Foreign}
+	f := func(s finding.Severity) finding.Finding { return finding.Finding{Rule: "r", Severity: s} }
+	cases := []struct {
+		name     string
+		fs       []finding.Finding
+		problems []integrity.Problem
+		want     Status
+		failed   bool
+	}{
+		{"nothing", nil, nil, Clean, false},
+		{"foreign layer only", nil, []integrity.Problem{foreign}, Clean, false},
+		{"integrity problem", nil, []integrity.Problem{problem, foreign}, IntegrityFailed, true},
+		{"low finding", []finding.Finding{f(finding.Low)}, nil, Suspicious, true},
+		{"medium finding", []finding.Finding{f(finding.Info), f(finding.Medium)}, nil, Suspicious, true},
+		{"high finding", []finding.Finding{f(finding.Low), f(finding.High)}, nil, Compromised, true},
+		{"critical with integrity problem", []finding.Finding{f(finding.Critical)}, []integrity.Problem{problem}, Compromised, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			v := NewVerdict(c.fs, c.problems)
+			if v.Status != c.want || v.Failed() != c.failed {
+				t.Errorf("got %s (failed %v), want %s (failed %v)", v.Status, v.Failed(), c.want, c.failed)
+			}
+			if (v.WorstSeverity == nil) != (len(c.fs) == 0) {
+				t.Errorf("worst severity %v with %d findings", v.WorstSeverity, len(c.fs))
+			}
+		})
+	}
+}
+
+func TestImageVerdict(t *testing.T) {
+	res := sampleResult(t)
+	// A digest mismatch on the first image's top layer concerns it alone;
+	// the extra blob concerns neither image in particular, so both.
+	res.Problems = append(res.Problems, integrity.Problem{Blob: res.Images[0].Image.Layers[2].Digest.String(), Kind: integrity.DigestMismatch})
+	d := NewDocument([]*scan.Result{res}, Meta{})
+	in := &d.Inputs[0]
+	v1, v2 := in.ImageVerdict(&in.Images[0]), in.ImageVerdict(&in.Images[1])
+	if v1.Status != Compromised || v1.Findings != 3 || v1.Problems != 2 {
+		t.Errorf("image 1: %+v", v1)
+	}
+	if v2.Status != IntegrityFailed || v2.Findings != 0 || v2.Problems != 1 {
+		t.Errorf("image 2: %+v", v2)
+	}
+}
+
+func TestDeterminism(t *testing.T) {
+	for _, f := range Formats {
+		t.Run(string(f), func(t *testing.T) {
+			// Two documents from two independently built results: nothing
+			// may depend on map order, pointers or the clock.
+			a := render(t, NewDocument(both(t), testMeta(t)), f, TextOptions{})
+			b := render(t, NewDocument(both(t), testMeta(t)), f, TextOptions{})
+			if !bytes.Equal(a, b) {
+				t.Fatalf("two renderings differ:\n%s", firstDiff(a, b))
+			}
+			// Only the timestamps may differ between scans at other times.
+			later := both(t)
+			for _, r := range later {
+				r.Started, r.Finished = r.Started.Add(time.Hour), r.Finished.Add(time.Hour)
+			}
+			c := render(t, NewDocument(later, testMeta(t)), f, TextOptions{})
+			stamp := strings.NewReplacer(t0.Format(time.RFC3339), "T0", t1.Format(time.RFC3339Nano), "T1",
+				utc(t0), "T0", utc(t1), "T1")
+			stampLater := strings.NewReplacer(t0.Add(time.Hour).Format(time.RFC3339), "T0", t1.Add(time.Hour).Format(time.RFC3339Nano), "T1",
+				utc(t0.Add(time.Hour)), "T0", utc(t1.Add(time.Hour)), "T1")
+			if stamp.Replace(string(a)) != stampLater.Replace(string(c)) {
+				t.Fatalf("output differs beyond timestamps:\n%s", firstDiff([]byte(stamp.Replace(string(a))), []byte(stampLater.Replace(string(c)))))
+			}
+		})
+	}
+}
+
+func TestEscaping(t *testing.T) {
+	res := sampleResult(t)
+	hostile := "/tmp/<script>alert(1)</script>|x\n[link](http://evil)"
+	res.Findings[0].Path = hostile
+	res.Findings[0].Message = "line one\nFAKE  critical  forged line"
+	d := NewDocument([]*scan.Result{res}, testMeta(t))
+
+	html := string(render(t, d, HTML, TextOptions{}))
+	if strings.Contains(html, "<script>") || !strings.Contains(html, "&lt;script&gt;") {
+		t.Error("HTML does not escape a hostile path")
+	}
+	if strings.Contains(strings.ToLower(html), "<script") || strings.Contains(html, " src=") || strings.Contains(html, "<link") {
+		t.Error("HTML carries a script or an external asset")
+	}
+	md := string(render(t, d, Markdown, TextOptions{}))
+	// The hostile path may only appear inside code spans, where Markdown
+	// is literal.
+	for _, line := range strings.Split(md, "\n") {
+		if i := strings.Index(line, "[link](http://evil)"); i >= 0 && !strings.Contains(line[:i], "`/tmp/") {
+			t.Errorf("Markdown lets a path form a link: %q", line)
+		}
+	}
+	text := string(render(t, d, Text, TextOptions{}))
+	for _, line := range strings.Split(text, "\n") {
+		if strings.HasPrefix(line, "FAKE") || strings.HasPrefix(line, "[link]") {
+			t.Errorf("text lets a finding forge a line: %q", line)
+		}
+	}
+}
+
+func TestTextColor(t *testing.T) {
+	d := NewDocument(both(t), testMeta(t))
+	if plain := render(t, d, Text, TextOptions{}); bytes.ContainsRune(plain, 0x1b) {
+		t.Error("text without colour contains an escape sequence")
+	}
+	if col := render(t, d, Text, TextOptions{Color: true}); !bytes.Contains(col, []byte("\x1b[")) {
+		t.Error("text with colour has no colour")
+	}
+}
+
+func TestTextLines(t *testing.T) {
+	d := NewDocument([]*scan.Result{sampleResult(t)}, testMeta(t))
+	lines := strings.Split(strings.TrimSuffix(string(render(t, d, Text, TextOptions{})), "\n"), "\n")
+	// Input line, a verdict line per image, a line per finding, a line per problem.
+	if want := 1 + 2 + 3 + 1; len(lines) != want {
+		t.Fatalf("%d lines, want %d:\n%s", len(lines), want, strings.Join(lines, "\n"))
+	}
+	for _, want := range []string{"COMPROMISED  example/xz:planted (linux/amd64)", "INTEGRITY-FAILED  example/clean:1 (linux/arm64)"} {
+		if !strings.Contains(strings.Join(lines[1:3], "\n"), want) {
+			t.Errorf("no verdict line %q", want)
+		}
+	}
+	for i, f := range d.Findings {
+		l := lines[3+i]
+		for _, part := range []string{f.Severity.String(), f.Rule, f.Image, "layer 1 (" + shortDigest(f.LayerDigest) + ")", f.Path, presence(f.Present)} {
+			if !strings.Contains(l, part) {
+				t.Errorf("finding line %q lacks %q", l, part)
+			}
+		}
+	}
+}
+
+func TestParseFormat(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want Format
+		ok   bool
+	}{{"json", JSON, true}, {"SARIF", SARIF, true}, {"md", Markdown, true}, {"markdown", Markdown, true}, {"html", HTML, true}, {"text", Text, true}, {"pdf", "", false}} {
+		t.Run(c.in, func(t *testing.T) {
+			got, err := ParseFormat(c.in)
+			if (err == nil) != c.ok || got != c.want {
+				t.Errorf("ParseFormat(%q) = %q, %v", c.in, got, err)
+			}
+		})
+	}
+}
+
+func TestMarkdownCode(t *testing.T) {
+	for _, c := range []struct{ in, code, cell string }{
+		{"plain", "`plain`", "`plain`"},
+		{"a|b", "`a|b`", "`a\\|b`"},
+		{"has `tick`", "`` has `tick` ``", "`` has `tick` ``"},
+		{"`lead", "`` `lead ``", "`` `lead ``"},
+		{"two\nlines", "`two lines`", "`two lines`"},
+	} {
+		t.Run(c.in, func(t *testing.T) {
+			if got := mdCode(c.in); got != c.code {
+				t.Errorf("mdCode = %q, want %q", got, c.code)
+			}
+			if got := mdCell(c.in); got != c.cell {
+				t.Errorf("mdCell = %q, want %q", got, c.cell)
+			}
+		})
+	}
+}
+
+// FuzzText checks that no finding, whatever its strings, breaks the
+// one-line-per-finding text format, and that every writer copes.
+func FuzzText(f *testing.F) {
+	f.Add("/usr/lib/liblzma.so.5", "message", "img:1")
+	f.Add("/a\nb", "m\r\x1b[31mred", "i\tj")
+	f.Add("<script>", "|`*_[x](y)", "")
+	f.Fuzz(func(t *testing.T, path, msg, img string) {
+		res := sampleResult(t)
+		res.Findings[0].Path, res.Findings[0].Message, res.Findings[0].Image = path, msg, img
+		d := NewDocument([]*scan.Result{res}, Meta{})
+		text := render(t, d, Text, TextOptions{})
+		if bytes.ContainsRune(text, 0x1b) {
+			t.Fatal("escape sequence in plain text")
+		}
+		if n := bytes.Count(text, []byte("\n")); n != 1+2+3+1 {
+			t.Fatalf("%d lines", n)
+		}
+		for _, fm := range []Format{JSON, SARIF, Markdown, HTML} {
+			render(t, d, fm, TextOptions{})
+		}
+	})
+}

@@ -1,0 +1,223 @@
+package report
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/strata-forensics/strata/forensics/finding"
+	"github.com/strata-forensics/strata/forensics/integrity"
+)
+
+// view is what the Markdown and HTML templates render: the document plus
+// what a reader should not have to work out (which layer introduced which
+// finding, per-image verdicts, deleted-but-shipped matches).
+type view struct {
+	Doc      *Document
+	Inputs   []inputView
+	Findings []findingView // all, in document order
+	Deleted  []findingView // present=false
+	Problems []problemView
+	Rules    []RuleDoc
+}
+
+type inputView struct {
+	Input     InputInfo
+	Integrity integrity.Report
+	Verdict   Verdict
+	N         int // 1-based, for headings
+	Images    []imageView
+}
+
+type imageView struct {
+	Image
+	N        int
+	Verdict  Verdict
+	Layers   []layerView
+	Findings []findingView
+}
+
+type layerView struct {
+	Layer
+	Short    string
+	Findings int
+	Worst    string // worst severity of the layer's findings
+}
+
+type findingView struct {
+	finding.Finding
+	Input string // input path
+	Short string // short layer digest
+	ID    string // anchor
+}
+
+type problemView struct {
+	integrity.Problem
+	Input string
+}
+
+func (d *Document) view() *view {
+	v := &view{Doc: d, Rules: d.Rules()}
+	n := 0
+	for i := range d.Inputs {
+		in := &d.Inputs[i]
+		iv := inputView{Input: in.Input, Integrity: in.Integrity, Verdict: in.Verdict, N: i + 1}
+		for j := range in.Images {
+			img := in.Images[j]
+			imv := imageView{Image: img, N: j + 1, Verdict: in.ImageVerdict(&in.Images[j])}
+			perLayer := map[int][]finding.Finding{}
+			for _, f := range in.Findings {
+				if f.Image != img.Ref {
+					continue
+				}
+				n++
+				fv := findingView{Finding: f, Input: in.Input.Path, Short: shortDigest(f.LayerDigest), ID: fmt.Sprintf("f%d", n)}
+				imv.Findings = append(imv.Findings, fv)
+				v.Findings = append(v.Findings, fv)
+				if !f.Present {
+					v.Deleted = append(v.Deleted, fv)
+				}
+				perLayer[f.Layer] = append(perLayer[f.Layer], f)
+			}
+			for _, l := range img.Layers {
+				lv := layerView{Layer: l, Short: shortDigest(l.Digest)}
+				if fs := perLayer[l.Index]; len(fs) > 0 {
+					w, _ := finding.Worst(fs)
+					lv.Findings, lv.Worst = len(fs), w.String()
+				}
+				imv.Layers = append(imv.Layers, lv)
+			}
+			iv.Images = append(iv.Images, imv)
+		}
+		// Findings naming no image of this input (should not happen, but a
+		// report must never drop evidence).
+		refs := map[string]bool{}
+		for _, img := range in.Images {
+			refs[img.Ref] = true
+		}
+		for _, f := range in.Findings {
+			if refs[f.Image] {
+				continue
+			}
+			n++
+			fv := findingView{Finding: f, Input: in.Input.Path, Short: shortDigest(f.LayerDigest), ID: fmt.Sprintf("f%d", n)}
+			v.Findings = append(v.Findings, fv)
+			if !f.Present {
+				v.Deleted = append(v.Deleted, fv)
+			}
+		}
+		for _, p := range in.Integrity.Problems {
+			v.Problems = append(v.Problems, problemView{Problem: p, Input: in.Input.Path})
+		}
+		v.Inputs = append(v.Inputs, iv)
+	}
+	return v
+}
+
+// templateFuncs are shared by the Markdown and HTML templates.
+func templateFuncs() map[string]any {
+	return map[string]any{
+		"utc":      utc,
+		"bytes":    humanBytes,
+		"short":    shortDigest,
+		"join":     strings.Join,
+		"upper":    strings.ToUpper,
+		"severity": func(s *finding.Severity) string { return sevOrNone(s) },
+		"layer":    layerLabel,
+		"presence": presence,
+		"add":      func(a, b int) int { return a + b },
+	}
+}
+
+func utc(t time.Time) string {
+	if t.IsZero() {
+		return "unknown"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05 UTC")
+}
+
+func sevOrNone(s *finding.Severity) string {
+	if s == nil {
+		return "none"
+	}
+	return s.String()
+}
+
+func layerLabel(f finding.Finding) string {
+	if f.Layer < 0 {
+		return "image"
+	}
+	return fmt.Sprintf("layer %d (%s)", f.Layer, shortDigest(f.LayerDigest))
+}
+
+func presence(present bool) string {
+	if present {
+		return "present"
+	}
+	return "deleted"
+}
+
+// humanBytes prints a size in binary units, with the exact byte count for
+// anything that was rounded.
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// mdEscape escapes the characters that would start Markdown inline syntax or
+// break a table row, and folds newlines.
+func mdEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch r {
+		case '\\', '`', '*', '_', '[', ']', '<', '>', '|', '~', '#', '!', '&':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case '\n', '\r', '\t':
+			b.WriteByte(' ')
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// mdCode renders s as a code span, fenced with more backticks than it
+// contains.
+func mdCode(s string) string { return codeSpan(s, false) }
+
+// mdCell renders s as a code span inside a table cell: pipes are escaped
+// because GitHub Markdown splits table cells on them even inside code spans.
+func mdCell(s string) string { return codeSpan(s, true) }
+
+func codeSpan(s string, cell bool) string {
+	if s == "" {
+		return ""
+	}
+	s = strings.NewReplacer("\n", " ", "\r", " ").Replace(s)
+	if cell {
+		s = strings.ReplaceAll(s, "|", "\\|")
+	}
+	longest, run := 0, 0
+	for _, r := range s {
+		if r == '`' {
+			run++
+			longest = max(longest, run)
+		} else {
+			run = 0
+		}
+	}
+	fence := strings.Repeat("`", longest+1)
+	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") {
+		s = " " + s + " "
+	}
+	return fence + s + fence
+}
