@@ -16,9 +16,11 @@ func d(p string) layer.Entry { return layer.Entry{Path: p, Type: layer.Dir, Mode
 func sl(p, target string) layer.Entry {
 	return layer.Entry{Path: p, Type: layer.Symlink, Mode: 0o777, Link: target}
 }
-func hl(p, target string) layer.Entry { return layer.Entry{Path: p, Type: layer.Hardlink, Link: target} }
-func wh(p string) layer.Entry        { return layer.Entry{Path: p, Type: layer.Whiteout} }
-func opq(p string) layer.Entry       { return layer.Entry{Path: p, Type: layer.Opaque} }
+func hl(p, target string) layer.Entry {
+	return layer.Entry{Path: p, Type: layer.Hardlink, Link: target}
+}
+func wh(p string) layer.Entry  { return layer.Entry{Path: p, Type: layer.Whiteout} }
+func opq(p string) layer.Entry { return layer.Entry{Path: p, Type: layer.Opaque} }
 
 // state summarises a node as "present intro mod del ops".
 func state(n *Node) string {
