@@ -161,8 +161,12 @@ func copyMatched(dir string, results []*scan.Result, ops []opener) ([]copied, er
 				if err := copyOne(dir, ops[i], ir, from, e); err != nil {
 					return nil, fmt.Errorf("evidence: %s layer %d %s: %w", ref, from, f.Path, err)
 				}
+				ld := f.LayerDigest
+				if from != f.Layer && from < len(ir.Image.Layers) && ir.Image.Layers[from] != nil {
+					ld = ir.Image.Layers[from].Digest.String() // a hardlink's bytes sit lower
+				}
 				byKey[e.SHA256] = &copied{sha256: e.SHA256, size: e.Size, input: res.Input.Path, image: ref, layer: from,
-					layerDigest: f.LayerDigest, path: f.Path, present: f.Present, rules: []string{f.Rule}}
+					layerDigest: ld, path: e.Path, present: f.Present, rules: []string{f.Rule}}
 				order = append(order, e.SHA256)
 			}
 		}

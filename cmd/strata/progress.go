@@ -1,0 +1,95 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/strata-forensics/strata/forensics/scan"
+)
+
+// progress draws one status line on a terminal's stderr while a scan runs:
+// input, layers done of all, bytes read, rate and time left. It is only
+// ever attached to a terminal; reports never see it.
+type progress struct {
+	w     io.Writer
+	now   func() time.Time
+	mu    sync.Mutex
+	start time.Time
+	input string
+	width int // length of the last line drawn, to blank it
+}
+
+func newProgress(w io.Writer, now func() time.Time) *progress {
+	return &progress{w: w, now: now}
+}
+
+// begin starts timing a new input.
+func (p *progress) begin(input string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.start, p.input = p.now(), input
+	p.draw(fmt.Sprintf("%s: reading", input))
+}
+
+// update is scan.Options.Progress; scans call it from several goroutines.
+func (p *progress) update(s scan.Progress) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.draw(progressLine(s, p.now().Sub(p.start)))
+}
+
+// done clears the line.
+func (p *progress) done() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.width > 0 {
+		fmt.Fprintf(p.w, "\r%s\r", strings.Repeat(" ", p.width))
+		p.width = 0
+	}
+}
+
+func (p *progress) draw(line string) {
+	pad := ""
+	if n := p.width - len(line); n > 0 {
+		pad = strings.Repeat(" ", n)
+	}
+	fmt.Fprintf(p.w, "\r%s%s", line, pad)
+	p.width = len(line)
+}
+
+// progressLine formats one status line; the rate and time left come from
+// the compressed bytes read so far in elapsed.
+func progressLine(s scan.Progress, elapsed time.Duration) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: layer %d of %d", s.Input, s.LayersDone, s.Layers)
+	if s.TotalBytes > 0 {
+		fmt.Fprintf(&b, ", %s of %s", sizeString(s.Bytes), sizeString(s.TotalBytes))
+	} else {
+		fmt.Fprintf(&b, ", %s", sizeString(s.Bytes))
+	}
+	if secs := elapsed.Seconds(); secs > 0 && s.Bytes > 0 {
+		rate := float64(s.Bytes) / secs
+		fmt.Fprintf(&b, ", %s/s", sizeString(int64(rate)))
+		if left := s.TotalBytes - s.Bytes; s.TotalBytes > 0 && left > 0 {
+			eta := time.Duration(float64(left) / rate * float64(time.Second)).Round(time.Second)
+			fmt.Fprintf(&b, ", %s left", eta)
+		}
+	}
+	return b.String()
+}
+
+func sizeString(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

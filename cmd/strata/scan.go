@@ -1,0 +1,320 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/charmbracelet/x/term"
+	"github.com/spf13/cobra"
+
+	"github.com/strata-forensics/strata/forensics/archive"
+	"github.com/strata-forensics/strata/forensics/detect"
+	"github.com/strata-forensics/strata/forensics/report"
+	"github.com/strata-forensics/strata/forensics/rules"
+	"github.com/strata-forensics/strata/forensics/scan"
+)
+
+func init() { commands = append(commands, newScanCmd) }
+
+type scanFlags struct {
+	in          inputFlags
+	format      string
+	asJSON      bool
+	output      string
+	rules       []string
+	deep        bool
+	examiner    string
+	caseID      string
+	evidence    string
+	quiet       bool
+	printSchema bool
+}
+
+func newScanCmd() *cobra.Command {
+	var f scanFlags
+	cmd := &cobra.Command{
+		Use:   "scan [flags] ARCHIVE...",
+		Short: "Find CVE-2024-3094 (xz backdoor) artefacts in every layer and write a report",
+		Long: `scan reads every layer of every image in each ARCHIVE once, verifies every
+blob, and runs the detectors (known-bad digests, byte signatures, package
+databases, packages and source tarballs lying in the image, markers,
+known-affected images) on every file, deleted ones included.
+
+An ARCHIVE may be a folder of archives: each is scanned with the same rules,
+and the report covers them all.
+
+Formats: text (default), json (strata.report/v1), sarif (SARIF 2.1.0),
+markdown and html (one self-contained file each). --evidence DIR writes every
+format, a copy of each matched file named by its sha256 and a SHA256SUMS into
+DIR, which must be empty or absent. SOURCE_DATE_EPOCH (seconds) fixes the
+scan's timestamps, so that reports are byte-for-byte reproducible.
+
+Exit codes: 0 no findings and integrity verified; 1 findings or integrity
+problems; 2 unusable input or usage error.`,
+		Example: `  strata scan image.tar
+  strata scan --format html -o report.html --examiner "J. Doe" --case IR-42 image.tar.gz
+  strata scan --format sarif -o strata.sarif --rules incident.rules.json archives/
+  strata scan --evidence case-42/ image.tar`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if f.printSchema {
+				return nil
+			}
+			if len(args) == 0 {
+				return &exitError{code: exitUsage, err: errors.New("scan: name at least one ARCHIVE")}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error { return runScan(cmd, &f, args) },
+	}
+	f.in.register(cmd)
+	fl := cmd.Flags()
+	fl.StringVar(&f.format, "format", "text", "report format: text, json, sarif, markdown or html")
+	fl.BoolVar(&f.asJSON, "json", false, "same as --format json")
+	fl.StringVarP(&f.output, "output", "o", "", "write the report to `FILE` instead of standard output")
+	fl.StringArrayVar(&f.rules, "rules", nil, "rule `FILE` to load besides the built-in rules (repeatable)")
+	fl.BoolVar(&f.deep, "deep", false, "search every ELF file for the byte signatures, not only liblzma (finds static links; slower)")
+	fl.StringVar(&f.examiner, "examiner", "", "examiner `NAME` recorded in the report's chain of custody")
+	fl.StringVar(&f.caseID, "case", "", "case `ID` recorded in the report's chain of custody")
+	fl.StringVar(&f.evidence, "evidence", "", "write an evidence folder (every report format, matched files, SHA256SUMS) to `DIR`")
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress on standard error")
+	fl.BoolVar(&f.printSchema, "print-schema", false, "print the JSON Schema of the json report and exit")
+	_ = fl.MarkHidden("print-schema")
+	return cmd
+}
+
+func runScan(cmd *cobra.Command, f *scanFlags, args []string) error {
+	out := stdout(cmd)
+	if f.printSchema {
+		_, err := out.Write(report.JSONSchema())
+		return err
+	}
+	format, err := report.ParseFormat(f.format)
+	if err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
+	if f.asJSON {
+		if cmd.Flags().Changed("format") && format != report.JSON {
+			return &exitError{code: exitUsage, err: fmt.Errorf("--json conflicts with --format %s", format)}
+		}
+		format = report.JSON
+	}
+	now, err := sourceDateEpoch()
+	if err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
+	set, err := rules.Load(f.rules...)
+	if err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
+	eng, err := detect.New(set, detect.Options{Deep: f.deep})
+	if err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
+	if f.evidence != "" {
+		// Refuse a used folder before spending minutes on the scan.
+		if ents, err := os.ReadDir(f.evidence); err == nil && len(ents) > 0 {
+			return &exitError{code: exitUsage, err: fmt.Errorf("--evidence %s: %w", f.evidence, report.ErrNotEmpty)}
+		}
+	}
+
+	errOut := cmd.ErrOrStderr()
+	inputs, warnings, err := expandInputs(args)
+	for _, w := range warnings {
+		fmt.Fprintln(errOut, "strata:", w)
+	}
+	if err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
+
+	opts := f.in.options(eng)
+	opts.Now = now
+	var prog *progress
+	if !f.quiet && isTerminal(errOut) {
+		prog = newProgress(errOut, time.Now)
+		opts.Progress = prog.update
+	}
+
+	var results []*scan.Result
+	defer func() {
+		for _, r := range results {
+			r.Close()
+		}
+	}()
+	unusable := 0
+	for _, in := range inputs {
+		if prog != nil {
+			prog.begin(in.path)
+		}
+		res, err := scan.Run(cmd.Context(), in.path, opts)
+		if prog != nil {
+			prog.done()
+		}
+		if err != nil {
+			if cmd.Context().Err() != nil {
+				return &exitError{code: exitUsage, err: cmd.Context().Err()}
+			}
+			if in.fromFolder && errors.Is(err, archive.ErrUnknownFormat) {
+				// A stray file in a folder of archives: say so, go on.
+				fmt.Fprintf(errOut, "strata: skipped %s: %v\n", in.path, err)
+				continue
+			}
+			fmt.Fprintln(errOut, "strata:", err)
+			unusable++
+			continue
+		}
+		results = append(results, res)
+	}
+	if len(results) == 0 {
+		return &exitError{code: exitUsage, err: errors.New("scan: no input could be read")}
+	}
+
+	meta := report.Meta{Tool: "strata", Version: version, Commit: commit, GoVersion: runtime.Version(),
+		Examiner: f.examiner, Case: f.caseID, Args: commandLine(), Rules: set}
+	doc := report.NewDocument(results, meta)
+
+	if f.evidence != "" {
+		if err := report.WriteEvidence(f.evidence, results, meta); err != nil {
+			return &exitError{code: exitUsage, err: err}
+		}
+		if !f.quiet {
+			fmt.Fprintf(errOut, "strata: evidence written to %s\n", f.evidence)
+		}
+	}
+	if err := writeReport(doc, format, f.output, out); err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
+
+	switch {
+	case unusable > 0:
+		return &exitError{code: exitUsage}
+	case doc.Verdict.Failed():
+		return &exitError{code: exitFindings}
+	}
+	return nil
+}
+
+// writeReport writes the document to file, or to out when file is empty.
+// Colour only ever reaches a terminal, and never when NO_COLOR is set.
+func writeReport(doc *report.Document, format report.Format, file string, out io.Writer) error {
+	if file == "" {
+		o := report.TextOptions{Color: colorWanted(out)}
+		return doc.Write(out, format, o)
+	}
+	fh, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriter(fh)
+	err = doc.Write(bw, format, report.TextOptions{})
+	if ferr := bw.Flush(); err == nil {
+		err = ferr
+	}
+	if cerr := fh.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	return nil
+}
+
+func colorWanted(w io.Writer) bool {
+	if _, set := os.LookupEnv("NO_COLOR"); set {
+		return false
+	}
+	return isTerminal(w)
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(interface{ Fd() uintptr })
+	return ok && term.IsTerminal(f.Fd())
+}
+
+// sourceDateEpoch returns a clock fixed at SOURCE_DATE_EPOCH when it is
+// set, so that two runs write byte-identical reports; nil otherwise.
+func sourceDateEpoch() (func() time.Time, error) {
+	v, ok := os.LookupEnv("SOURCE_DATE_EPOCH")
+	if !ok || v == "" {
+		return nil, nil
+	}
+	secs, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("SOURCE_DATE_EPOCH=%q: not an integer number of seconds", v)
+	}
+	t := time.Unix(secs, 0).UTC()
+	return func() time.Time { return t }, nil
+}
+
+// commandLine is the invocation as the report records it.
+func commandLine() []string {
+	return append([]string{"strata"}, os.Args[1:]...)
+}
+
+type scanInput struct {
+	path       string
+	fromFolder bool // found by listing a folder the user named
+}
+
+// expandInputs turns arguments into inputs: an archive file or an image
+// layout folder is one input; any other folder is a folder of archives,
+// whose files and layout folders are each an input, in name order.
+func expandInputs(args []string) ([]scanInput, []string, error) {
+	var out []scanInput
+	var warnings []string
+	for _, a := range args {
+		st, err := os.Stat(a)
+		if err != nil {
+			return nil, warnings, err
+		}
+		if !st.IsDir() || isLayoutDir(a) {
+			out = append(out, scanInput{path: a})
+			continue
+		}
+		ents, err := os.ReadDir(a)
+		if err != nil {
+			return nil, warnings, err
+		}
+		names := make([]string, 0, len(ents))
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		sort.Strings(names)
+		n := 0
+		for _, name := range names {
+			p := filepath.Join(a, name)
+			st, err := os.Stat(p)
+			switch {
+			case err != nil:
+				warnings = append(warnings, fmt.Sprintf("skipped %s: %v", p, err))
+			case st.Mode().IsRegular() || (st.IsDir() && isLayoutDir(p)):
+				out = append(out, scanInput{path: p, fromFolder: true})
+				n++
+			case st.IsDir():
+				warnings = append(warnings, fmt.Sprintf("skipped %s: a folder that is not an image layout", p))
+			}
+		}
+		if n == 0 {
+			return nil, warnings, fmt.Errorf("%s: no archive or image layout in this folder", a)
+		}
+	}
+	return out, warnings, nil
+}
+
+// isLayoutDir reports whether p is an image folder rather than a folder of
+// archives: an OCI image layout, or an unpacked docker save.
+func isLayoutDir(p string) bool {
+	for _, marker := range []string{"oci-layout", "index.json", "manifest.json"} {
+		if _, err := os.Stat(filepath.Join(p, marker)); err == nil {
+			return true
+		}
+	}
+	return false
+}
