@@ -83,8 +83,8 @@ dist:
 		echo "dist/strata-$$os-$$arch$$ext"; \
 		GOOS=$$os GOARCH=$$arch $(GO) build $(GOFLAGS_B) -o dist/strata-$$os-$$arch$$ext $(PKG) || exit 1; \
 	done
-	$(GO) run $(GOFLAGS_B) $(PKG) __gendocs dist
-	cd dist && sha256sum strata-* > SHA256SUMS
+	$(GO) test -count=1 -run '^TestGenDocs$$' $(PKG) -args -gendocs $(CURDIR)/dist
+	cd dist && find . -type f ! -name SHA256SUMS | LC_ALL=C sort | xargs sha256sum > SHA256SUMS
 
 # dist-check builds twice and compares: the binaries must be byte-identical.
 dist-check:
