@@ -33,11 +33,11 @@ type member struct {
 
 // fixture is an input being built, in member order.
 type fixture struct {
-	t       *testing.T
+	t       testing.TB
 	members []member
 }
 
-func newFixture(t *testing.T) *fixture { return &fixture{t: t} }
+func newFixture(t testing.TB) *fixture { return &fixture{t: t} }
 
 func (f *fixture) add(name string, data []byte) {
 	for i, m := range f.members {
@@ -110,7 +110,7 @@ func (f *fixture) blobJSON(mediaType string, v any) ocispec.Descriptor {
 }
 
 // tarBytes writes members as a tar with fixed metadata.
-func tarBytes(t *testing.T, members []member) []byte {
+func tarBytes(t testing.TB, members []member) []byte {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	for _, m := range members {
@@ -136,7 +136,7 @@ func tarBytes(t *testing.T, members []member) []byte {
 	return buf.Bytes()
 }
 
-func gzipBytes(t *testing.T, data []byte) []byte {
+func gzipBytes(t testing.TB, data []byte) []byte {
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
 	zw.Write(data)
@@ -146,7 +146,7 @@ func gzipBytes(t *testing.T, data []byte) []byte {
 	return buf.Bytes()
 }
 
-func compressBytes(t *testing.T, data []byte, how string) []byte {
+func compressBytes(t testing.TB, data []byte, how string) []byte {
 	var buf bytes.Buffer
 	switch how {
 	case "":
@@ -209,7 +209,7 @@ func (f *fixture) writeDir() string {
 }
 
 // layerTar is an uncompressed layer holding files (path -> content).
-func layerTar(t *testing.T, files ...string) []byte {
+func layerTar(t testing.TB, files ...string) []byte {
 	var ms []member
 	for i := 0; i+1 < len(files); i += 2 {
 		ms = append(ms, member{name: files[i], data: []byte(files[i+1])})
@@ -313,15 +313,15 @@ func onPlatform(d ocispec.Descriptor, os, arch, variant string) ocispec.Descript
 }
 
 // Standard layers and images of the fixtures.
-func baseLayer(t *testing.T) []byte {
+func baseLayer(t testing.TB) []byte {
 	return layerTar(t, "etc/os-release", "ID=strata\n", "bin/sh", "#!fake shell\n")
 }
 
-func appLayer(t *testing.T, v string) []byte {
+func appLayer(t testing.TB, v string) []byte {
 	return layerTar(t, "app/run", "run "+v+"\n")
 }
 
-func appSpec(t *testing.T, v string) imageSpec {
+func appSpec(t testing.TB, v string) imageSpec {
 	return imageSpec{
 		os: "linux", arch: "amd64",
 		layers:     [][]byte{baseLayer(t), appLayer(t, v)},
