@@ -15,9 +15,12 @@ type matcher struct {
 	aend   []int
 	maxLen int
 	// next is the automaton as a full transition table (failure links
-	// folded in), so the inner loop is one load per byte.
+	// folded in) while building.
 	next [][256]int32
 	out  [][]int32 // patterns whose anchor ends in this state
+	// flat is next as one slice indexed state<<8|byte, so the inner loop is
+	// one load per byte; an entry is ^state when that state has outputs.
+	flat []int32
 }
 
 func newMatcher(pats []rules.Pattern) *matcher {
@@ -72,6 +75,16 @@ func newMatcher(pats []rules.Pattern) *matcher {
 			queue = append(queue, t)
 		}
 	}
+	m.flat = make([]int32, len(m.next)*256)
+	for s := range m.next {
+		for c, t := range m.next[s] {
+			if len(m.out[t]) > 0 {
+				t = ^t
+			}
+			m.flat[s<<8|c] = t
+		}
+	}
+	m.next = nil
 	return m
 }
 
@@ -109,13 +122,14 @@ func (s *search) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	base := s.off
-	next, out := s.m.next, s.m.out
+	flat, out := s.m.flat, s.m.out
 	st := s.state
 	for i, c := range p {
-		st = next[st][c]
-		if len(out[st]) == 0 {
+		st = flat[int(st)<<8|int(c)]
+		if st >= 0 {
 			continue
 		}
+		st = ^st
 		for _, id := range out[st] {
 			if s.first[id] >= 0 {
 				continue
