@@ -570,6 +570,29 @@ func TestLoad(t *testing.T) {
 			wantKinds: []integrity.Kind{integrity.DigestMismatch},
 		},
 		{
+			name: "legacy-foreign-layer",
+			input: func(t *testing.T) string {
+				f := newFixture(t)
+				f.dockerSave([]legacyImage{{tags: []string{"app:v1"}, spec: appSpec(t, "v1"), ids: []string{v1ID(1), v1ID(2)}}}, false)
+				var entries []map[string]any
+				if err := json.Unmarshal(f.get("manifest.json"), &entries); err != nil {
+					t.Fatal(err)
+				}
+				src := ocispec.Descriptor{MediaType: mtDockerForeign, Digest: digest.FromString("remote base"), Size: 1234, URLs: []string{"https://example.invalid/base"}}
+				entries[0]["LayerSources"] = map[string]ocispec.Descriptor{digest.FromBytes(baseLayer(t)).String(): src}
+				f.json("manifest.json", entries)
+				f.remove(v1ID(1) + "/layer.tar")
+				return f.writeTar("")
+			},
+			wantKinds: []integrity.Kind{integrity.Foreign},
+			check: func(t *testing.T, imgs []*Image) {
+				l := imgs[0].Layers[0]
+				if !l.Foreign || !l.Absent || l.Digest != digest.FromString("remote base") || l.MediaType != mtDockerForeign || l.Size != 1234 {
+					t.Errorf("foreign layer %+v", l)
+				}
+			},
+		},
+		{
 			name: "legacy-missing-layer",
 			input: func(t *testing.T) string {
 				f := newFixture(t)
