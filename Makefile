@@ -16,7 +16,7 @@ FIXTURES  := fixtures/testdata
 DEMO      := $(FIXTURES)/xz-planted.docker.tar
 FUZZTIME  ?= 30s
 
-.PHONY: all build test test-go tools demo demo-run bench fuzz fixtures lint dist dist-check clean offline-check
+.PHONY: all build test test-go tools demo demo-run bench fuzz fixtures lint dist dist-check clean offline-check screenshot
 
 all: build
 
@@ -90,6 +90,11 @@ dist:
 dist-check:
 	$(MAKE) --no-print-directory dist && cp dist/SHA256SUMS /tmp/strata-SHA256SUMS.1
 	$(MAKE) --no-print-directory dist && diff /tmp/strata-SHA256SUMS.1 dist/SHA256SUMS && echo "dist: reproducible"
+
+# screenshot renders the HTML report of the planted fixture in headless
+# Chromium and saves the README's docs/report.png.
+screenshot:
+	$(GO) test -count=1 -run '^TestHTMLRendersInChromium$$' ./forensics/report -args -screenshot $(CURDIR)/docs/report.png
 
 clean:
 	rm -rf bin dist

@@ -416,3 +416,23 @@ func FuzzText(f *testing.F) {
 		}
 	})
 }
+
+func TestShellJoin(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"plain", []string{"strata", "scan", "--format", "html", "a/b.tar"}, "strata scan --format html a/b.tar"},
+		{"space", []string{"--examiner", "J. Doe"}, "--examiner 'J. Doe'"},
+		{"quote", []string{"it's"}, `'it'\''s'`},
+		{"empty", []string{""}, "''"},
+		{"dollar", []string{"$HOME"}, "'$HOME'"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := shellJoin(c.args); got != c.want {
+				t.Errorf("got %s, want %s", got, c.want)
+			}
+		})
+	}
+}

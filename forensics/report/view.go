@@ -126,7 +126,29 @@ func templateFuncs() map[string]any {
 		"layer":    layerLabel,
 		"presence": presence,
 		"add":      func(a, b int) int { return a + b },
+		"shell":    shellJoin,
 	}
+}
+
+// shellJoin prints a command line so that it can be pasted back into a
+// POSIX shell: arguments with anything but safe characters are quoted.
+func shellJoin(args []string) string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		safe := a != ""
+		for _, r := range a {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=@%+,", r)) {
+				safe = false
+				break
+			}
+		}
+		if safe {
+			out[i] = a
+		} else {
+			out[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+	}
+	return strings.Join(out, " ")
 }
 
 func utc(t time.Time) string {
