@@ -47,8 +47,8 @@ type Model struct {
 	ctx    context.Context
 	load   Loader
 	events chan tea.Msg
-	st     styles.Styles
-	km     keys.Map
+	st     *styles.Styles // shared read-only by every pane
+	km     *keys.Map
 	help   help.Model
 
 	width, height int
@@ -80,14 +80,19 @@ func New(ctx context.Context, load Loader, opts Options) Model {
 	h.Styles.ShortDesc, h.Styles.FullDesc = opts.Styles.HelpDesc, opts.Styles.HelpDesc
 	h.Styles.ShortSeparator, h.Styles.FullSeparator = opts.Styles.HelpSep, opts.Styles.HelpSep
 	h.Styles.Ellipsis = opts.Styles.HelpSep
+	st, km := &opts.Styles, &opts.Keys
 	return Model{
 		ctx: ctx, load: load, events: make(chan tea.Msg, 4),
-		st: opts.Styles, km: opts.Keys, help: h,
+		st: st, km: km, help: h,
 		loading: true, focus: paneTree,
-		search: filter.New("/", opts.Styles, opts.Keys),
-		dest:   filter.New("extract to: ", opts.Styles, opts.Keys),
+		search: filter.New("/", st, km),
+		dest:   filter.New("extract to: ", st, km),
 	}
 }
+
+// Rows is the number of rows the tree pane holds (not only those on
+// screen).
+func (m Model) Rows() int { return m.tree.Rows() }
 
 // Init starts loading.
 func (m Model) Init() tea.Cmd {

@@ -85,7 +85,7 @@ func (m Model) render() string {
 	case m.loading:
 		return m.frame(m.progressView())
 	case m.showHelp:
-		return m.frame(m.st.Title.Render("Keys") + "  (any key closes)\n\n" + m.help.View(m.km))
+		return m.frame(m.st.Title.Render("Keys") + "  (any key closes)\n\n" + m.help.View(*m.km))
 	}
 	g := m.geometry()
 	left := []string{}
@@ -160,7 +160,7 @@ func (m Model) statusLine() string {
 	case m.status != "":
 		return text.Fit(m.st.Status.Render(m.status), m.width)
 	}
-	return text.Fit(m.help.View(m.km), m.width)
+	return text.Fit(m.help.View(*m.km), m.width)
 }
 
 // frame fills the screen around a centred message.

@@ -116,12 +116,12 @@ type Model struct {
 	cur     scroll.Cursor
 	width   int
 	focused bool
-	st      styles.Styles
-	km      keys.Map
+	st      *styles.Styles
+	km      *keys.Map
 }
 
 // New returns an empty viewer.
-func New(st styles.Styles, km keys.Map) Model { return Model{st: st, km: km} }
+func New(st *styles.Styles, km *keys.Map) Model { return Model{st: st, km: km} }
 
 // Begin starts showing a new file; only the LoadedMsg with the returned
 // request id is taken, so a slow read never overwrites a newer one.

@@ -31,12 +31,12 @@ type Model struct {
 	cur     scroll.Cursor
 	width   int
 	focused bool
-	st      styles.Styles
-	km      keys.Map
+	st      *styles.Styles
+	km      *keys.Map
 }
 
 // New returns an empty detail pane for an image's layers.
-func New(ls []*image.Layer, st styles.Styles, km keys.Map) Model {
+func New(ls []*image.Layer, st *styles.Styles, km *keys.Map) Model {
 	return Model{layers: ls, st: st, km: km}
 }
 

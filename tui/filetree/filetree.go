@@ -93,12 +93,12 @@ type Model struct {
 	cur     scroll.Cursor
 	width   int
 	focused bool
-	st      styles.Styles
-	km      keys.Map
+	st      *styles.Styles
+	km      *keys.Map
 }
 
 // New returns a tree pane over ix showing the final filesystem.
-func New(ix *Index, st styles.Styles, km keys.Map) Model {
+func New(ix *Index, st *styles.Styles, km *keys.Map) Model {
 	m := Model{ix: ix, layer: ix.layers - 1, folds: map[string]bool{}, st: st, km: km}
 	m.rebuild()
 	return m
@@ -521,19 +521,19 @@ func (m Model) renderRow(i int) string {
 	line = text.Fit(line, m.width)
 	if i == m.cur.Pos {
 		if m.focused {
-			return m.st.Selected.Render(line)
+			return m.st.P.Selected.Render(line)
 		}
-		return m.st.SelectedDim.Render(line)
+		return m.st.P.SelectedDim.Render(line)
 	}
 	switch {
 	case s.Op == tree.Add:
-		return m.st.Added.Render(line)
+		return m.st.P.Added.Render(line)
 	case s.Op == tree.Modify:
-		return m.st.Modified.Render(line)
+		return m.st.P.Modified.Render(line)
 	case s.Op == tree.Delete || !s.Exists:
-		return m.st.Deleted.Render(line)
+		return m.st.P.Deleted.Render(line)
 	case m.hit != nil && m.hit[r.id] && m.filter.Query != "":
-		return m.st.Match.Render(line)
+		return m.st.P.Match.Render(line)
 	}
 	return line
 }

@@ -27,12 +27,12 @@ type Model struct {
 	value  string
 	active bool
 	width  int
-	st     styles.Styles
-	km     keys.Map
+	st     *styles.Styles
+	km     *keys.Map
 }
 
 // New returns a closed box showing prompt ("/" for search) before the text.
-func New(prompt string, st styles.Styles, km keys.Map) Model {
+func New(prompt string, st *styles.Styles, km *keys.Map) Model {
 	return Model{prompt: prompt, st: st, km: km}
 }
 

@@ -27,12 +27,12 @@ type Model struct {
 	cur     scroll.Cursor
 	width   int
 	focused bool
-	st      styles.Styles
-	km      keys.Map
+	st      *styles.Styles
+	km      *keys.Map
 }
 
 // New returns a findings pane, worst first, otherwise in report order.
-func New(fs []finding.Finding, st styles.Styles, km keys.Map) Model {
+func New(fs []finding.Finding, st *styles.Styles, km *keys.Map) Model {
 	fs = append([]finding.Finding(nil), fs...)
 	sort.SliceStable(fs, func(i, j int) bool { return fs[i].Severity > fs[j].Severity })
 	m := Model{fs: fs, st: st, km: km}
@@ -121,11 +121,11 @@ func (m Model) View() string {
 		line := text.Fit(fmt.Sprintf(" %-8s %s %s", strings.ToUpper(f.Severity.String()), layer, where), m.width)
 		switch {
 		case i == m.cur.Pos && m.focused:
-			line = m.st.Selected.Render(line)
+			line = m.st.P.Selected.Render(line)
 		case i == m.cur.Pos:
-			line = m.st.SelectedDim.Render(line)
+			line = m.st.P.SelectedDim.Render(line)
 		default:
-			line = m.st.SeverityStyle(f.Severity).Render(line)
+			line = m.st.P.Severity[min(max(int(f.Severity), 0), len(m.st.P.Severity)-1)].Render(line)
 		}
 		lines = append(lines, line)
 	}

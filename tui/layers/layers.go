@@ -50,12 +50,12 @@ type Model struct {
 	cur     scroll.Cursor
 	width   int
 	focused bool
-	st      styles.Styles
-	km      keys.Map
+	st      *styles.Styles
+	km      *keys.Map
 }
 
 // New returns a layers pane with the top layer selected.
-func New(ls []Layer, st styles.Styles, km keys.Map) Model {
+func New(ls []Layer, st *styles.Styles, km *keys.Map) Model {
 	m := Model{layers: ls, st: st, km: km}
 	m.cur.SetLen(len(ls))
 	m.cur.To(len(ls) - 1)
@@ -162,13 +162,13 @@ func (m Model) row(i int) string {
 	line = text.Fit(line, m.width)
 	switch {
 	case i == m.cur.Pos && m.focused:
-		return m.st.Selected.Render(line)
+		return m.st.P.Selected.Render(line)
 	case i == m.cur.Pos:
-		return m.st.SelectedDim.Render(line)
+		return m.st.P.SelectedDim.Render(line)
 	case state != "ok" && state != "…" && state != "foreign":
-		return m.st.Error.Render(line)
+		return m.st.P.Error.Render(line)
 	case l.Findings > 0:
-		return m.st.Marker.Render(line)
+		return m.st.P.Marker.Render(line)
 	}
 	return line
 }

@@ -6,6 +6,7 @@ package styles
 
 import (
 	"image/color"
+	"strings"
 
 	"charm.land/lipgloss/v2"
 
@@ -34,6 +35,46 @@ type Styles struct {
 	HelpDesc    lipgloss.Style
 	HelpSep     lipgloss.Style
 	Monochrome  bool
+	// P holds the row styles pre-rendered, for the rows drawn on every
+	// keystroke.
+	P Paints
+}
+
+// Paints are pre-rendered styles.
+type Paints struct {
+	Selected, SelectedDim, Added, Modified, Deleted, Match, Marker, Error Paint
+	Severity                                                              [finding.Critical + 1]Paint
+}
+
+// Paint is a style reduced to the escape sequences around its text:
+// painting a row is then two concatenations instead of a Lip Gloss render,
+// which matters when a keystroke redraws fifty rows.
+type Paint struct{ pre, post string }
+
+// NewPaint pre-renders a single-line style (colours and attributes only).
+func NewPaint(s lipgloss.Style) Paint {
+	pre, post, _ := strings.Cut(s.Render("X"), "X")
+	return Paint{pre: pre, post: post}
+}
+
+// Render paints one line of plain text.
+func (p Paint) Render(s string) string {
+	if p.pre == "" && p.post == "" {
+		return s
+	}
+	return p.pre + s + p.post
+}
+
+func (s Styles) withPaints() Styles {
+	s.P = Paints{
+		Selected: NewPaint(s.Selected), SelectedDim: NewPaint(s.SelectedDim),
+		Added: NewPaint(s.Added), Modified: NewPaint(s.Modified), Deleted: NewPaint(s.Deleted),
+		Match: NewPaint(s.Match), Marker: NewPaint(s.Marker), Error: NewPaint(s.Error),
+	}
+	for i := range s.Severity {
+		s.P.Severity[i] = NewPaint(s.Severity[i])
+	}
+	return s
 }
 
 // New returns the colour style set for a dark or light background.
@@ -67,7 +108,7 @@ func New(isDark bool) Styles {
 	s.Severity[finding.Medium] = lipgloss.NewStyle().Foreground(c("#9A6700", "#D29922"))
 	s.Severity[finding.High] = lipgloss.NewStyle().Bold(true).Foreground(c("#BC4C00", "#F0883E"))
 	s.Severity[finding.Critical] = lipgloss.NewStyle().Bold(true).Foreground(c("#CF222E", "#FF7B72"))
-	return s
+	return s.withPaints()
 }
 
 // Mono returns the monochrome style set used when NO_COLOR is set and in
@@ -101,7 +142,7 @@ func Mono() Styles {
 	}
 	s.Severity[finding.High] = bold
 	s.Severity[finding.Critical] = bold
-	return s
+	return s.withPaints()
 }
 
 // SeverityStyle is the style for severity sev.
