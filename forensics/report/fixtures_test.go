@@ -187,6 +187,9 @@ func TestHTMLRendersInChromium(t *testing.T) {
 		t.Helper()
 		args := append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
 			"--disable-component-update", "--no-first-run", "--disable-sync", "--hide-scrollbars",
+			// Paint everything before the capture: on a busy machine a
+			// screenshot can otherwise catch half-drawn tiles.
+			"--run-all-compositor-stages-before-draw", "--virtual-time-budget=5000",
 			"--user-data-dir=" + t.TempDir()}, extra...)
 		args = append(args, "file://"+page)
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
