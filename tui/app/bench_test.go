@@ -73,4 +73,3 @@ func BenchmarkKeystroke500k(b *testing.B) {
 	}
 	b.ReportMetric(float64(threadCPU()-c0)/float64(b.N), "cpu-ns/op")
 }
-
