@@ -22,6 +22,8 @@ type inputFlags struct {
 	limits    layer.Limits
 	maxDepth  int
 	maxMember int
+	cacheDir  string
+	memo      *scan.Memo // shared by every input of one command
 }
 
 func (f *inputFlags) register(cmd *cobra.Command) {
@@ -35,6 +37,7 @@ func (f *inputFlags) register(cmd *cobra.Command) {
 	fl.Float64Var(&f.limits.MaxRatio, "max-ratio", layer.DefaultLimits.MaxRatio, "highest decompression ratio accepted for a layer (past 64 MiB)")
 	fl.IntVar(&f.maxDepth, "max-index-depth", 8, "deepest nesting of OCI indexes followed")
 	fl.IntVar(&f.maxMember, "max-members", 1_000_000, "most members indexed in an archive")
+	fl.StringVar(&f.cacheDir, "cache", "", "keep layer results in this folder, keyed by layer digest and ruleset, so rescans of shared layers skip decompression (digests are still verified)")
 }
 
 func (f *inputFlags) options(eng *detect.Engine) scan.Options {
@@ -47,6 +50,10 @@ func (f *inputFlags) options(eng *detect.Engine) scan.Options {
 	o.Archive.TmpDir = f.tmpDir
 	o.Archive.MaxMembers = f.maxMember
 	o.Image.MaxIndexDepth = f.maxDepth
+	if f.memo == nil {
+		f.memo = scan.NewMemo(f.cacheDir)
+	}
+	o.Memo = f.memo
 	return o
 }
 

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -48,6 +49,10 @@ type Options struct {
 	// Now stamps the scan's start and end (for SOURCE_DATE_EPOCH); nil is
 	// time.Now.
 	Now func() time.Time
+	// Memo, shared by the runs of a fleet scan, lets a layer blob seen in
+	// an earlier input be verified without being decompressed and walked
+	// again; with a folder it persists across runs.
+	Memo *Memo
 }
 
 // Progress reports how far a scan is.
@@ -133,6 +138,12 @@ func Run(ctx context.Context, path string, opts Options) (*Result, error) {
 		a.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	if len(imgs) == 0 && len(res.Problems) > 0 {
+		// Nothing readable is left: the input is unusable, and the
+		// problems, not a filter that matched nothing, say why.
+		a.Close()
+		return nil, fmt.Errorf("%s: no image could be read: %s", path, problemList(res.Problems))
+	}
 	imgs, err = image.Filter(imgs, opts.Images, opts.Platform)
 	if err != nil {
 		a.Close()
@@ -159,6 +170,20 @@ func Run(ctx context.Context, path string, opts Options) (*Result, error) {
 	finding.Sort(res.Findings)
 	res.Finished = now().UTC()
 	return res, nil
+}
+
+// problemList renders the first few problems on one line.
+func problemList(ps []integrity.Problem) string {
+	const most = 4
+	var parts []string
+	for i, p := range ps {
+		if i == most {
+			parts = append(parts, fmt.Sprintf("and %d more", len(ps)-most))
+			break
+		}
+		parts = append(parts, string(p.Kind)+" "+p.Blob+": "+p.Detail)
+	}
+	return strings.Join(parts, "; ")
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -223,9 +248,19 @@ func readLayers(ctx context.Context, a *archive.Archive, imgs []*image.Image, op
 	var mu sync.Mutex
 	results := map[string]*LayerResult{}
 	prog := Progress{Input: a.Info.Path, Layers: len(names), TotalBytes: total}
+	fp := fingerprint(opts.Engine)
 	err := a.Visit(ctx, names, parallel, func(name string, r io.Reader) error {
 		w := wanted[name]
-		lr := readLayer(ctx, name, r, w.digest, w.size, opts)
+		lr, consumed := opts.Memo.reuse(name, r, w.digest, w.size, fp)
+		if lr == nil {
+			if consumed {
+				// The blob did not verify against the remembered digest:
+				// read it again, in full, to report what it holds.
+				r = reopen(a, name)
+			}
+			lr = readLayer(ctx, name, r, w.digest, w.size, opts)
+			opts.Memo.put(lr, fp)
+		}
 		mu.Lock()
 		results[name] = lr
 		prog.LayersDone++
@@ -293,8 +328,24 @@ func readLayer(ctx context.Context, name string, r io.Reader, d digest.Digest, s
 	}
 	if err != nil {
 		lr.Problems = append(lr.Problems, layerProblem(name, d, err))
+		if v, ok := src.(*blob.Verifier); ok && ctx.Err() == nil && !isVerifyOrLimit(err) {
+			// The walk stopped early (a broken tar or compressed stream):
+			// read the blob to its end so its digest is still checked. A
+			// blob that no longer matches its digest was changed after it
+			// was written, which says more than "unreadable".
+			if _, derr := io.Copy(io.Discard, v); isVerifyOrLimit(derr) {
+				lr.Problems = append(lr.Problems, layerProblem(name, d, derr))
+			}
+		}
 	}
 	return lr
+}
+
+// isVerifyOrLimit reports whether err is a blob verification failure or a
+// safety limit, after which the blob must not be read further.
+func isVerifyOrLimit(err error) bool {
+	var le *layer.LimitError
+	return errors.Is(err, blob.ErrDigestMismatch) || errors.Is(err, blob.ErrSizeMismatch) || errors.As(err, &le)
 }
 
 func layerProblem(name string, d digest.Digest, err error) integrity.Problem {

@@ -231,7 +231,7 @@ func (t *Tree) write(idx int, e *layer.Entry, again bool) {
 	}
 	parent.kids[path.Base(e.Path)] = n
 	if e.Type == layer.Hardlink && e.SHA256 == "" {
-		t.resolveHardlink(e)
+		e = t.resolveHardlink(e)
 	}
 	op := Add
 	if n.present {
@@ -270,12 +270,17 @@ func (t *Tree) setEntry(idx int, n *Node, e *layer.Entry) {
 	}
 }
 
-// resolveHardlink fills a hardlink's digest and size from its target as the
-// tree holds it (a link to a lower layer's file).
-func (t *Tree) resolveHardlink(e *layer.Entry) {
+// resolveHardlink returns a hardlink with its digest and size taken from
+// its target as the tree holds it (a link to a lower layer's file). It
+// copies the entry: layer entries are shared by every image that has the
+// layer, and another image may have other layers below it.
+func (t *Tree) resolveHardlink(e *layer.Entry) *layer.Entry {
 	if tn := t.nodes[e.Link]; tn != nil && tn.present && tn.entry.Type == layer.File {
-		e.SHA256, e.Size = tn.entry.SHA256, tn.entry.Size
+		cp := *e
+		cp.SHA256, cp.Size = tn.entry.SHA256, tn.entry.Size
+		return &cp
 	}
+	return e
 }
 
 // sameEntry reports whether b re-states a without changing it. Build tools

@@ -178,6 +178,12 @@ func TestHardlinks(t *testing.T) {
 	if b.SHA256 != "sum-a" || b.Size != int64(len("sum-a")) {
 		t.Fatalf("hardlink to a lower layer's file: sha256 %q size %d, want the target's", b.SHA256, b.Size)
 	}
+	// The layer's own entry is not changed: another image may share it.
+	shared := []layer.Entry{hl("/bin/d", "/bin/a")}
+	tr.Apply(2, shared)
+	if shared[0].SHA256 != "" || tr.Node("/bin/d").Final().SHA256 != "sum-a" {
+		t.Fatalf("resolving a hardlink changed the shared layer entry (%q) or missed (%q)", shared[0].SHA256, tr.Node("/bin/d").Final().SHA256)
+	}
 	tr.Apply(2, []layer.Entry{hl("/bin/c", "/nowhere")})
 	if c := tr.Node("/bin/c").Final(); c.SHA256 != "" {
 		t.Fatalf("hardlink to nothing got content %q", c.SHA256)

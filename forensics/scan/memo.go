@@ -1,0 +1,192 @@
+package scan
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/opencontainers/go-digest"
+
+	"github.com/strata-forensics/strata/forensics/blob"
+	"github.com/strata-forensics/strata/forensics/detect"
+	"github.com/strata-forensics/strata/forensics/layer"
+)
+
+// Memo remembers layer results by blob digest, so that a layer shared by
+// several inputs (a fleet of images on one base) is decompressed and walked
+// once. A memoised layer's blob is still read and hashed in every input that
+// holds it: its digest is verified every time, only the decompression, the
+// walk and the detectors are saved. With a folder, results also persist on
+// disk across runs (--cache). A Memo is safe for concurrent use.
+type Memo struct {
+	mu   sync.Mutex
+	mem  map[string]*LayerResult
+	dir  string // "" for memory only
+	Hits int    // layers reused instead of read (for tests and progress)
+}
+
+// NewMemo returns a Memo; dir, when not empty, is a cache folder, created
+// when the first result is stored. A cache that cannot be read or written
+// costs speed, never correctness.
+func NewMemo(dir string) *Memo {
+	return &Memo{mem: map[string]*LayerResult{}, dir: dir}
+}
+
+// cacheFormat is bumped when the on-disk form changes.
+const cacheFormat = 1
+
+type cached struct {
+	Format  int                 `json:"format"`
+	Key     string              `json:"key"`
+	Digest  digest.Digest       `json:"digest"`
+	Summary *layer.Summary      `json:"summary"`
+	Detect  *detect.LayerResult `json:"detect"`
+}
+
+func memoKey(d digest.Digest, fingerprint string) string { return fingerprint + "/" + d.String() }
+
+func (m *Memo) path(d digest.Digest, fingerprint string) string {
+	return filepath.Join(m.dir, fingerprint[:16], d.Algorithm().String(), d.Encoded()+".json.gz")
+}
+
+// get returns a remembered result for blob digest d.
+func (m *Memo) get(d digest.Digest, fingerprint string) *LayerResult {
+	if m == nil || d == "" || d.Validate() != nil {
+		return nil
+	}
+	m.mu.Lock()
+	lr := m.mem[memoKey(d, fingerprint)]
+	m.mu.Unlock()
+	if lr != nil || m.dir == "" {
+		return lr
+	}
+	c, err := m.load(d, fingerprint)
+	if err != nil {
+		return nil // a missing or unreadable cache entry is only a miss
+	}
+	lr = &LayerResult{Digest: c.Digest, Summary: c.Summary, Detect: c.Detect}
+	m.mu.Lock()
+	m.mem[memoKey(d, fingerprint)] = lr
+	m.mu.Unlock()
+	return lr
+}
+
+func (m *Memo) load(d digest.Digest, fingerprint string) (*cached, error) {
+	f, err := os.Open(m.path(d, fingerprint))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		return nil, err
+	}
+	var c cached
+	if err := json.NewDecoder(io.LimitReader(zr, 4<<30)).Decode(&c); err != nil {
+		return nil, err
+	}
+	if c.Format != cacheFormat || c.Key != memoKey(d, fingerprint) || c.Digest != d || c.Summary == nil {
+		return nil, errors.New("cache entry does not match")
+	}
+	return &c, nil
+}
+
+// put remembers a complete, problem-free result.
+func (m *Memo) put(lr *LayerResult, fingerprint string) {
+	if m == nil || lr.Digest == "" || lr.Summary == nil || len(lr.Problems) > 0 {
+		return
+	}
+	m.mu.Lock()
+	m.mem[memoKey(lr.Digest, fingerprint)] = lr
+	m.mu.Unlock()
+	if m.dir != "" {
+		// A cache that cannot be written only costs speed next time.
+		_ = m.store(lr, fingerprint)
+	}
+}
+
+func (m *Memo) store(lr *LayerResult, fingerprint string) error {
+	p := m.path(lr.Digest, fingerprint)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(p), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	zw := gzip.NewWriter(tmp)
+	err = json.NewEncoder(zw).Encode(cached{Format: cacheFormat, Key: memoKey(lr.Digest, fingerprint), Digest: lr.Digest, Summary: lr.Summary, Detect: lr.Detect})
+	if cerr := zw.Close(); err == nil {
+		err = cerr
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), p)
+}
+
+func (m *Memo) hit() {
+	m.mu.Lock()
+	m.Hits++
+	m.mu.Unlock()
+}
+
+func fingerprint(eng *detect.Engine) string {
+	if eng == nil {
+		return "0000000000000000-rebuild-only"
+	}
+	return eng.Fingerprint()
+}
+
+// reuse returns the memoised result for a blob after verifying the blob's
+// own bytes against its digest. consumed says whether r was read: when the
+// digest then failed, the blob must be opened again and read in full, so
+// that what it holds is reported.
+func (m *Memo) reuse(name string, r io.Reader, d digest.Digest, size int64, fp string) (lr *LayerResult, consumed bool) {
+	prev := m.get(d, fp)
+	if prev == nil {
+		return nil, false
+	}
+	v := blob.NewVerifier(r, d, size)
+	if _, err := io.Copy(io.Discard, v); err != nil {
+		return nil, true
+	}
+	m.hit()
+	return &LayerResult{Blob: name, Digest: d, Summary: prev.Summary, Detect: prev.Detect}, true
+}
+
+// blobOpener is the part of an archive that reopens a blob.
+type blobOpener interface {
+	Open(name string) (io.ReadCloser, error)
+}
+
+// reopen reads a blob again from the start; the reader closes it at EOF.
+func reopen(a blobOpener, name string) io.Reader {
+	rc, err := a.Open(name)
+	if err != nil {
+		return errReader{err}
+	}
+	return closingReader{rc}
+}
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
+type closingReader struct{ rc io.ReadCloser }
+
+func (r closingReader) Read(p []byte) (int, error) {
+	n, err := r.rc.Read(p)
+	if err != nil {
+		r.rc.Close()
+	}
+	return n, err
+}
