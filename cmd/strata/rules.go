@@ -20,6 +20,9 @@ func newRulesCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "rules [--json] [--rules FILE]...",
 		Short: "List detection rules with their sources",
+		Example: `  strata rules
+  strata rules --json --rules incident-2027.rules.json
+  strata rules verify incident-2027.rules.json`,
 		Long: `rules lists the built-in CVE-2024-3094 rules, plus those of every --rules
 file, with their kind, severity, title and sources. "rules verify FILE"
 checks a rule file on its own.`,
@@ -38,9 +41,10 @@ checks a rule file on its own.`,
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.Flags().StringArrayVar(&files, "rules", nil, "rule `FILE` to load besides the built-in rules (repeatable)")
 	cmd.AddCommand(&cobra.Command{
-		Use:   "verify FILE",
-		Short: "Check a rule file and print its name, version, rule count and sha256",
-		Args:  cobra.ExactArgs(1),
+		Use:     "verify FILE",
+		Short:   "Check a rule file and print its name, version, rule count and sha256",
+		Example: `  strata rules verify incident-2027.rules.json`,
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			info, err := rules.Verify(args[0])
 			if err != nil {
