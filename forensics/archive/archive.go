@@ -129,6 +129,13 @@ func Open(ctx context.Context, p string, opts Options) (*Archive, error) {
 	a.resolveLinks()
 	if err := a.detect(); err != nil {
 		a.Close()
+		// A cut-short archive usually loses its index, which tar writers
+		// put last: say it is truncated, not that it is of an unknown kind.
+		for _, pr := range a.Problems {
+			if pr.Kind == integrity.Truncated {
+				return nil, fmt.Errorf("%s: %w: truncated: %s", p, err, pr.Detail)
+			}
+		}
 		return nil, fmt.Errorf("%s: %w", p, err)
 	}
 	return a, nil
@@ -513,8 +520,26 @@ func (a *Archive) Open(name string) (io.ReadCloser, error) {
 		}
 		return a.openCompressed(m)
 	default:
-		return io.NopCloser(io.NewSectionReader(a.file, m.Offset, m.Size)), nil
+		return io.NopCloser(&exactReader{r: io.NewSectionReader(a.file, m.Offset, m.Size), left: m.Size, name: name}), nil
 	}
+}
+
+// exactReader turns an early end of a member into io.ErrUnexpectedEOF: when
+// the archive ends inside a member, its header still announces the full
+// size, and the member must not read as a shorter, complete one.
+type exactReader struct {
+	r    io.Reader
+	left int64
+	name string
+}
+
+func (e *exactReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	e.left -= int64(n)
+	if err == io.EOF && e.left > 0 {
+		return n, fmt.Errorf("%s: the archive ends %d bytes before the member does: %w", e.name, e.left, io.ErrUnexpectedEOF)
+	}
+	return n, err
 }
 
 func openReadOnly(p string) (io.ReadCloser, error) { return os.Open(p) }
