@@ -458,9 +458,11 @@ func (m *Model) extract(dest string) tea.Cmd {
 	if n == nil || ex == nil {
 		return nil
 	}
-	from := s.From
-	if from < 0 {
-		from = m.tree.Layer()
+	// Extraction resolves the path as of a layer: the viewed one, or for
+	// a deleted path the last layer in which it still existed.
+	from := m.tree.Layer()
+	if !s.Exists && s.From >= 0 {
+		from = s.From
 	}
 	ctx, p := m.ctx, n.Path
 	m.status = "extracting " + p + "…"

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/term"
+	"github.com/spf13/cobra"
+
+	"github.com/strata-forensics/strata/forensics/detect"
+	"github.com/strata-forensics/strata/forensics/extract"
+	"github.com/strata-forensics/strata/forensics/layer"
+	"github.com/strata-forensics/strata/forensics/rules"
+	"github.com/strata-forensics/strata/forensics/scan"
+	"github.com/strata-forensics/strata/tui/app"
+	"github.com/strata-forensics/strata/tui/keys"
+	"github.com/strata-forensics/strata/tui/styles"
+)
+
+func init() { commands = append(commands, newExploreCmd) }
+
+type exploreFlags struct {
+	in    inputFlags
+	rules []string
+	deep  bool
+}
+
+func newExploreCmd() *cobra.Command {
+	var f exploreFlags
+	cmd := &cobra.Command{
+		Use:     "explore [flags] ARCHIVE",
+		Aliases: []string{"tui"},
+		Short:   "Explore an image interactively: layers, merged tree, findings, history, content",
+		Long: `explore opens ARCHIVE in a terminal UI: its layers bottom-up, the merged
+filesystem as it stands after the selected layer (or only what that layer
+changed), every finding (Enter jumps to the file and the layer that brought
+it), each path's whole history across layers, and a read-only viewer that
+streams a file's bytes from its layer blob (text, hex, or a diff between two
+layers). Press ? for every key.
+
+The archive is read and verified in the background while the UI shows
+progress. Nothing from the image is executed or written unless you ask to
+extract a file (x), which takes the same safe path as strata extract.
+NO_COLOR gives a monochrome view.`,
+		Example: `  strata explore image.tar
+  strata tui --image example/xz:5.6.1 --platform linux/amd64 image.oci.tar`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return runExplore(cmd, &f, args[0]) },
+	}
+	f.in.register(cmd)
+	fl := cmd.Flags()
+	fl.StringArrayVar(&f.rules, "rules", nil, "rule `FILE` to load besides the built-in rules (repeatable)")
+	fl.BoolVar(&f.deep, "deep", false, "search every ELF file for the byte signatures, not only liblzma (slower)")
+	return cmd
+}
+
+func runExplore(cmd *cobra.Command, f *exploreFlags, input string) error {
+	if !term.IsTerminal(os.Stdin.Fd()) || !term.IsTerminal(os.Stdout.Fd()) {
+		return &exitError{code: exitUsage, err: errors.New("explore needs a terminal; use strata scan or strata ls for scripts")}
+	}
+	set, err := rules.Load(f.rules...)
+	if err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
+	eng, err := detect.New(set, detect.Options{Deep: f.deep})
+	if err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
+	st := styles.Mono()
+	if _, set := os.LookupEnv("NO_COLOR"); !set {
+		st = styles.New(lipgloss.HasDarkBackground(os.Stdin, os.Stdout))
+	}
+	ctx, cancel := context.WithCancel(cmd.Context())
+	defer cancel()
+	var res *scan.Result
+	load := func(ctx context.Context, progress func(app.Progress)) (*app.Session, error) {
+		opts := f.in.options(eng)
+		opts.Progress = func(p scan.Progress) {
+			progress(app.Progress{LayersDone: p.LayersDone, Layers: p.Layers, Bytes: p.Bytes, TotalBytes: p.TotalBytes})
+		}
+		r, err := scan.Run(ctx, input, opts)
+		if err != nil {
+			return nil, err
+		}
+		res = r
+		return session(r), nil
+	}
+	m := app.New(ctx, load, app.Options{Styles: st, Keys: keys.Default()})
+	_, err = tea.NewProgram(m, tea.WithContext(ctx)).Run()
+	cancel()
+	if res != nil {
+		res.Close()
+	}
+	if err != nil && !errors.Is(err, tea.ErrProgramKilled) && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("explore: %w", err)
+	}
+	return nil
+}
+
+// session adapts a scan result to what the explorer shows.
+func session(r *scan.Result) *app.Session {
+	s := &app.Session{Input: r.Input.Path, Problems: r.Problems}
+	for _, ir := range r.Images {
+		img := app.Image{
+			Image:    ir.Image,
+			Tree:     ir.Tree,
+			Findings: ir.Findings,
+			Content:  blobs{r, ir},
+			Extract:  extractor{r, ir},
+		}
+		for _, lr := range ir.Layers {
+			img.LayerProblems = append(img.LayerProblems, lr.Problems)
+		}
+		s.Images = append(s.Images, img)
+	}
+	return s
+}
+
+// blobs serves an image's file bytes from its layer blobs.
+type blobs struct {
+	res *scan.Result
+	ir  *scan.ImageResult
+}
+
+func (b blobs) Open(layerIdx int, e *layer.Entry) (io.ReadCloser, error) {
+	return b.res.Open(b.ir, layerIdx, e)
+}
+
+// extractor writes a file out through extract.File, never overwriting.
+type extractor struct {
+	res *scan.Result
+	ir  *scan.ImageResult
+}
+
+func (x extractor) Extract(ctx context.Context, p string, layerIdx int, destDir string) (string, string, error) {
+	return extract.File(ctx, x.res, x.ir, p, layerIdx, destDir, false)
+}
