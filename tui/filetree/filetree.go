@@ -448,6 +448,9 @@ func (m Model) View() string {
 	return b.String()
 }
 
+// compactWidth is the pane width below which rows leave out the mode.
+const compactWidth = 56
+
 func typeLetter(e *layer.Entry) byte {
 	if e == nil {
 		return '?'
@@ -517,7 +520,13 @@ func (m Model) renderRow(i int) string {
 	if e != nil && (e.Type == layer.Symlink || e.Type == layer.Hardlink) && e.Link != "" {
 		name += " → " + e.Link
 	}
-	line := fmt.Sprintf("%s%s %s %6s %4s %s%s", mark, op, mode, size, intro, strings.Repeat("  ", int(r.depth)), name)
+	var line string
+	if m.width < compactWidth {
+		// Narrow: the mode goes (the history pane shows it), the name stays.
+		line = fmt.Sprintf("%s%s %6s %4s %s%s", mark, op, size, intro, strings.Repeat(" ", int(r.depth)), name)
+	} else {
+		line = fmt.Sprintf("%s%s %s %6s %4s %s%s", mark, op, mode, size, intro, strings.Repeat("  ", int(r.depth)), name)
+	}
 	line = text.Fit(line, m.width)
 	if i == m.cur.Pos {
 		if m.focused {
