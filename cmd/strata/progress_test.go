@@ -1,0 +1,51 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/strata-forensics/strata/forensics/scan"
+)
+
+func TestProgressLine(t *testing.T) {
+	cases := []struct {
+		name    string
+		p       scan.Progress
+		elapsed time.Duration
+		want    string
+	}{
+		{"start", scan.Progress{Input: "a.tar", Layers: 4, TotalBytes: 4 << 20}, 0, "a.tar: layer 0 of 4, 0 B of 4.0 MiB"},
+		{"half way", scan.Progress{Input: "a.tar", LayersDone: 2, Layers: 4, Bytes: 2 << 20, TotalBytes: 4 << 20}, 2 * time.Second,
+			"a.tar: layer 2 of 4, 2.0 MiB of 4.0 MiB, 1.0 MiB/s, 2s left"},
+		{"done", scan.Progress{Input: "a.tar", LayersDone: 4, Layers: 4, Bytes: 4 << 20, TotalBytes: 4 << 20}, 4 * time.Second,
+			"a.tar: layer 4 of 4, 4.0 MiB of 4.0 MiB, 1.0 MiB/s"},
+		{"sizes unknown", scan.Progress{Input: "l.tar", LayersDone: 1, Layers: 2, Bytes: 512}, time.Second,
+			"l.tar: layer 1 of 2, 512 B, 512 B/s"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := progressLine(c.p, c.elapsed); got != c.want {
+				t.Errorf("got  %q\nwant %q", got, c.want)
+			}
+		})
+	}
+}
+
+func TestProgressDraws(t *testing.T) {
+	var buf bytes.Buffer
+	clock := time.Date(2024, 3, 29, 0, 0, 0, 0, time.UTC)
+	p := newProgress(&buf, func() time.Time { return clock })
+	p.begin("image.tar")
+	clock = clock.Add(time.Second)
+	p.update(scan.Progress{Input: "image.tar", LayersDone: 1, Layers: 2, Bytes: 1024, TotalBytes: 2048})
+	p.done()
+	out := buf.String()
+	if !strings.Contains(out, "\rimage.tar: layer 1 of 2, 1.0 KiB of 2.0 KiB, 1.0 KiB/s, 1s left") {
+		t.Errorf("no progress line in %q", out)
+	}
+	if !strings.HasSuffix(out, "\r") || strings.Contains(out, "\n") {
+		t.Errorf("the line is not cleared in place: %q", out)
+	}
+}
