@@ -26,7 +26,7 @@ func parseDpkg(file string, r io.Reader) ([]Package, error) {
 	var (
 		pkgs  []Package
 		cur   dpkgStanza
-		field string // last field seen, for continuation lines
+		field string // non-empty inside a field, for continuation lines
 		probs = problems{file: file}
 		ls    = newLineScanner(r)
 	)
@@ -62,21 +62,23 @@ func parseDpkg(file string, r io.Reader) ([]Package, error) {
 			field = ""
 			continue
 		}
-		field = string(line[:colon])
-		value := strings.TrimSpace(string(line[colon+1:]))
+		field = "set"
 		cur.fields++
-		// deb822 field names are case-insensitive.
-		switch strings.ToLower(field) {
-		case "package":
-			cur.name = value
-		case "version":
-			cur.version = value
-		case "architecture":
-			cur.arch = value
-		case "source":
-			cur.source = value
-		case "status":
-			cur.status, cur.hasStatus = value, true
+		name := line[:colon]
+		value := func() string { return string(bytes.TrimSpace(line[colon+1:])) }
+		// deb822 field names are case-insensitive; only five matter here,
+		// so the rest are never turned into strings.
+		switch {
+		case bytes.EqualFold(name, []byte("Package")):
+			cur.name = value()
+		case bytes.EqualFold(name, []byte("Version")):
+			cur.version = value()
+		case bytes.EqualFold(name, []byte("Architecture")):
+			cur.arch = value()
+		case bytes.EqualFold(name, []byte("Source")):
+			cur.source = value()
+		case bytes.EqualFold(name, []byte("Status")):
+			cur.status, cur.hasStatus = value(), true
 		}
 	}
 	if err := ls.Err(file); err != nil {
