@@ -271,10 +271,9 @@ func expandInputs(args []string) ([]scanInput, []string, error) {
 	var warnings []string
 	for _, a := range args {
 		st, err := os.Stat(a)
-		if err != nil {
-			return nil, warnings, err
-		}
-		if !st.IsDir() || isLayoutDir(a) {
+		if err != nil || !st.IsDir() || isLayoutDir(a) {
+			// An input that cannot be opened is reported when it is
+			// scanned, after the others, and makes the exit code 2.
 			out = append(out, scanInput{path: a})
 			continue
 		}
