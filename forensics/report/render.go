@@ -11,8 +11,8 @@ import (
 //go:embed templates/*.tmpl
 var templateFS embed.FS
 
-// parseTemplates parses both templates; they are embedded, so an error here
-// is a bug every test catches.
+// parseMarkdown and parseHTML parse the embedded templates; an error here is
+// a bug every test catches, never a property of the input.
 func parseMarkdown() (*texttemplate.Template, error) {
 	funcs := templateFuncs()
 	funcs["md"] = mdEscape
