@@ -34,7 +34,7 @@ func (f *inputFlags) register(cmd *cobra.Command) {
 	fl.IntVar(&f.limits.MaxEntries, "max-entries", layer.DefaultLimits.MaxEntries, "most tar entries read from one layer")
 	fl.Int64Var(&f.limits.MaxBytes, "max-layer-bytes", layer.DefaultLimits.MaxBytes, "most uncompressed bytes read from one layer")
 	fl.IntVar(&f.limits.MaxPathLen, "max-path", layer.DefaultLimits.MaxPathLen, "longest entry name accepted, in bytes")
-	fl.Float64Var(&f.limits.MaxRatio, "max-ratio", layer.DefaultLimits.MaxRatio, "highest decompression ratio accepted for a layer (past 64 MiB)")
+	fl.Float64Var(&f.limits.MaxRatio, "max-ratio", layer.DefaultLimits.MaxRatio, "highest decompression ratio accepted for a layer, or an input compressed as a whole (past 64 MiB)")
 	fl.IntVar(&f.maxDepth, "max-index-depth", 8, "deepest nesting of OCI indexes followed")
 	fl.IntVar(&f.maxMember, "max-members", 1_000_000, "most members indexed in an archive")
 	fl.StringVar(&f.cacheDir, "cache", "", "keep layer results in this folder, keyed by layer digest and ruleset, so rescans of shared layers skip decompression (digests are still verified)")
@@ -49,6 +49,7 @@ func (f *inputFlags) options(eng *detect.Engine) scan.Options {
 	}
 	o.Archive.TmpDir = f.tmpDir
 	o.Archive.MaxMembers = f.maxMember
+	o.Archive.MaxRatio = f.limits.MaxRatio
 	o.Image.MaxIndexDepth = f.maxDepth
 	if f.memo == nil {
 		f.memo = scan.NewMemo(f.cacheDir)

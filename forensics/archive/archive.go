@@ -65,6 +65,37 @@ type Options struct {
 	TmpDir string
 	// MaxMembers bounds the number of members indexed.
 	MaxMembers int
+	// MaxRatio bounds decompressed / compressed bytes of an input
+	// compressed as a whole, checked past 64 MiB (a bomb of zeros otherwise
+	// keeps the indexer busy for as long as it likes); 0 means 1000.
+	MaxRatio float64
+}
+
+// ErrRatio is wrapped by the error an input compressed as a whole gives
+// once it expands beyond Options.MaxRatio.
+var ErrRatio = errors.New("decompression ratio limit reached (raise with --max-ratio)")
+
+// ratioReader fails, for good, once the decompressed stream outgrows the
+// compressed bytes read by more than max, after a grace of 64 MiB.
+type ratioReader struct {
+	r          io.Reader
+	compressed *offsetReader
+	n          int64
+	max        float64
+	err        error
+}
+
+func (q *ratioReader) Read(p []byte) (int, error) {
+	if q.err != nil {
+		return 0, q.err
+	}
+	n, err := q.r.Read(p)
+	q.n += int64(n)
+	if q.n > 64<<20 && q.compressed.n > 0 && float64(q.n)/float64(q.compressed.n) > q.max {
+		q.err = fmt.Errorf("%w: %d bytes from %d compressed, beyond %g:1", ErrRatio, q.n, q.compressed.n, q.max)
+		return n, q.err
+	}
+	return n, err
 }
 
 // smallMember is the size up to which members of a compressed input are
@@ -412,19 +443,24 @@ func (a *Archive) resolveLinks() {
 
 func (a *Archive) indexCompressed(ctx context.Context, p string, opts Options) error {
 	h := sha256.New()
-	dec, err := compress.Open(io.TeeReader(ctxReader{ctx, a.file}, h), a.Info.Compression)
+	raw := &offsetReader{r: io.TeeReader(ctxReader{ctx, a.file}, h)}
+	dec, err := compress.Open(raw, a.Info.Compression)
 	if err != nil {
 		return &FormatError{File: p, Offset: 0, Err: err}
 	}
 	defer dec.Close()
-	var src io.Reader = dec
+	if opts.MaxRatio <= 0 {
+		opts.MaxRatio = 1000
+	}
+	bound := &ratioReader{r: dec, compressed: raw, max: opts.MaxRatio}
+	var src io.Reader = bound
 	if opts.TmpDir != "" {
 		tf, err := os.CreateTemp(opts.TmpDir, "strata-*.tar")
 		if err != nil {
 			return err
 		}
 		a.tmp = tf.Name()
-		src = io.TeeReader(dec, tf)
+		src = io.TeeReader(bound, tf)
 		defer func() {
 			a.file.Close()
 			a.file = tf
@@ -453,8 +489,13 @@ func (a *Archive) indexCompressed(ctx context.Context, p string, opts Options) e
 	if err := a.indexTar(ctx, p, src, opts, keep); err != nil {
 		return err
 	}
-	// Read to the end so the digest covers the whole file.
-	if _, err := io.Copy(io.Discard, src); err != nil {
+	if bound.err != nil {
+		// The rest is not decompressed: the members past the limit are
+		// missing, and the digest below still covers the whole file.
+		a.Problems = append(a.Problems, integrity.Problem{Blob: p, Kind: integrity.Limit,
+			Detail: fmt.Sprintf("%s stream: %v; members past it are not indexed", a.Info.Compression, bound.err)})
+	} else if _, err := io.Copy(io.Discard, src); err != nil {
+		// Read to the end so the digest covers the whole file.
 		a.Problems = append(a.Problems, integrity.Problem{Blob: p, Kind: integrity.Truncated,
 			Detail: fmt.Sprintf("%s stream: %v", a.Info.Compression, err)})
 	}

@@ -163,7 +163,7 @@ func (l *loader) descend(d ocispec.Descriptor, w walk, depth int) {
 	switch k {
 	case kindIndex:
 		if depth >= l.opts.MaxIndexDepth {
-			l.problem(d.Digest.String(), integrity.Limit, "index nested %d deep, beyond the limit of %d; not followed", depth+1, l.opts.MaxIndexDepth)
+			l.problem(d.Digest.String(), integrity.Limit, "index nested %d deep, beyond the limit of %d (raise with --max-index-depth); not followed", depth+1, l.opts.MaxIndexDepth)
 			return
 		}
 		for _, c := range v.Manifests {

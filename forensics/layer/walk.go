@@ -207,7 +207,9 @@ func (w *walker) walk(ctx context.Context, un *countingReader) error {
 			return &LimitError{Limit: "entries per layer", Flag: "--max-entries", Value: fmt.Sprint(w.lim.MaxEntries)}
 		}
 		if len(h.Name) > w.lim.MaxPathLen {
-			e := &Entry{Path: "/" + strings.ToValidUTF8(h.Name[:64], "?") + "…", Offset: un.n}
+			// The preview is cut at 64 bytes or the limit, whichever is
+			// shorter: --max-path may be set below 64.
+			e := &Entry{Path: "/" + strings.ToValidUTF8(h.Name[:min(64, w.lim.MaxPathLen)], "?") + "…", Offset: un.n}
 			w.anomaly(e, AnomalyBadName, fmt.Sprintf("name of %d bytes exceeds --max-path %d; entry skipped", len(h.Name), w.lim.MaxPathLen))
 			continue
 		}
