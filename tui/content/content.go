@@ -154,6 +154,7 @@ func (m Model) Title() string {
 func (m *Model) SetSize(w, h int) {
 	m.width = w
 	m.cur.SetHeight(h)
+	m.cur.SetLen(m.rows())
 }
 
 // SetFocused says whether the pane has the keyboard.
@@ -187,11 +188,7 @@ func (m Model) Update(msg tea.Msg) (Model, tea.Cmd) {
 		default:
 			m.setHex(msg.Data)
 		}
-		n := len(m.lines)
-		if m.mode == modeHex {
-			n = (len(m.data) + 15) / 16
-		}
-		m.cur.SetLen(n)
+		m.cur.SetLen(m.rows())
 	case tea.MouseWheelMsg:
 		switch msg.Button {
 		case tea.MouseWheelUp:
@@ -217,6 +214,14 @@ func (m Model) Update(msg tea.Msg) (Model, tea.Cmd) {
 		}
 	}
 	return m, nil
+}
+
+func (m Model) rows() int {
+	if m.mode == modeHex {
+		per := m.perRow()
+		return (len(m.data) + per - 1) / per
+	}
+	return len(m.lines)
 }
 
 func (m *Model) setHex(b []byte) {
@@ -272,17 +277,28 @@ func Safe(s string) string {
 	return b.String()
 }
 
-func hexRow(b []byte, off int) string {
-	end := min(off+16, len(b))
+// perRow is how many bytes a hex row shows at this width: 16 as hexdump
+// -C does when there is room, fewer in a narrow pane, so the text column is
+// never cut off.
+func (m Model) perRow() int {
+	per := 16
+	for per > 4 && 10+per*3+1+per+2 > m.width {
+		per /= 2
+	}
+	return per
+}
+
+func hexRow(b []byte, off, per int) string {
+	end := min(off+per, len(b))
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "%08x  ", off)
-	for i := off; i < off+16; i++ {
+	for i := off; i < off+per; i++ {
 		if i < end {
 			fmt.Fprintf(&sb, "%02x ", b[i])
 		} else {
 			sb.WriteString("   ")
 		}
-		if i == off+7 {
+		if per == 16 && i == off+7 {
 			sb.WriteByte(' ')
 		}
 	}
@@ -315,7 +331,8 @@ func (m Model) View() string {
 			var l string
 			switch m.mode {
 			case modeHex:
-				l = hexRow(m.data, i*16)
+				per := m.perRow()
+				l = hexRow(m.data, i*per, per)
 			case modeDiff:
 				l = string(m.kinds[i]) + " " + Safe(m.lines[i])
 			default:
@@ -325,9 +342,9 @@ func (m Model) View() string {
 			if m.mode == modeDiff {
 				switch m.kinds[i] {
 				case '+':
-					l = m.st.Added.Render(l)
+					l = m.st.P.Added.Render(l)
 				case '-':
-					l = m.st.Deleted.Render(l)
+					l = m.st.P.Deleted.Render(l)
 				}
 			}
 			out = append(out, l)
