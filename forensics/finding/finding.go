@@ -57,6 +57,7 @@ const (
 	Nested    Kind = "nested"    // a member of a package or tarball lying in the image matched
 	Marker    Kind = "marker"    // a textual injection marker (e.g. build-to-host.m4)
 	Image     Kind = "image"     // the image's manifest or index digest is a known-affected image
+	Anomaly   Kind = "anomaly"   // a layer entry no ordinary build writes (a name climbing out of the root, a device node)
 )
 
 // Pkg names a package as its database lists it.

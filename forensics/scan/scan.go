@@ -403,6 +403,8 @@ func buildImage(img *image.Image, layers map[string]*LayerResult, eng *detect.En
 	}
 	if eng != nil {
 		ir.Findings = eng.Image(detect.ImageInput{Image: img, Tree: ir.Tree, Layers: dets})
+		ir.Findings = append(ir.Findings, anomalyFindings(img, ir.Tree, ir.Layers)...)
+		finding.Sort(ir.Findings)
 	}
 	return ir, problems
 }
