@@ -69,6 +69,14 @@ func (c *check) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	c.sniffed += int64(len(p))
+	if len(c.head) == 0 && len(p) >= len(elfMagic) && !bytes.HasPrefix(p, elfMagic) && !c.eng.scopeAny {
+		// Not ELF from the first bytes, and only ELF files are searched:
+		// decide on the magic alone rather than copying a whole chunk of
+		// every file in the image into a head that is dropped at once.
+		c.head = append(c.head, p[:len(elfMagic)]...)
+		c.decide()
+		return len(p), nil
+	}
 	room := headBytes - len(c.head)
 	if room > len(p) {
 		room = len(p)
