@@ -393,7 +393,7 @@ func (a *Archive) indexTar(ctx context.Context, p string, r io.Reader, opts Opti
 		if len(a.members) >= opts.MaxMembers {
 			return &FormatError{File: p, Offset: start, Err: fmt.Errorf("more than %d members (raise with --max-members)", opts.MaxMembers)}
 		}
-		if h.Typeflag != tar.TypeReg && h.Typeflag != tar.TypeRegA {
+		if h.Typeflag != tar.TypeReg {
 			if h.Typeflag == tar.TypeSymlink || h.Typeflag == tar.TypeLink {
 				a.link(h)
 			}

@@ -258,7 +258,7 @@ func (ns *nestedScan) tarStream(r io.Reader, prefix string, hashStream bool) err
 		if err != nil {
 			return fmt.Errorf("tar: %w", err)
 		}
-		if h.Typeflag != tar.TypeReg && h.Typeflag != tar.TypeRegA {
+		if h.Typeflag != tar.TypeReg {
 			continue
 		}
 		name, _ := layer.CleanPath(h.Name)

@@ -263,14 +263,14 @@ func (w *walker) entry(h *tar.Header, offset int64) (*Entry, bool) {
 	if t, target, meta := classifyWhiteout(p); meta {
 		return nil, false
 	} else if t != "" {
-		if h.Typeflag != tar.TypeReg && h.Typeflag != tar.TypeRegA || h.Size != 0 {
+		if h.Typeflag != tar.TypeReg || h.Size != 0 {
 			w.anomaly(e, AnomalyWhiteoutMeta, fmt.Sprintf("whiteout marker of type %q with %d bytes", h.Typeflag, h.Size))
 		}
 		e.Type, e.Path, e.Size = t, target, 0
 		return e, true
 	}
 	switch h.Typeflag {
-	case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
+	case tar.TypeReg, tar.TypeGNUSparse: // the reader already turns TypeRegA into TypeReg
 		e.Type = File
 	case tar.TypeDir:
 		e.Type, e.Size = Dir, 0

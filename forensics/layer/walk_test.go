@@ -18,13 +18,12 @@ import (
 )
 
 type tentry struct {
-	name     string
-	typ      byte
-	body     string
-	link     string
-	mode     int64
-	pax      map[string]string
-	sizeOnly int64 // declared size with no body (for truncation)
+	name string
+	typ  byte
+	body string
+	link string
+	mode int64
+	pax  map[string]string
 }
 
 func mkTar(t testing.TB, es ...tentry) []byte {
