@@ -77,7 +77,7 @@ fixtures:
 
 lint:
 	$(GO) vet ./...
-	@if command -v staticcheck >/dev/null; then staticcheck ./...; else $(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 ./...; fi
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64
 
