@@ -249,6 +249,10 @@ func (w *walker) entry(h *tar.Header, offset int64) (*Entry, bool) {
 		Offset:  offset,
 		Name:    h.Name,
 	}
+	if p == "/" && anomaly == AnomalyAbsolute {
+		// umoci writes the root folder itself as "/": odd, not hostile.
+		anomaly = ""
+	}
 	if anomaly != "" {
 		w.anomaly(e, anomaly, fmt.Sprintf("entry name %q", h.Name))
 	}

@@ -83,6 +83,7 @@ func compressWith(t testing.TB, kind string, b []byte) []byte {
 func TestWalkEntries(t *testing.T) {
 	raw := mkTar(t,
 		tentry{name: "./", typ: tar.TypeDir},
+		tentry{name: "/", typ: tar.TypeDir}, // umoci writes the root so: no anomaly
 		tentry{name: "./usr/", typ: tar.TypeDir, mode: 0o755},
 		tentry{name: "usr/bin/tool", body: "tool", mode: 0o4755},
 		tentry{name: "/abs", body: "abs"},
@@ -137,6 +138,11 @@ func TestWalkEntries(t *testing.T) {
 			}
 			if !kinds[AnomalyAbsolute] || !kinds[AnomalyTraversal] {
 				t.Errorf("anomalies %v, want absolute and traversal", s.Anomalies)
+			}
+			for _, a := range s.Anomalies {
+				if a.Path == "/" {
+					t.Errorf("the root entry was reported: %+v", a)
+				}
 			}
 		})
 	}
