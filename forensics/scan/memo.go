@@ -22,18 +22,24 @@ import (
 // holds it: its digest is verified every time, only the decompression, the
 // walk and the detectors are saved. With a folder, results also persist on
 // disk across runs (--cache). A Memo is safe for concurrent use.
+//
+// A layer with no descriptor digest (a docker save layer.tar) is found by
+// the diff_id its config gives: the memo remembers which blob digest was
+// walked for that diff_id, and the blob at hand must hash to that digest,
+// byte for byte the blob walked before, for the result to be reused.
 type Memo struct {
-	mu   sync.Mutex
-	mem  map[string]*LayerResult
-	dir  string // "" for memory only
-	Hits int    // layers reused instead of read (for tests and progress)
+	mu     sync.Mutex
+	mem    map[string]*LayerResult
+	byDiff map[string]digest.Digest // fingerprint/diff_id -> blob digest walked
+	dir    string                   // "" for memory only
+	Hits   int                      // layers reused instead of read (for tests and progress)
 }
 
 // NewMemo returns a Memo; dir, when not empty, is a cache folder, created
 // when the first result is stored. A cache that cannot be read or written
 // costs speed, never correctness.
 func NewMemo(dir string) *Memo {
-	return &Memo{mem: map[string]*LayerResult{}, dir: dir}
+	return &Memo{mem: map[string]*LayerResult{}, byDiff: map[string]digest.Digest{}, dir: dir}
 }
 
 // cacheFormat is bumped when the on-disk form changes.
@@ -51,6 +57,39 @@ func memoKey(d digest.Digest, fingerprint string) string { return fingerprint + 
 
 func (m *Memo) path(d digest.Digest, fingerprint string) string {
 	return filepath.Join(m.dir, fingerprint[:16], d.Algorithm().String(), d.Encoded()+".json.gz")
+}
+
+// diffPath is the cache file naming the blob digest walked for diffID.
+func (m *Memo) diffPath(diffID digest.Digest, fingerprint string) string {
+	return filepath.Join(m.dir, fingerprint[:16], "diffid", diffID.Algorithm().String(), diffID.Encoded())
+}
+
+// digestFor returns the digest of the blob remembered for a layer whose
+// uncompressed content hashes to diffID, or "".
+func (m *Memo) digestFor(diffID digest.Digest, fingerprint string) digest.Digest {
+	if m == nil || diffID == "" || diffID.Validate() != nil {
+		return ""
+	}
+	m.mu.Lock()
+	d := m.byDiff[memoKey(diffID, fingerprint)]
+	m.mu.Unlock()
+	if d != "" || m.dir == "" {
+		return d
+	}
+	f, err := os.Open(m.diffPath(diffID, fingerprint))
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, 256))
+	if err != nil {
+		return ""
+	}
+	d = digest.Digest(b)
+	if d.Validate() != nil {
+		return "" // a damaged cache entry is only a miss
+	}
+	return d
 }
 
 // get returns a remembered result for blob digest d.
@@ -102,6 +141,9 @@ func (m *Memo) put(lr *LayerResult, fingerprint string) {
 	}
 	m.mu.Lock()
 	m.mem[memoKey(lr.Digest, fingerprint)] = lr
+	if lr.Summary.DiffID != "" {
+		m.byDiff[memoKey(lr.Summary.DiffID, fingerprint)] = lr.Digest
+	}
 	m.mu.Unlock()
 	if m.dir != "" {
 		// A cache that cannot be written only costs speed next time.
@@ -130,6 +172,33 @@ func (m *Memo) store(lr *LayerResult, fingerprint string) error {
 	if err != nil {
 		return err
 	}
+	if err := os.Rename(tmp.Name(), p); err != nil {
+		return err
+	}
+	if lr.Summary.DiffID == "" {
+		return nil
+	}
+	return writeFileAtomic(m.diffPath(lr.Summary.DiffID, fingerprint), []byte(lr.Digest))
+}
+
+// writeFileAtomic writes b to p through a temporary file and a rename, so
+// a reader never sees half of it.
+func writeFileAtomic(p string, b []byte) error {
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(p), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.Write(b)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
 	return os.Rename(tmp.Name(), p)
 }
 
@@ -147,10 +216,15 @@ func fingerprint(eng *detect.Engine) string {
 }
 
 // reuse returns the memoised result for a blob after verifying the blob's
-// own bytes against its digest. consumed says whether r was read: when the
-// digest then failed, the blob must be opened again and read in full, so
-// that what it holds is reported.
-func (m *Memo) reuse(name string, r io.Reader, d digest.Digest, size int64, fp string) (lr *LayerResult, consumed bool) {
+// own bytes against its digest. A blob with no digest (d empty) is looked
+// up by the diff_id its config gives, and must then hash to the digest of
+// the blob remembered for that diff_id. consumed says whether r was read:
+// when the digest then failed, the blob must be opened again and read in
+// full, so that what it holds is reported.
+func (m *Memo) reuse(name string, r io.Reader, d, diffID digest.Digest, size int64, fp string) (lr *LayerResult, consumed bool) {
+	if d == "" {
+		d = m.digestFor(diffID, fp)
+	}
 	prev := m.get(d, fp)
 	if prev == nil {
 		return nil, false

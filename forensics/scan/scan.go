@@ -212,6 +212,7 @@ func dedupeProblems(ps []integrity.Problem) []integrity.Problem {
 func readLayers(ctx context.Context, a *archive.Archive, imgs []*image.Image, opts Options) (map[string]*LayerResult, error) {
 	type want struct {
 		digest digest.Digest
+		diffID digest.Digest // from the config, to find a digest-less blob in the memo
 		size   int64
 	}
 	wanted := map[string]want{}
@@ -234,7 +235,7 @@ func readLayers(ctx context.Context, a *archive.Archive, imgs []*image.Image, op
 					size = -1 // a legacy layer.tar has no descriptor to check a size against
 				}
 			}
-			wanted[l.Blob] = want{l.Digest, size}
+			wanted[l.Blob] = want{l.Digest, l.DiffID, size}
 			names = append(names, l.Blob)
 			if size > 0 {
 				total += size
@@ -251,7 +252,7 @@ func readLayers(ctx context.Context, a *archive.Archive, imgs []*image.Image, op
 	fp := fingerprint(opts.Engine)
 	err := a.Visit(ctx, names, parallel, func(name string, r io.Reader) error {
 		w := wanted[name]
-		lr, consumed := opts.Memo.reuse(name, r, w.digest, w.size, fp)
+		lr, consumed := opts.Memo.reuse(name, r, w.digest, w.diffID, w.size, fp)
 		if lr == nil {
 			if consumed {
 				// The blob did not verify against the remembered digest:

@@ -90,3 +90,67 @@ func BenchmarkScanGzipLayer(b *testing.B) {
 		res.Close()
 	}
 }
+
+// BenchmarkScanArchive scans the archive named by STRATA_BENCH_ARCHIVE (for
+// instance .cache/bench/image.docker.tar from `make bench`) with the
+// built-in detectors, to profile a whole scan:
+//
+//	STRATA_BENCH_ARCHIVE=$PWD/.cache/bench/image.docker.tar \
+//	  go test -run '^$' -bench ScanArchive -benchtime 1x -cpuprofile cpu.out ./forensics/scan
+func BenchmarkScanArchive(b *testing.B) {
+	p := os.Getenv("STRATA_BENCH_ARCHIVE")
+	if p == "" {
+		b.Skip("STRATA_BENCH_ARCHIVE not set")
+	}
+	set, err := rules.Builtin()
+	if err != nil {
+		b.Fatal(err)
+	}
+	eng, err := detect.New(set, detect.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		res, err := scan.Run(context.Background(), p, scan.Options{Engine: eng})
+		if err != nil {
+			b.Fatal(err)
+		}
+		res.Close()
+	}
+}
+
+// BenchmarkScanFleetShared scans two archives holding the same digest-less
+// 64 MiB layer (docker save names layers by no digest) with one memo, as
+// `strata scan A B` does: the second input's layer is only hashed.
+func BenchmarkScanFleetShared(b *testing.B) {
+	p, blob := writeBenchArchive(b)
+	q := filepath.Join(b.TempDir(), "copy.docker.tar")
+	data, err := os.ReadFile(p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(q, data, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	set, err := rules.Builtin()
+	if err != nil {
+		b.Fatal(err)
+	}
+	eng, err := detect.New(set, detect.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(2 * blob.TarSize)
+	b.ReportAllocs()
+	for b.Loop() {
+		memo := scan.NewMemo("")
+		for _, in := range []string{p, q} {
+			res, err := scan.Run(context.Background(), in, scan.Options{Engine: eng, Memo: memo})
+			if err != nil {
+				b.Fatal(err)
+			}
+			res.Close()
+		}
+	}
+}

@@ -1,0 +1,97 @@
+package scan
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// A docker save layer.tar has no descriptor digest: the memo finds it by
+// its diff_id and reuses it only when its bytes hash to the blob walked
+// before.
+func TestMemoReusesDigestlessLayersByDiffID(t *testing.T) {
+	eng := testEngine(t)
+	for _, tc := range []struct {
+		name  string
+		input string
+	}{
+		{"legacy docker save", "../../fixtures/testdata/xz-planted.docker.tar"},
+		{"legacy docker save, gzip as a whole", "../../fixtures/testdata/xz-planted.docker.tar.gz"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, dir := range []string{"", t.TempDir()} {
+				memo := NewMemo(dir)
+				first, err := Run(context.Background(), tc.input, Options{Engine: eng, Memo: memo})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer first.Close()
+				if memo.Hits != 0 {
+					t.Fatalf("hits after the first input: %d", memo.Hits)
+				}
+				if dir != "" {
+					memo = NewMemo(dir) // a later run, through the cache folder
+				}
+				second, err := Run(context.Background(), copyFile(t, tc.input), Options{Engine: eng, Memo: memo})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer second.Close()
+				layers := len(second.Images[0].Layers)
+				if memo.Hits != layers {
+					t.Fatalf("cache %q: hits = %d, want every layer (%d) reused", dir, memo.Hits, layers)
+				}
+				if len(first.Findings) == 0 || len(first.Findings) != len(second.Findings) || !second.Integrity().OK {
+					t.Fatalf("cache %q: findings %d vs %d, integrity %v", dir, len(first.Findings), len(second.Findings), second.Integrity())
+				}
+				for i, l := range second.Images[0].Layers {
+					want := first.Images[0].Layers[i]
+					if l.Digest != want.Digest || l.Summary.DiffID != want.Summary.DiffID {
+						t.Fatalf("layer %d: digest %s diff_id %s, want %s %s", i, l.Digest, l.Summary.DiffID, want.Digest, want.Summary.DiffID)
+					}
+				}
+			}
+		})
+	}
+}
+
+// A blob whose content matches a remembered diff_id but whose bytes differ
+// (changed after the first scan) is walked again, and its problems show.
+func TestMemoDigestlessMismatchIsReadAgain(t *testing.T) {
+	eng := testEngine(t)
+	memo := NewMemo("")
+	first, err := Run(context.Background(), "../../fixtures/testdata/xz-planted.docker.tar", Options{Engine: eng, Memo: memo})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	// Remember a wrong digest for every diff_id: no blob can verify.
+	for k := range memo.byDiff {
+		memo.byDiff[k] = "sha256:0000000000000000000000000000000000000000000000000000000000000000"
+	}
+	second, err := Run(context.Background(), copyFile(t, "../../fixtures/testdata/xz-planted.docker.tar"), Options{Engine: eng, Memo: memo})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	if memo.Hits != 0 {
+		t.Fatalf("hits = %d with no matching blob", memo.Hits)
+	}
+	if len(second.Findings) != len(first.Findings) || !second.Integrity().OK {
+		t.Fatalf("findings %d vs %d, integrity %v", len(second.Findings), len(first.Findings), second.Integrity())
+	}
+}
+
+func copyFile(t *testing.T, src string) string {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(t.TempDir(), filepath.Base(src))
+	if err := os.WriteFile(dst, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
