@@ -41,8 +41,9 @@ type Entry struct {
 	// Offset is where the entry's content starts in the uncompressed layer
 	// tar, so a viewer can find it again without a second index.
 	Offset int64 `json:"offset"`
-	// Name is the raw name as the tar header spelled it, kept as evidence.
-	Name string `json:"name"`
+	// Name is the raw name as the tar header spelled it, kept as evidence
+	// when it is not an ordinary spelling of Path ("a", "./a", "/a", "a/").
+	Name string `json:"name,omitempty"`
 }
 
 // IsRegular reports whether the entry carries content of its own.

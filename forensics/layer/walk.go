@@ -90,6 +90,11 @@ type Options struct {
 	Sinks func(e *Entry) []Sink
 	// Entry, when set, is called for every entry after its content was read.
 	Entry func(e *Entry)
+	// RawSHA256, when set, returns the sha256 of the raw blob, which the
+	// caller computes while Walk reads it (a digest check). Walk calls it
+	// only once the blob was read to its end without error; an uncompressed
+	// blob is then its own diff_id and its bytes are not hashed twice.
+	RawSHA256 func() digest.Digest
 }
 
 // Summary is what one pass over a layer blob learnt.
@@ -155,7 +160,11 @@ func Walk(ctx context.Context, blob io.Reader, opts Options) (*Summary, error) {
 	if format != compress.None {
 		src = &ratioReader{r: dec, compressed: raw, max: lim.MaxRatio}
 	}
-	un := &countingReader{r: io.TeeReader(src, diff), max: lim.MaxBytes}
+	rawIsDiff := format == compress.None && opts.RawSHA256 != nil
+	if !rawIsDiff {
+		src = io.TeeReader(src, diff)
+	}
+	un := &countingReader{r: src, max: lim.MaxBytes}
 	w := walker{sum: sum, lim: lim, opts: opts, seen: map[string]int{}, fileHash: sha256.New()}
 	werr := w.walk(ctx, un)
 	if werr == nil {
@@ -168,10 +177,15 @@ func Walk(ctx context.Context, blob io.Reader, opts Options) (*Summary, error) {
 	if werr != nil {
 		return sum, werr
 	}
-	sum.DiffID = digest.NewDigestFromBytes(digest.SHA256, diff.Sum(nil))
+	if !rawIsDiff {
+		sum.DiffID = digest.NewDigestFromBytes(digest.SHA256, diff.Sum(nil))
+	}
 	// Drain the raw blob so a digest check underneath runs to completion.
 	if _, err := io.Copy(io.Discard, raw); err != nil {
 		return sum, err
+	}
+	if rawIsDiff {
+		sum.DiffID = opts.RawSHA256()
 	}
 	return sum, nil
 }
@@ -247,7 +261,7 @@ func (w *walker) entry(h *tar.Header, offset int64) (*Entry, bool) {
 		Size:    h.Size,
 		ModTime: h.ModTime.UTC(),
 		Offset:  offset,
-		Name:    h.Name,
+		Name:    unusualName(h.Name, p),
 	}
 	if p == "/" && anomaly == AnomalyAbsolute {
 		// umoci writes the root folder itself as "/": odd, not hostile.
@@ -355,4 +369,15 @@ func (w *walker) content(r io.Reader, e *Entry) error {
 		s.Done(e, err)
 	}
 	return err
+}
+
+// unusualName keeps a tar name as evidence only when it is not one of the
+// ordinary spellings of its cleaned path ("a", "./a", "/a", "a/"): most
+// names are ordinary, and a million entries need not carry their path twice.
+func unusualName(name, clean string) string {
+	plain := strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(name, "./"), "/"), "/")
+	if "/"+plain == clean {
+		return ""
+	}
+	return name
 }
