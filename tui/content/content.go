@@ -11,7 +11,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/strata-forensics/strata/forensics/layer"
@@ -189,29 +188,8 @@ func (m Model) Update(msg tea.Msg) (Model, tea.Cmd) {
 			m.setHex(msg.Data)
 		}
 		m.cur.SetLen(m.rows())
-	case tea.MouseWheelMsg:
-		switch msg.Button {
-		case tea.MouseWheelUp:
-			m.cur.Scroll(-3)
-		case tea.MouseWheelDown:
-			m.cur.Scroll(3)
-		}
-	case tea.KeyPressMsg:
-		switch {
-		case key.Matches(msg, m.km.Up):
-			m.cur.Scroll(-1)
-		case key.Matches(msg, m.km.Down):
-			m.cur.Scroll(1)
-		case key.Matches(msg, m.km.PageUp):
-			m.cur.Scroll(-m.cur.Height)
-		case key.Matches(msg, m.km.PageDown):
-			m.cur.Scroll(m.cur.Height)
-		case key.Matches(msg, m.km.Home):
-			m.cur.To(0)
-			m.cur.Top = 0
-		case key.Matches(msg, m.km.End):
-			m.cur.To(m.cur.Len - 1)
-		}
+	default:
+		m.cur.Handle(msg, m.km, scroll.Read)
 	}
 	return m, nil
 }

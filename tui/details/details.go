@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"strings"
 
-	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/strata-forensics/strata/forensics/finding"
@@ -164,30 +163,7 @@ func (m *Model) SetFocused(f bool) { m.focused = f }
 
 // Update scrolls.
 func (m Model) Update(msg tea.Msg) (Model, tea.Cmd) {
-	switch msg := msg.(type) {
-	case tea.MouseWheelMsg:
-		switch msg.Button {
-		case tea.MouseWheelUp:
-			m.cur.Scroll(-3)
-		case tea.MouseWheelDown:
-			m.cur.Scroll(3)
-		}
-	case tea.KeyPressMsg:
-		switch {
-		case key.Matches(msg, m.km.Up):
-			m.cur.Scroll(-1)
-		case key.Matches(msg, m.km.Down):
-			m.cur.Scroll(1)
-		case key.Matches(msg, m.km.PageUp):
-			m.cur.Scroll(-m.cur.Height)
-		case key.Matches(msg, m.km.PageDown):
-			m.cur.Scroll(m.cur.Height)
-		case key.Matches(msg, m.km.Home):
-			m.cur.To(0)
-		case key.Matches(msg, m.km.End):
-			m.cur.To(len(m.lines) - 1)
-		}
-	}
+	m.cur.Handle(msg, m.km, scroll.Read)
 	return m, nil
 }
 

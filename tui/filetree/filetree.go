@@ -344,39 +344,24 @@ func (m *Model) NextMatch(dir int) bool {
 
 // Update handles navigation and folding keys and the mouse wheel.
 func (m Model) Update(msg tea.Msg) (Model, tea.Cmd) {
-	switch msg := msg.(type) {
-	case tea.MouseWheelMsg:
-		switch msg.Button {
-		case tea.MouseWheelUp:
-			m.cur.Scroll(-3)
-		case tea.MouseWheelDown:
-			m.cur.Scroll(3)
+	if m.cur.Handle(msg, m.km, scroll.Browse) {
+		return m, nil
+	}
+	press, ok := msg.(tea.KeyPressMsg)
+	if !ok {
+		return m, nil
+	}
+	switch {
+	case key.Matches(press, m.km.Right):
+		m.setFold(true)
+	case key.Matches(press, m.km.Left):
+		if !m.setFold(false) {
+			m.toParent()
 		}
-	case tea.KeyPressMsg:
-		switch {
-		case key.Matches(msg, m.km.Up):
-			m.cur.Move(-1)
-		case key.Matches(msg, m.km.Down):
-			m.cur.Move(1)
-		case key.Matches(msg, m.km.PageUp):
-			m.cur.Page(-1)
-		case key.Matches(msg, m.km.PageDown):
-			m.cur.Page(1)
-		case key.Matches(msg, m.km.Home):
-			m.cur.To(0)
-		case key.Matches(msg, m.km.End):
-			m.cur.To(len(m.rows) - 1)
-		case key.Matches(msg, m.km.Right):
-			m.setFold(true)
-		case key.Matches(msg, m.km.Left):
-			if !m.setFold(false) {
-				m.toParent()
-			}
-		case key.Matches(msg, m.km.Toggle):
-			if len(m.rows) > 0 {
-				id := m.rows[m.cur.Pos].id
-				m.setFold(!m.open(id))
-			}
+	case key.Matches(press, m.km.Toggle):
+		if len(m.rows) > 0 {
+			id := m.rows[m.cur.Pos].id
+			m.setFold(!m.open(id))
 		}
 	}
 	return m, nil

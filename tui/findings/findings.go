@@ -62,32 +62,12 @@ func (m *Model) SetFocused(f bool) { m.focused = f }
 
 // Update moves the cursor; Enter returns a command yielding JumpMsg.
 func (m Model) Update(msg tea.Msg) (Model, tea.Cmd) {
-	switch msg := msg.(type) {
-	case tea.MouseWheelMsg:
-		switch msg.Button {
-		case tea.MouseWheelUp:
-			m.cur.Move(-1)
-		case tea.MouseWheelDown:
-			m.cur.Move(1)
-		}
-	case tea.KeyPressMsg:
-		switch {
-		case key.Matches(msg, m.km.Up):
-			m.cur.Move(-1)
-		case key.Matches(msg, m.km.Down):
-			m.cur.Move(1)
-		case key.Matches(msg, m.km.PageUp):
-			m.cur.Page(-1)
-		case key.Matches(msg, m.km.PageDown):
-			m.cur.Page(1)
-		case key.Matches(msg, m.km.Home):
-			m.cur.To(0)
-		case key.Matches(msg, m.km.End):
-			m.cur.To(len(m.fs) - 1)
-		case key.Matches(msg, m.km.Enter):
-			if f, ok := m.Selected(); ok {
-				return m, func() tea.Msg { return JumpMsg{Finding: f} }
-			}
+	if m.cur.Handle(msg, m.km, scroll.Select) {
+		return m, nil
+	}
+	if msg, ok := msg.(tea.KeyPressMsg); ok && key.Matches(msg, m.km.Enter) {
+		if f, ok := m.Selected(); ok {
+			return m, func() tea.Msg { return JumpMsg{Finding: f} }
 		}
 	}
 	return m, nil

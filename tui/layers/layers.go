@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strings"
 
-	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/strata-forensics/strata/forensics/image"
@@ -92,30 +91,7 @@ func (m *Model) SetFocused(f bool) { m.focused = f }
 
 // Update moves the selection.
 func (m Model) Update(msg tea.Msg) (Model, tea.Cmd) {
-	switch msg := msg.(type) {
-	case tea.MouseWheelMsg:
-		switch msg.Button {
-		case tea.MouseWheelUp:
-			m.cur.Move(-1)
-		case tea.MouseWheelDown:
-			m.cur.Move(1)
-		}
-	case tea.KeyPressMsg:
-		switch {
-		case key.Matches(msg, m.km.Up):
-			m.cur.Move(-1)
-		case key.Matches(msg, m.km.Down):
-			m.cur.Move(1)
-		case key.Matches(msg, m.km.PageUp):
-			m.cur.Page(-1)
-		case key.Matches(msg, m.km.PageDown):
-			m.cur.Page(1)
-		case key.Matches(msg, m.km.Home):
-			m.cur.To(0)
-		case key.Matches(msg, m.km.End):
-			m.cur.To(len(m.layers) - 1)
-		}
-	}
+	m.cur.Handle(msg, m.km, scroll.Select)
 	return m, nil
 }
 
