@@ -4,9 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
-	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -17,32 +14,8 @@ import (
 
 	"github.com/strata-forensics/strata/forensics/archive"
 	"github.com/strata-forensics/strata/forensics/integrity"
+	"github.com/strata-forensics/strata/forensics/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
-
-// golden compares got with testdata/<test name>.golden, rewriting it with
-// -update.
-func golden(t *testing.T, got []byte) {
-	t.Helper()
-	p := filepath.Join("testdata", filepath.FromSlash(t.Name())+".golden")
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if string(want) != string(got) {
-		t.Errorf("output differs from %s (go test -update rewrites it)\n--- got\n%s\n--- want\n%s", p, got, want)
-	}
-}
 
 // render is the golden form of a Load: images with their layers' member
 // names, which Image's JSON leaves out, and problems.
@@ -633,7 +606,7 @@ func TestLoad(t *testing.T) {
 			if tc.check != nil {
 				tc.check(t, imgs)
 			}
-			golden(t, render(t, imgs, problems))
+			golden.Assert(t, golden.Path(t), render(t, imgs, problems))
 		})
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/strata-forensics/strata/forensics/detect"
+	"github.com/strata-forensics/strata/forensics/internal/golden"
 	"github.com/strata-forensics/strata/forensics/rules"
 	"github.com/strata-forensics/strata/forensics/scan"
 )
@@ -111,7 +112,7 @@ func TestFixtureDeterminism(t *testing.T) {
 			x := render(t, NewDocument([]*scan.Result{a}, fixtureMeta(rs, p)), f, TextOptions{})
 			y := render(t, NewDocument([]*scan.Result{b}, fixtureMeta(rs, p)), f, TextOptions{})
 			if !bytes.Equal(x, y) {
-				t.Fatalf("two scans differ:\n%s", firstDiff(x, y))
+				t.Fatalf("two scans differ:\n%s", golden.FirstDiff(x, y))
 			}
 		})
 	}

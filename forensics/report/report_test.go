@@ -2,10 +2,7 @@ package report
 
 import (
 	"bytes"
-	"flag"
-	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,53 +14,12 @@ import (
 	"github.com/strata-forensics/strata/forensics/finding"
 	"github.com/strata-forensics/strata/forensics/image"
 	"github.com/strata-forensics/strata/forensics/integrity"
+	"github.com/strata-forensics/strata/forensics/internal/golden"
 	"github.com/strata-forensics/strata/forensics/layer"
 	"github.com/strata-forensics/strata/forensics/rules"
 	"github.com/strata-forensics/strata/forensics/scan"
 	"github.com/strata-forensics/strata/forensics/tree"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
-
-// golden compares got with testdata/<test name>.golden, rewriting it with
-// -update.
-func golden(t *testing.T, got []byte) {
-	t.Helper()
-	p := filepath.Join("testdata", filepath.FromSlash(t.Name())+".golden")
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (run with -update after checking the change):\n%s", p, firstDiff(want, got))
-	}
-}
-
-func firstDiff(want, got []byte) string {
-	wl, gl := strings.Split(string(want), "\n"), strings.Split(string(got), "\n")
-	for i := 0; i < len(wl) || i < len(gl); i++ {
-		var w, g string
-		if i < len(wl) {
-			w = wl[i]
-		}
-		if i < len(gl) {
-			g = gl[i]
-		}
-		if w != g {
-			return "line " + strconv.Itoa(i+1) + ":\n  want: " + w + "\n  got:  " + g
-		}
-	}
-	return "(same lines, different bytes)"
-}
 
 func sha(s string) string { return digest.FromString(s).Encoded() }
 
@@ -212,7 +168,7 @@ func TestGolden(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			d := NewDocument(c.results(t), testMeta(t))
-			golden(t, render(t, d, c.format, TextOptions{Color: c.color}))
+			golden.Assert(t, golden.Path(t), render(t, d, c.format, TextOptions{Color: c.color}))
 		})
 	}
 }
@@ -279,7 +235,7 @@ func TestDeterminism(t *testing.T) {
 			a := render(t, NewDocument(both(t), testMeta(t)), f, TextOptions{})
 			b := render(t, NewDocument(both(t), testMeta(t)), f, TextOptions{})
 			if !bytes.Equal(a, b) {
-				t.Fatalf("two renderings differ:\n%s", firstDiff(a, b))
+				t.Fatalf("two renderings differ:\n%s", golden.FirstDiff(a, b))
 			}
 			// Only the timestamps may differ between scans at other times.
 			later := both(t)
@@ -292,7 +248,7 @@ func TestDeterminism(t *testing.T) {
 			stampLater := strings.NewReplacer(t0.Add(time.Hour).Format(time.RFC3339), "T0", t1.Add(time.Hour).Format(time.RFC3339Nano), "T1",
 				utc(t0.Add(time.Hour)), "T0", utc(t1.Add(time.Hour)), "T1")
 			if stamp.Replace(string(a)) != stampLater.Replace(string(c)) {
-				t.Fatalf("output differs beyond timestamps:\n%s", firstDiff([]byte(stamp.Replace(string(a))), []byte(stampLater.Replace(string(c)))))
+				t.Fatalf("output differs beyond timestamps:\n%s", golden.FirstDiff([]byte(stamp.Replace(string(a))), []byte(stampLater.Replace(string(c)))))
 			}
 		})
 	}

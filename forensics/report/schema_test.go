@@ -12,6 +12,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/strata-forensics/strata/forensics/finding"
+	"github.com/strata-forensics/strata/forensics/internal/golden"
 	"github.com/strata-forensics/strata/forensics/scan"
 )
 
@@ -122,7 +123,7 @@ func TestInspectJSON(t *testing.T) {
 	if err := validate(t, sch, buf.Bytes()); err != nil {
 		t.Fatalf("inspect JSON does not validate: %v\n%s", err, buf.Bytes())
 	}
-	golden(t, buf.Bytes())
+	golden.Assert(t, golden.Path(t), buf.Bytes())
 
 	// The inspect document is the report's inputs[] entry, minus fields:
 	// the same names with the same values.

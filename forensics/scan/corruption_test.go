@@ -20,6 +20,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/strata-forensics/strata/forensics/integrity"
+	"github.com/strata-forensics/strata/forensics/internal/golden"
 	"github.com/strata-forensics/strata/forensics/scan"
 )
 
@@ -646,7 +647,7 @@ func TestCorruption(t *testing.T) {
 					t.Errorf("%s missing from the tree of the undamaged layers", tc.still)
 				}
 			}
-			checkGolden(t, filepath.Join("testdata", "corruption", tc.name+".golden"), problemsGolden(problems, err, filepath.Dir(dst)))
+			golden.Assert(t, filepath.Join("testdata", "corruption", tc.name+".golden"), []byte(problemsGolden(problems, err, filepath.Dir(dst))))
 
 			code, out := runCLI(t, bin, "inspect", dst)
 			if code != tc.code {
@@ -689,27 +690,6 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
-}
-
-// checkGolden compares got with the golden file, or rewrites it with -update.
-func checkGolden(t *testing.T, file, got string) {
-	t.Helper()
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs (go test -update rewrites it)\n--- want\n%s--- got\n%s", file, want, got)
-	}
 }
 
 var (

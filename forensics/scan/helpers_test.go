@@ -10,7 +10,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -28,8 +27,6 @@ import (
 	"github.com/strata-forensics/strata/forensics/scan"
 	"github.com/strata-forensics/strata/forensics/tree"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
 
 // fixturesDir holds the generated fixtures; real/ below it holds the
 // archives written by skopeo, umoci and go-containerregistry.
