@@ -56,15 +56,11 @@ func newBlameCmd() *cobra.Command {
   strata blame --json image.tar /etc/passwd /tmp/payload`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			res, err := in.open(cmd.Context(), args[0], nil)
+			res, ir, err := in.openImage(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
 			defer res.Close()
-			ir, err := pickImage(res)
-			if err != nil {
-				return err
-			}
 			w := stdout(cmd)
 			var missing []string
 			for _, p := range args[1:] {

@@ -75,6 +75,29 @@ func verdictCode(res *scan.Result) error {
 	return nil
 }
 
+// openImage scans one input and picks the single image a path-oriented
+// command works on; the caller closes the result.
+func (f *inputFlags) openImage(ctx context.Context, path string) (*scan.Result, *scan.ImageResult, error) {
+	res, err := f.open(ctx, path, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	ir, err := pickImage(res)
+	if err != nil {
+		res.Close()
+		return nil, nil, err
+	}
+	return res, ir, nil
+}
+
+// checkLayer rejects a --layer the image does not have.
+func checkLayer(ir *scan.ImageResult, n int) error {
+	if n < 0 || n >= len(ir.Layers) {
+		return &exitError{code: exitUsage, err: fmt.Errorf("--layer %d: the image has layers 0-%d", n, len(ir.Layers)-1)}
+	}
+	return nil
+}
+
 // pickImage returns the single image a path-oriented command works on.
 func pickImage(res *scan.Result) (*scan.ImageResult, error) {
 	switch len(res.Images) {

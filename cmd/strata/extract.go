@@ -30,21 +30,17 @@ never overwritten without --force. Written files are never executable.`,
 			if dest == "" {
 				return &exitError{code: exitUsage, err: fmt.Errorf("-o DEST is required")}
 			}
-			res, err := in.open(cmd.Context(), args[0], nil)
+			res, ir, err := in.openImage(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
 			defer res.Close()
-			ir, err := pickImage(res)
-			if err != nil {
-				return err
-			}
 			idx := -1
 			if cmd.Flags().Changed("layer") {
-				idx = layerN
-				if idx < 0 || idx >= len(ir.Layers) {
-					return &exitError{code: exitUsage, err: fmt.Errorf("--layer %d: the image has layers 0-%d", idx, len(ir.Layers)-1)}
+				if err := checkLayer(ir, layerN); err != nil {
+					return err
 				}
+				idx = layerN
 			}
 			written, sum, err := extract.File(cmd.Context(), res, ir, args[1], idx, dest, force)
 			if err != nil {

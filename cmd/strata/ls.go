@@ -83,21 +83,17 @@ content that ships in the archive but is absent from the final filesystem.`,
 			if len(args) == 2 {
 				prefix = args[1]
 			}
-			res, err := in.open(cmd.Context(), args[0], nil)
+			res, ir, err := in.openImage(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
 			defer res.Close()
-			ir, err := pickImage(res)
-			if err != nil {
-				return err
-			}
 			w := stdout(cmd)
 			var recs []lsRecord
 			switch {
 			case cmd.Flags().Changed("layer"):
-				if layerN < 0 || layerN >= len(ir.Layers) {
-					return &exitError{code: exitUsage, err: fmt.Errorf("--layer %d: the image has layers 0-%d", layerN, len(ir.Layers)-1)}
+				if err := checkLayer(ir, layerN); err != nil {
+					return err
 				}
 				recs = layerRecords(ir, layerN, prefix)
 			case allLayers:

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/strata-forensics/strata/forensics/report"
 	"github.com/strata-forensics/strata/forensics/scan"
 )
 
@@ -66,30 +67,17 @@ func progressLine(s scan.Progress, elapsed time.Duration) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: layer %d of %d", s.Input, s.LayersDone, s.Layers)
 	if s.TotalBytes > 0 {
-		fmt.Fprintf(&b, ", %s of %s", sizeString(s.Bytes), sizeString(s.TotalBytes))
+		fmt.Fprintf(&b, ", %s of %s", report.HumanBytes(s.Bytes), report.HumanBytes(s.TotalBytes))
 	} else {
-		fmt.Fprintf(&b, ", %s", sizeString(s.Bytes))
+		fmt.Fprintf(&b, ", %s", report.HumanBytes(s.Bytes))
 	}
 	if secs := elapsed.Seconds(); secs > 0 && s.Bytes > 0 {
 		rate := float64(s.Bytes) / secs
-		fmt.Fprintf(&b, ", %s/s", sizeString(int64(rate)))
+		fmt.Fprintf(&b, ", %s/s", report.HumanBytes(int64(rate)))
 		if left := s.TotalBytes - s.Bytes; s.TotalBytes > 0 && left > 0 {
 			eta := time.Duration(float64(left) / rate * float64(time.Second)).Round(time.Second)
 			fmt.Fprintf(&b, ", %s left", eta)
 		}
 	}
 	return b.String()
-}
-
-func sizeString(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

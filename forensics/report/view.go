@@ -118,7 +118,7 @@ func (d *Document) view() *view {
 func templateFuncs() map[string]any {
 	return map[string]any{
 		"utc":      utc,
-		"bytes":    humanBytes,
+		"bytes":    HumanBytes,
 		"short":    shortDigest,
 		"join":     strings.Join,
 		"upper":    strings.ToUpper,
@@ -179,9 +179,10 @@ func presence(present bool) string {
 	return "deleted"
 }
 
-// humanBytes prints a size in binary units, with the exact byte count for
-// anything that was rounded.
-func humanBytes(n int64) string {
+// HumanBytes prints a byte count in binary units with one decimal (512 B,
+// 1.5 MiB), as the reports show sizes; the CLI's progress line uses it too
+// so that the two agree.
+func HumanBytes(n int64) string {
 	const unit = 1024
 	if n < unit {
 		return fmt.Sprintf("%d B", n)
