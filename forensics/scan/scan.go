@@ -307,13 +307,19 @@ func readLayer(ctx context.Context, name string, r io.Reader, d digest.Digest, s
 	lr := &LayerResult{Blob: name, Digest: d}
 	var src io.Reader
 	var hr *hashingReader
+	wopts := layer.Options{Limits: opts.Limits}
 	if d != "" {
 		src = blob.NewVerifier(r, d, size)
+		if d.Algorithm() == digest.SHA256 {
+			// Walk asks only after the blob was read to its end, when the
+			// verifier has checked that it hashes to d.
+			wopts.RawSHA256 = func() digest.Digest { return d }
+		}
 	} else {
 		hr = &hashingReader{r: r, h: sha256.New()}
 		src = hr
+		wopts.RawSHA256 = func() digest.Digest { return digest.NewDigestFromBytes(digest.SHA256, hr.h.Sum(nil)) }
 	}
-	wopts := layer.Options{Limits: opts.Limits}
 	var ls *detect.LayerScan
 	if opts.Engine != nil {
 		ls = opts.Engine.NewLayerScan()

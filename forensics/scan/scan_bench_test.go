@@ -2,12 +2,15 @@ package scan_test
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/klauspost/compress/gzip"
 	"github.com/opencontainers/go-digest"
 
 	"github.com/strata-forensics/strata/fixtures/bench/synth"
@@ -24,15 +27,21 @@ func writeBenchArchive(b *testing.B) (string, *synth.Blob) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	return writeArchive(b, blob.Digest.Encoded()+".tar.gz", blob.Gzip, blob.DiffID), blob
+}
+
+// writeArchive writes a docker save archive whose one layer is data under
+// name.
+func writeArchive(b *testing.B, layerName string, data []byte, diffID digest.Digest) string {
+	b.Helper()
 	cfg, err := json.Marshal(map[string]any{
 		"architecture": "amd64", "os": "linux",
-		"rootfs": map[string]any{"type": "layers", "diff_ids": []digest.Digest{blob.DiffID}},
+		"rootfs": map[string]any{"type": "layers", "diff_ids": []digest.Digest{diffID}},
 	})
 	if err != nil {
 		b.Fatal(err)
 	}
 	cfgName := digest.FromBytes(cfg).Encoded() + ".json"
-	layerName := blob.Digest.Encoded() + ".tar.gz"
 	manifest, err := json.Marshal([]map[string]any{{"Config": cfgName, "RepoTags": []string{"bench:latest"}, "Layers": []string{layerName}}})
 	if err != nil {
 		b.Fatal(err)
@@ -46,7 +55,7 @@ func writeBenchArchive(b *testing.B) (string, *synth.Blob) {
 	for _, m := range []struct {
 		name string
 		data []byte
-	}{{cfgName, cfg}, {layerName, blob.Gzip}, {"manifest.json", manifest}} {
+	}{{cfgName, cfg}, {layerName, data}, {"manifest.json", manifest}} {
 		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: m.name, Size: int64(len(m.data)), Mode: 0o644}); err != nil {
 			b.Fatal(err)
 		}
@@ -60,7 +69,7 @@ func writeBenchArchive(b *testing.B) (string, *synth.Blob) {
 	if err := f.Close(); err != nil {
 		b.Fatal(err)
 	}
-	return p, blob
+	return p
 }
 
 // BenchmarkScanGzipLayer is scan.Run end to end over an archive with one
@@ -91,15 +100,17 @@ func BenchmarkScanGzipLayer(b *testing.B) {
 	}
 }
 
-// BenchmarkScanArchive scans the archive named by STRATA_BENCH_ARCHIVE (for
-// instance .cache/bench/image.docker.tar from `make bench`) with the
-// built-in detectors, to profile a whole scan:
+// BenchmarkScanArchive scans the archives named by STRATA_BENCH_ARCHIVE
+// (paths separated by the OS list separator, ':' on Unix; for instance
+// .cache/bench/image.docker.tar from `make bench`) with the built-in
+// detectors and one memo, as `strata scan A B ...` does, keeping every
+// result until the end as the command does, to profile whole scans:
 //
 //	STRATA_BENCH_ARCHIVE=$PWD/.cache/bench/image.docker.tar \
 //	  go test -run '^$' -bench ScanArchive -benchtime 1x -cpuprofile cpu.out ./forensics/scan
 func BenchmarkScanArchive(b *testing.B) {
-	p := os.Getenv("STRATA_BENCH_ARCHIVE")
-	if p == "" {
+	paths := filepath.SplitList(os.Getenv("STRATA_BENCH_ARCHIVE"))
+	if len(paths) == 0 {
 		b.Skip("STRATA_BENCH_ARCHIVE not set")
 	}
 	set, err := rules.Builtin()
@@ -112,11 +123,18 @@ func BenchmarkScanArchive(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		res, err := scan.Run(context.Background(), p, scan.Options{Engine: eng})
-		if err != nil {
-			b.Fatal(err)
+		memo := scan.NewMemo("")
+		var results []*scan.Result
+		for _, p := range paths {
+			res, err := scan.Run(context.Background(), p, scan.Options{Engine: eng, Memo: memo})
+			if err != nil {
+				b.Fatal(err)
+			}
+			results = append(results, res)
 		}
-		res.Close()
+		for _, res := range results {
+			res.Close()
+		}
 	}
 }
 
@@ -152,5 +170,44 @@ func BenchmarkScanFleetShared(b *testing.B) {
 			}
 			res.Close()
 		}
+	}
+}
+
+// BenchmarkScanUncompressedLayer is scan.Run over a Docker 25 style
+// archive whose one 64 MiB layer is stored uncompressed under its digest:
+// no decompression, the blob read in place.
+func BenchmarkScanUncompressedLayer(b *testing.B) {
+	blob, err := synth.GzipLayer(64, 6000, 64<<20)
+	if err != nil {
+		b.Fatal(err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(blob.Gzip))
+	if err != nil {
+		b.Fatal(err)
+	}
+	raw, err := io.ReadAll(zr) // a 64 MiB benchmark input, bounded
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := writeArchive(b, "blobs/sha256/"+blob.DiffID.Encoded(), raw, blob.DiffID)
+	set, err := rules.Builtin()
+	if err != nil {
+		b.Fatal(err)
+	}
+	eng, err := detect.New(set, detect.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(raw)))
+	b.ReportAllocs()
+	for b.Loop() {
+		res, err := scan.Run(context.Background(), p, scan.Options{Engine: eng})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if !res.Integrity().OK || res.Images[0].Layers[0].Summary.DiffID != blob.DiffID {
+			b.Fatalf("integrity %+v", res.Integrity())
+		}
+		res.Close()
 	}
 }
