@@ -23,6 +23,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
 
+	"github.com/strata-forensics/strata/fixtures/imagebuild"
 	"github.com/strata-forensics/strata/forensics/layer"
 	"github.com/strata-forensics/strata/forensics/scan"
 	"github.com/strata-forensics/strata/forensics/tree"
@@ -158,46 +159,10 @@ func tarMembers(t *testing.T, p string) map[string]bool {
 	}
 }
 
-// untar unpacks the regular files and folders of an archive of an OCI
-// layout into dir (the fixtures hold nothing else).
 func untar(t *testing.T, file, dir string) {
 	t.Helper()
-	f, err := os.Open(file)
-	if err != nil {
+	if err := imagebuild.UntarFile(file, dir); err != nil {
 		t.Fatal(err)
-	}
-	defer f.Close()
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		rel := path.Clean("/" + h.Name)
-		p := filepath.Join(dir, filepath.FromSlash(rel))
-		switch h.Typeflag {
-		case tar.TypeDir:
-			if err := os.MkdirAll(p, 0o755); err != nil {
-				t.Fatal(err)
-			}
-		case tar.TypeReg:
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			w, err := os.Create(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := io.Copy(w, tr); err != nil {
-				t.Fatal(err)
-			}
-			if err := w.Close(); err != nil {
-				t.Fatal(err)
-			}
-		}
 	}
 }
 
