@@ -105,13 +105,13 @@ func blame(ir *scan.ImageResult, p string) blameRecord {
 	}
 	rec.Introduced, rec.Modified, rec.Deleted = at(n.Introduced()), at(n.Modified()), at(n.Deleted())
 	for _, c := range n.History {
-		bc := blameChange{Layer: c.Layer, Op: string(c.Op), Implied: c.Implied, Cause: c.Cause}
+		bc := blameChange{Layer: c.Layer, Op: c.Op.String(), Implied: c.Implied, Cause: c.Cause.String()}
 		if c.Layer < len(ir.Image.Layers) {
 			l := ir.Image.Layers[c.Layer]
 			bc.Digest, bc.CreatedBy = l.Digest.String(), l.CreatedBy
 		}
 		if e := c.Entry; e != nil {
-			bc.Type, bc.SHA256, bc.Size, bc.Mode, bc.Link = string(e.Type), e.SHA256, e.Size, modeString(e.Mode), e.Link
+			bc.Type, bc.SHA256, bc.Size, bc.Mode, bc.Link = e.Type.String(), e.SHA256, e.Size, modeString(e.Mode), e.Link
 		}
 		rec.History = append(rec.History, bc)
 	}
@@ -126,7 +126,7 @@ func blameText(w io.Writer, rec blameRecord) {
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, c := range rec.History {
-		if c.Op == string(tree.Same) {
+		if c.Op == tree.Same.String() {
 			continue
 		}
 		what := c.Type

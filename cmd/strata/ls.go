@@ -53,12 +53,12 @@ func modeString(m fs.FileMode) string {
 }
 
 func record(img string, n *tree.Node, e *layer.Entry) lsRecord {
-	r := lsRecord{Image: img, Path: n.Path, Introduced: n.Introduced(), Modified: n.Modified(), Present: n.Present()}
+	r := lsRecord{Image: img, Path: n.Path(), Introduced: n.Introduced(), Modified: n.Modified(), Present: n.Present()}
 	if d := n.Deleted(); d >= 0 {
 		r.Deleted = &d
 	}
 	if e != nil {
-		r.Type, r.Mode, r.UID, r.GID, r.Size, r.SHA256, r.Link = string(e.Type), modeString(e.Mode), e.UID, e.GID, e.Size, e.SHA256, e.Link
+		r.Type, r.Mode, r.UID, r.GID, r.Size, r.SHA256, r.Link = e.Type.String(), modeString(e.Mode), e.UID, e.GID, e.Size, e.SHA256, e.Link
 	}
 	return r
 }
@@ -133,7 +133,7 @@ content that ships in the archive but is absent from the final filesystem.`,
 func layerRecords(ir *scan.ImageResult, idx int, prefix string) []lsRecord {
 	var out []lsRecord
 	for _, pc := range ir.Changes(idx) {
-		if !underPrefix(pc.Node.Path, prefix) {
+		if !underPrefix(pc.Node.Path(), prefix) {
 			continue
 		}
 		e := pc.Change.Entry
@@ -145,7 +145,7 @@ func layerRecords(ir *scan.ImageResult, idx int, prefix string) []lsRecord {
 		}
 		r := record(ir.Image.Ref(), pc.Node, e)
 		l := idx
-		r.Layer, r.Op = &l, string(pc.Change.Op)
+		r.Layer, r.Op = &l, pc.Change.Op.String()
 		out = append(out, r)
 	}
 	return out

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/strata-forensics/strata/forensics/layer"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -350,7 +351,7 @@ func TestFileRecordedDigest(t *testing.T) {
 	for idx := range ir.Layers {
 		for _, p := range ir.Tree.Paths() {
 			e, _, ok := ir.Resolve(p, idx)
-			if !ok || e.Type != "file" || strings.Contains(p, "link") {
+			if !ok || e.Type != layer.File || strings.Contains(p, "link") {
 				continue
 			}
 			dest := t.TempDir()

@@ -36,10 +36,10 @@ const (
 func classifyWhiteout(p string) (t Type, target string, meta bool) {
 	dir, base := path.Split(p)
 	if strings.Contains(dir, "/"+whiteoutMeta) || strings.HasPrefix(base, whiteoutMeta) && base != opaqueName {
-		return "", "", true
+		return 0, "", true
 	}
 	if !strings.HasPrefix(base, whiteoutPrefix) {
-		return "", "", false
+		return 0, "", false
 	}
 	dir = path.Clean(dir)
 	if base == opaqueName {

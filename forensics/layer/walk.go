@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
@@ -102,7 +101,7 @@ type Summary struct {
 	Compression      compress.Format
 	DiffID           digest.Digest // sha256 of the uncompressed stream
 	UncompressedSize int64
-	Entries          []Entry // in tar order, whiteouts included
+	Entries          []*Entry // in tar order, whiteouts included; one allocation each, so a million entries never move
 	Anomalies        []Anomaly
 }
 
@@ -165,7 +164,7 @@ func Walk(ctx context.Context, blob io.Reader, opts Options) (*Summary, error) {
 		src = io.TeeReader(src, diff)
 	}
 	un := &countingReader{r: src, max: lim.MaxBytes}
-	w := walker{sum: sum, lim: lim, opts: opts, seen: map[string]int{}, fileHash: sha256.New()}
+	w := walker{sum: sum, lim: lim, opts: opts, seen: map[string]*Entry{}, fileHash: sha256.New()}
 	werr := w.walk(ctx, un)
 	if werr == nil {
 		// Trailing zero blocks and padding belong to the diff_id too.
@@ -194,7 +193,7 @@ type walker struct {
 	sum      *Summary
 	lim      Limits
 	opts     Options
-	seen     map[string]int // path -> index in sum.Entries, for duplicates and hardlinks
+	seen     map[string]*Entry // the last entry written at a path, for duplicates and hardlinks
 	fileHash hash.Hash
 	buf      [64 << 10]byte
 }
@@ -236,15 +235,15 @@ func (w *walker) walk(ctx context.Context, un *countingReader) error {
 				return &FormatError{Offset: un.n, Err: fmt.Errorf("%s: %w", e.Path, err)}
 			}
 		}
-		if prev, dup := w.seen[e.Path]; dup && e.Type != Whiteout && e.Type != Opaque && w.sum.Entries[prev].Type != Dir {
+		if prev, dup := w.seen[e.Path]; dup && e.Type != Whiteout && e.Type != Opaque && prev.Type != Dir {
 			w.anomaly(e, AnomalyDuplicate, "path appears again in the same layer; the later entry wins")
 		}
 		if e.Type != Whiteout && e.Type != Opaque {
-			w.seen[e.Path] = len(w.sum.Entries)
+			w.seen[e.Path] = e
 		}
-		w.sum.Entries = append(w.sum.Entries, *e)
+		w.sum.Entries = append(w.sum.Entries, e)
 		if w.opts.Entry != nil {
-			w.opts.Entry(&w.sum.Entries[len(w.sum.Entries)-1])
+			w.opts.Entry(e)
 		}
 	}
 }
@@ -254,15 +253,16 @@ func (w *walker) walk(ctx context.Context, un *countingReader) error {
 func (w *walker) entry(h *tar.Header, offset int64) (*Entry, bool) {
 	p, anomaly := CleanPath(h.Name)
 	e := &Entry{
-		Path:    p,
-		Mode:    modeOf(h),
-		UID:     h.Uid,
-		GID:     h.Gid,
-		Size:    h.Size,
-		ModTime: h.ModTime.UTC(),
-		Offset:  offset,
-		Name:    unusualName(h.Name, p),
+		Path:   p,
+		Mode:   modeOf(h),
+		UID:    h.Uid,
+		GID:    h.Gid,
+		Size:   h.Size,
+		MTime:  h.ModTime.Unix(),
+		Offset: offset,
+		Name:   unusualName(h.Name, p),
 	}
+	e.MTimeNsec = int32(h.ModTime.Nanosecond())
 	if p == "/" && anomaly == AnomalyAbsolute {
 		// umoci writes the root folder itself as "/": odd, not hostile.
 		anomaly = ""
@@ -280,7 +280,7 @@ func (w *walker) entry(h *tar.Header, offset int64) (*Entry, bool) {
 	}
 	if t, target, meta := classifyWhiteout(p); meta {
 		return nil, false
-	} else if t != "" {
+	} else if t != 0 {
 		if h.Typeflag != tar.TypeReg || h.Size != 0 {
 			w.anomaly(e, AnomalyWhiteoutMeta, fmt.Sprintf("whiteout marker of type %q with %d bytes", h.Typeflag, h.Size))
 		}
@@ -300,8 +300,8 @@ func (w *walker) entry(h *tar.Header, offset int64) (*Entry, bool) {
 		if lanomaly == AnomalyTraversal {
 			w.anomaly(e, AnomalyTraversal, fmt.Sprintf("hardlink target %q", h.Linkname))
 		}
-		if i, ok := w.seen[target]; ok && w.sum.Entries[i].Type == File {
-			e.SHA256, e.Size = w.sum.Entries[i].SHA256, w.sum.Entries[i].Size
+		if t, ok := w.seen[target]; ok && t.Type == File {
+			e.SHA256, e.Size = t.SHA256, t.Size
 		} else {
 			e.Size = 0 // resolved against lower layers by the tree
 		}
@@ -363,7 +363,8 @@ func (w *walker) content(r io.Reader, e *Entry) error {
 		}
 	}
 	if err == nil {
-		e.SHA256 = hex.EncodeToString(w.fileHash.Sum(nil))
+		var sum [sha256.Size]byte
+		e.SHA256 = hexDigest(w.fileHash.Sum(sum[:0]))
 	}
 	for _, s := range sinks {
 		s.Done(e, err)

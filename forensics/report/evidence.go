@@ -189,7 +189,7 @@ func matchedEntry(ir *scan.ImageResult, f finding.Finding) (*layer.Entry, int) {
 	}
 	var hit *layer.Entry
 	for i := range lr.Summary.Entries {
-		e := &lr.Summary.Entries[i]
+		e := lr.Summary.Entries[i]
 		if e.Path != f.Path {
 			continue
 		}
@@ -211,7 +211,7 @@ func matchedEntry(ir *scan.ImageResult, f finding.Finding) (*layer.Entry, int) {
 				continue
 			}
 			for i := len(l.Summary.Entries) - 1; i >= 0; i-- {
-				e := &l.Summary.Entries[i]
+				e := l.Summary.Entries[i]
 				if e.Path == hit.Link && e.Type == layer.File && e.SHA256 == hit.SHA256 {
 					return e, idx
 				}

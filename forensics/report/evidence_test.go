@@ -172,7 +172,7 @@ func TestMatchedEntry(t *testing.T) {
 	// A hardlink in layer 2 to the liblzma of layer 1: the bytes come from
 	// layer 1's entry.
 	lib := "/usr/lib/x86_64-linux-gnu/liblzma.so.5.6.1"
-	ir.Layers[2].Summary.Entries = append(ir.Layers[2].Summary.Entries, layer.Entry{Path: "/lib/liblzma.so.5", Type: layer.Hardlink, Link: lib, SHA256: sha(fileBytes[lib])})
+	ir.Layers[2].Summary.Entries = append(ir.Layers[2].Summary.Entries, &layer.Entry{Path: "/lib/liblzma.so.5", Type: layer.Hardlink, Link: lib, SHA256: sha(fileBytes[lib])})
 	cases := []struct {
 		name      string
 		layer     int

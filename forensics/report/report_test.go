@@ -66,7 +66,11 @@ func sampleResult(t testing.TB) *scan.Result {
 		Cmd: []string{"bash"}, Layers: []*image.Layer{&l0b}}
 
 	sum := func(es ...layer.Entry) *layer.Summary {
-		return &layer.Summary{Compression: compress.Gzip, Entries: es}
+		ps := make([]*layer.Entry, len(es))
+		for i := range es {
+			ps[i] = &es[i]
+		}
+		return &layer.Summary{Compression: compress.Gzip, Entries: ps}
 	}
 	lr0 := &scan.LayerResult{Blob: l0.Blob, Digest: l0.Digest, Summary: sum(
 		layer.Entry{Path: "/etc", Type: layer.Dir, Mode: 0o755, Name: "etc/"},

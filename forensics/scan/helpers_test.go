@@ -256,7 +256,7 @@ func finalTree(tr *tree.Tree) map[string]fsEntry {
 		if e.Type == layer.File || e.Type == layer.Hardlink {
 			fe.Size, fe.SHA256 = e.Size, e.SHA256
 		}
-		out[n.Path] = fe
+		out[n.Path()] = fe
 		return true
 	})
 	return out

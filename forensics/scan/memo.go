@@ -43,7 +43,7 @@ func NewMemo(dir string) *Memo {
 }
 
 // cacheFormat is bumped when the on-disk form changes.
-const cacheFormat = 1
+const cacheFormat = 2
 
 type cached struct {
 	Format  int                 `json:"format"`

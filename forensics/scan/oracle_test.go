@@ -528,7 +528,7 @@ func diskTree(t *testing.T, root string) map[string]fsEntry {
 		case info.Mode()&fs.ModeNamedPipe != 0:
 			e.Type = layer.FIFO
 		default:
-			e.Type = layer.Type("other " + info.Mode().Type().String())
+			e.Type, e.Link = layer.Type(255), "other "+info.Mode().Type().String()
 		}
 		out["/"+filepath.ToSlash(rel)] = e
 		return nil

@@ -416,4 +416,4 @@ func buildImage(img *image.Image, layers map[string]*LayerResult, eng *detect.En
 	return ir, problems
 }
 
-func countEntries(es []layer.Entry) int { return len(es) }
+func countEntries(es []*layer.Entry) int { return len(es) }

@@ -74,7 +74,7 @@ func checkPath(t *testing.T, tr *tree.Tree, p string, w want) {
 	}
 	e := n.Last()
 	switch {
-	case w.typ != "" && e.Type != w.typ:
+	case w.typ != 0 && e.Type != w.typ:
 		t.Errorf("%s: type %s, want %s", p, e.Type, w.typ)
 	case w.mode != 0 && e.Mode != w.mode:
 		t.Errorf("%s: mode %s, want %s", p, e.Mode, w.mode)
@@ -209,12 +209,12 @@ func dump(tr *tree.Tree) []string {
 			if e := c.Entry; e != nil {
 				s += fmt.Sprintf("[%s %s %d:%d size=%d sha256=%s link=%q xattrs=%v implied=%v]", e.Type, e.Mode, e.UID, e.GID, e.Size, e.SHA256, e.Link, e.Xattrs, c.Implied)
 			}
-			if c.Cause != "" {
-				s += "(" + c.Cause + ")"
+			if c.Cause != 0 {
+				s += "(" + c.Cause.String() + ")"
 			}
 			hist = append(hist, s)
 		}
-		out = append(out, fmt.Sprintf("%s present=%v intro=%d mod=%d del=%d %s", n.Path, n.Present(), n.Introduced(), n.Modified(), n.Deleted(), strings.Join(hist, " ")))
+		out = append(out, fmt.Sprintf("%s present=%v intro=%d mod=%d del=%d %s", n.Path(), n.Present(), n.Introduced(), n.Modified(), n.Deleted(), strings.Join(hist, " ")))
 		return true
 	})
 	return out
@@ -312,7 +312,7 @@ func TestChanges(t *testing.T) {
 			res := runScan(t, filepath.Join(fixturesDir, tc.fixture))
 			var got []string
 			for _, c := range res.Images[0].Changes(tc.layer) {
-				got = append(got, string(c.Change.Op)+" "+c.Node.Path)
+				got = append(got, c.Change.Op.String()+" "+c.Node.Path())
 			}
 			if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
 				t.Errorf("Changes(%d):\n%s\nwant:\n%s", tc.layer, strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
@@ -471,7 +471,7 @@ func TestResolveAndOpen(t *testing.T) {
 // most of them, layer 1 modifies some and adds more, layer 2 deletes some
 // by whiteout and makes folders opaque (re-adding a few below), layer 3
 // adds the rest. About n distinct paths in all.
-func syntheticLayers(n int) [][]layer.Entry {
+func syntheticLayers(n int) [][]*layer.Entry {
 	const perDir = 1000
 	file := func(d, f int, ver string) layer.Entry {
 		p := fmt.Sprintf("/srv/d%04d/f%04d.txt", d, f)
@@ -503,7 +503,17 @@ func syntheticLayers(n int) [][]layer.Entry {
 			l3 = append(l3, file(d, f, "v3"))
 		}
 	}
-	return [][]layer.Entry{l0, l1, l2, l3}
+	// One allocation per entry, as Walk makes them.
+	var out [][]*layer.Entry
+	for _, l := range [][]layer.Entry{l0, l1, l2, l3} {
+		ps := make([]*layer.Entry, len(l))
+		for i := range l {
+			e := l[i]
+			ps[i] = &e
+		}
+		out = append(out, ps)
+	}
+	return out
 }
 
 // BenchmarkTreeMillionPaths builds the tree of a million paths across four

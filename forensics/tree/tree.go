@@ -6,6 +6,7 @@
 package tree
 
 import (
+	"fmt"
 	"path"
 	"sort"
 	"strings"
@@ -13,38 +14,90 @@ import (
 	"github.com/strata-forensics/strata/forensics/layer"
 )
 
-// Op is what a layer did to a path.
-type Op string
+// Op is what a layer did to a path. It is a byte, not a string: a tree
+// keeps one Change per path per layer that touched it.
+type Op uint8
 
 const (
-	Add    Op = "add"    // the path begins a life (first seen, or after a delete)
-	Modify Op = "modify" // content, mode, owner, type or link target changed
-	Delete Op = "delete" // a whiteout removed it, or a parent was removed or replaced
-	Opaque Op = "opaque" // an opaque marker in this layer hid the folder's lower content
-	Same   Op = "same"   // the layer re-emitted an identical entry (not a change)
+	Add    Op = iota + 1 // "add": the path begins a life (first seen, or after a delete)
+	Modify               // "modify": content, mode, owner, type or link target changed
+	Delete               // "delete": a whiteout removed it, or a parent was removed or replaced
+	Opaque               // "opaque": an opaque marker in this layer hid the folder's lower content
+	Same                 // "same": the layer re-emitted an identical entry (not a change)
 )
+
+var opNames = [...]string{"", "add", "modify", "delete", "opaque", "same"}
+
+// String is the op's name, "" for the zero Op (no change).
+func (o Op) String() string {
+	if int(o) < len(opNames) {
+		return opNames[o]
+	}
+	return fmt.Sprintf("op(%d)", uint8(o))
+}
+
+// MarshalText writes the op's name.
+func (o Op) MarshalText() ([]byte, error) { return []byte(o.String()), nil }
+
+// Cause says why a path was deleted.
+type Cause uint8
+
+const (
+	ByWhiteout Cause = iota + 1 // "whiteout": a .wh. marker named it
+	ByOpaque                    // "opaque": an opaque marker on its folder
+	ByReplace                   // "replaced": a folder was needed where it stood
+	// ByParent is set on a cause when the path went because a folder
+	// above it went ("parent whiteout", "parent opaque", "parent replaced").
+	ByParent Cause = 0x80
+)
+
+var causeNames = [...]string{"", "whiteout", "opaque", "replaced"}
+
+// String is the cause as reports spell it, "" for none.
+func (c Cause) String() string {
+	base := c &^ ByParent
+	name := fmt.Sprintf("cause(%d)", uint8(base))
+	if int(base) < len(causeNames) {
+		name = causeNames[base]
+	}
+	if c&ByParent != 0 {
+		return "parent " + name
+	}
+	return name
+}
+
+// MarshalText writes the cause as String spells it.
+func (c Cause) MarshalText() ([]byte, error) { return []byte(c.String()), nil }
 
 // Change is one layer's effect on a path. Entry is the entry the layer
 // wrote (nil for Delete; for Opaque the folder entry if the layer wrote one).
 type Change struct {
-	Layer int          `json:"layer"`
-	Op    Op           `json:"op"`
-	Entry *layer.Entry `json:"entry,omitempty"`
+	Layer int `json:"layer"`
+	Op    Op  `json:"op"`
 	// Implied marks a folder that exists only because something was added
 	// below it.
 	Implied bool `json:"implied,omitempty"`
-	// Cause says why, for a Delete: "whiteout", "opaque", "parent deleted",
-	// "parent replaced".
-	Cause string `json:"cause,omitempty"`
+	// Cause says why, for a Delete.
+	Cause Cause        `json:"cause,omitempty"`
+	Entry *layer.Entry `json:"entry,omitempty"`
 }
 
 // Node is one path ever seen in the image.
 type Node struct {
-	Path    string
 	History []Change // in layer order; Same changes are kept for blame
 	entry   *layer.Entry
+	kids    map[string]*Node // every child ever seen, by name; nil until the path was a folder
+	wrote   int32            // 1 + the last layer that wrote this path itself, 0 for none
 	present bool
-	kids    map[string]*Node // every child ever seen; nil until the path was a folder
+}
+
+// Path is the node's absolute path. It is the path of the last entry
+// written there, so a node does not carry the string twice.
+func (n *Node) Path() string {
+	if n.entry == nil {
+		return ""
+	}
+	return n.entry.Path
 }
 
 // Final is the entry in the final filesystem, nil when absent.
@@ -97,61 +150,88 @@ func (n *Node) Deleted() int {
 	return -1
 }
 
-// Tree is the merged filesystem of one image.
+// Tree is the merged filesystem of one image. Paths are found from the root
+// through each folder's children: there is no second index of every path,
+// which would cost as much again for a million of them.
 type Tree struct {
 	root   *Node
-	nodes  map[string]*Node
+	paths  int // nodes ever created, the root excluded
 	layers int
-	sorted []string // cached sorted paths; nil after a change
+	sorted []*Node // cached, in path order; nil after a change
 }
 
 // New returns an empty tree.
 func New() *Tree {
-	root := &Node{Path: "/", present: true, kids: map[string]*Node{}, entry: &layer.Entry{Path: "/", Type: layer.Dir, Mode: 0o755}}
-	return &Tree{root: root, nodes: map[string]*Node{"/": root}}
+	root := &Node{present: true, kids: map[string]*Node{}, entry: &layer.Entry{Path: "/", Type: layer.Dir, Mode: 0o755}}
+	return &Tree{root: root}
 }
 
 // Layers is the number of layers applied.
 func (t *Tree) Layers() int { return t.layers }
 
 // Node returns the node for a path, or nil when it was never seen.
-func (t *Tree) Node(p string) *Node { return t.nodes[path.Clean("/"+p)] }
+func (t *Tree) Node(p string) *Node { return t.lookup(path.Clean("/" + p)) }
+
+// lookup finds a clean absolute path.
+func (t *Tree) lookup(p string) *Node {
+	n, rest := t.root, strings.TrimPrefix(p, "/")
+	for rest != "" && n != nil {
+		name := rest
+		if i := strings.IndexByte(rest, '/'); i >= 0 {
+			name, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = ""
+		}
+		n = n.kids[name]
+	}
+	return n
+}
+
+// child returns the node for p below parent, creating it.
+func (t *Tree) child(parent *Node, p string) *Node {
+	name := path.Base(p)
+	if n := parent.kids[name]; n != nil {
+		return n
+	}
+	// The caller gives the node its entry, and so its path, right away.
+	n := &Node{}
+	parent.kids[name] = n
+	t.paths++
+	t.sorted = nil
+	return n
+}
 
 // Len is the number of paths ever seen, the root excluded.
-func (t *Tree) Len() int { return len(t.nodes) - 1 }
+func (t *Tree) Len() int { return t.paths }
 
 // Apply merges one layer's entries, in tar order, as layer number idx
 // (layers must be applied bottom-up). A layer's whiteouts and opaque markers
 // affect only lower layers: what the same layer adds stays, whatever the
 // order of the entries in its tar.
-func (t *Tree) Apply(idx int, entries []layer.Entry) {
+func (t *Tree) Apply(idx int, entries []*layer.Entry) {
 	t.layers = idx + 1
 	t.sorted = nil
 	// Whiteouts first, so that they never hide what the same layer adds.
-	for i := range entries {
-		e := &entries[i]
+	for _, e := range entries {
 		switch e.Type {
 		case layer.Opaque:
 			t.opaque(idx, e)
 		case layer.Whiteout:
-			if n := t.nodes[e.Path]; n != nil && n.present && n != t.root {
-				t.remove(idx, n, "whiteout")
+			if n := t.lookup(e.Path); n != nil && n.present && n != t.root {
+				t.remove(idx, n, ByWhiteout)
 			}
 		}
 	}
-	written := map[string]bool{}
-	for i := range entries {
-		e := &entries[i]
+	for _, e := range entries {
 		if e.Type == layer.Whiteout || e.Type == layer.Opaque {
 			continue
 		}
-		t.write(idx, e, written[e.Path])
-		written[e.Path] = true
+		t.write(idx, e)
 	}
 }
 
 func (t *Tree) opaque(idx int, e *layer.Entry) {
-	n := t.nodes[e.Path]
+	n := t.lookup(e.Path)
 	if n == nil || !n.present || n.entry.Type != layer.Dir {
 		// Opaque over nothing: the folder itself is (re)created by the
 		// layer's own folder entry or implied by the marker.
@@ -159,20 +239,20 @@ func (t *Tree) opaque(idx int, e *layer.Entry) {
 	}
 	for _, k := range sortedKids(n) {
 		if k.present {
-			t.remove(idx, k, "opaque")
+			t.remove(idx, k, ByOpaque)
 		}
 	}
 	n.History = append(n.History, Change{Layer: idx, Op: Opaque})
 }
 
 // remove deletes n and everything below it.
-func (t *Tree) remove(idx int, n *Node, cause string) {
+func (t *Tree) remove(idx int, n *Node, cause Cause) {
 	n.present = false
 	n.History = append(n.History, Change{Layer: idx, Op: Delete, Cause: cause})
 	if n.kids != nil {
 		for _, k := range sortedKids(n) {
 			if k.present {
-				t.remove(idx, k, "parent "+strings.TrimPrefix(cause, "parent "))
+				t.remove(idx, k, cause|ByParent)
 			}
 		}
 	}
@@ -183,7 +263,7 @@ func sortedKids(n *Node) []*Node {
 	for _, k := range n.kids {
 		out = append(out, k)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	sort.Slice(out, func(i, j int) bool { return out[i].Path() < out[j].Path() })
 	return out
 }
 
@@ -194,20 +274,15 @@ func (t *Tree) ensureDir(idx int, p string) *Node {
 		return t.root
 	}
 	parent := t.ensureDir(idx, path.Dir(p))
-	n := t.nodes[p]
-	if n != nil && n.present && n.entry.Type == layer.Dir {
+	n := t.child(parent, p)
+	if n.present && n.entry.Type == layer.Dir {
 		return n
 	}
-	if n != nil && n.present {
+	if n.present {
 		// A non-folder stands where a folder is needed: it is replaced.
-		t.remove(idx, n, "replaced")
+		t.remove(idx, n, ByReplace)
 	}
 	implied := &layer.Entry{Path: p, Type: layer.Dir, Mode: 0o755}
-	if n == nil {
-		n = &Node{Path: p}
-		t.nodes[p] = n
-	}
-	parent.kids[path.Base(p)] = n
 	n.entry, n.present, n.kids = implied, true, orEmpty(n.kids)
 	n.History = append(n.History, Change{Layer: idx, Op: Add, Entry: implied, Implied: true})
 	return n
@@ -220,16 +295,13 @@ func orEmpty(m map[string]*Node) map[string]*Node {
 	return m
 }
 
-// write records entry e of layer idx. again is true when the same layer
-// wrote this path before (a duplicate entry: the last one wins).
-func (t *Tree) write(idx int, e *layer.Entry, again bool) {
+// write records entry e of layer idx. When the same layer wrote this path
+// before (a duplicate entry), the last one wins.
+func (t *Tree) write(idx int, e *layer.Entry) {
 	parent := t.ensureDir(idx, path.Dir(e.Path))
-	n := t.nodes[e.Path]
-	if n == nil {
-		n = &Node{Path: e.Path}
-		t.nodes[e.Path] = n
-	}
-	parent.kids[path.Base(e.Path)] = n
+	n := t.child(parent, e.Path)
+	again := n.wrote == int32(idx)+1
+	n.wrote = int32(idx) + 1
 	if e.Type == layer.Hardlink && e.SHA256 == "" {
 		e = t.resolveHardlink(e)
 	}
@@ -243,7 +315,7 @@ func (t *Tree) write(idx int, e *layer.Entry, again bool) {
 				last.Op = Modify
 			}
 			last.Entry, last.Implied = e, false
-			t.setEntry(idx, n, e)
+			t.setEntry(n, e)
 			return
 		case sameEntry(n.entry, e):
 			op = Same
@@ -255,15 +327,15 @@ func (t *Tree) write(idx int, e *layer.Entry, again bool) {
 		// A file replaces a folder: what was below goes.
 		for _, k := range sortedKids(n) {
 			if k.present {
-				t.remove(idx, k, "parent replaced")
+				t.remove(idx, k, ByReplace|ByParent)
 			}
 		}
 	}
 	n.History = append(n.History, Change{Layer: idx, Op: op, Entry: e})
-	t.setEntry(idx, n, e)
+	t.setEntry(n, e)
 }
 
-func (t *Tree) setEntry(idx int, n *Node, e *layer.Entry) {
+func (t *Tree) setEntry(n *Node, e *layer.Entry) {
 	n.entry, n.present = e, true
 	if e.Type == layer.Dir {
 		n.kids = orEmpty(n.kids)
@@ -275,7 +347,7 @@ func (t *Tree) setEntry(idx int, n *Node, e *layer.Entry) {
 // copies the entry: layer entries are shared by every image that has the
 // layer, and another image may have other layers below it.
 func (t *Tree) resolveHardlink(e *layer.Entry) *layer.Entry {
-	if tn := t.nodes[e.Link]; tn != nil && tn.present && tn.entry.Type == layer.File {
+	if tn := t.lookup(e.Link); tn != nil && tn.present && tn.entry.Type == layer.File {
 		cp := *e
 		cp.SHA256, cp.Size = tn.entry.SHA256, tn.entry.Size
 		return &cp
@@ -295,34 +367,48 @@ func sameEntry(a, b *layer.Entry) bool {
 	return true
 }
 
-// Paths returns every path ever seen, sorted, the root excluded.
-func (t *Tree) Paths() []string {
+// nodes returns every node ever seen, the root excluded, in path order.
+func (t *Tree) nodes() []*Node {
 	if t.sorted == nil {
-		t.sorted = make([]string, 0, len(t.nodes))
-		for p := range t.nodes {
-			if p != "/" {
-				t.sorted = append(t.sorted, p)
+		out := make([]*Node, 0, t.paths)
+		var collect func(n *Node)
+		collect = func(n *Node) {
+			for _, k := range n.kids {
+				out = append(out, k)
+				collect(k)
 			}
 		}
-		sort.Strings(t.sorted)
+		collect(t.root)
+		sort.Slice(out, func(i, j int) bool { return out[i].Path() < out[j].Path() })
+		t.sorted = out
 	}
 	return t.sorted
+}
+
+// Paths returns every path ever seen, sorted, the root excluded.
+func (t *Tree) Paths() []string {
+	nodes := t.nodes()
+	out := make([]string, len(nodes))
+	for i, n := range nodes {
+		out[i] = n.Path()
+	}
+	return out
 }
 
 // Walk calls fn for every node at or below prefix, in path order, until fn
 // returns false.
 func (t *Tree) Walk(prefix string, fn func(*Node) bool) {
 	prefix = path.Clean("/" + prefix)
-	paths := t.Paths()
+	nodes := t.nodes()
 	start := 0
 	if prefix != "/" {
-		start = sort.SearchStrings(paths, prefix)
+		start = sort.Search(len(nodes), func(i int) bool { return nodes[i].Path() >= prefix })
 	}
-	for _, p := range paths[start:] {
-		if prefix != "/" && p != prefix && !strings.HasPrefix(p, prefix+"/") {
+	for _, n := range nodes[start:] {
+		if prefix != "/" && n.Path() != prefix && !strings.HasPrefix(n.Path(), prefix+"/") {
 			break
 		}
-		if !fn(t.nodes[p]) {
+		if !fn(n) {
 			return
 		}
 	}
@@ -331,7 +417,7 @@ func (t *Tree) Walk(prefix string, fn func(*Node) bool) {
 // Children returns the nodes directly below a folder, sorted by name,
 // present or not.
 func (t *Tree) Children(p string) []*Node {
-	n := t.nodes[path.Clean("/"+p)]
+	n := t.Node(p)
 	if n == nil {
 		return nil
 	}
@@ -352,8 +438,8 @@ type Hidden struct {
 // in the final filesystem, in path then layer order.
 func (t *Tree) Hidden() []Hidden {
 	var out []Hidden
-	for _, p := range t.Paths() {
-		out = append(out, t.nodes[p].hidden()...)
+	for _, n := range t.nodes() {
+		out = append(out, n.hidden()...)
 	}
 	return out
 }
@@ -379,7 +465,7 @@ func (n *Node) hidden() []Hidden {
 			if next.Op == Delete {
 				reason = "deleted"
 			}
-			out = append(out, Hidden{Path: n.Path, Layer: c.Layer, Entry: c.Entry, Reason: reason, By: next.Layer})
+			out = append(out, Hidden{Path: n.Path(), Layer: c.Layer, Entry: c.Entry, Reason: reason, By: next.Layer})
 			break
 		}
 	}

@@ -159,7 +159,7 @@ func TestProvenance(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tr := New()
 			for i, l := range tt.layers {
-				tr.Apply(i, l)
+				tr.Apply(i, ptrs(l))
 			}
 			for p, want := range tt.want {
 				if got := state(tr.Node(p)); got != want {
@@ -172,19 +172,19 @@ func TestProvenance(t *testing.T) {
 
 func TestHardlinks(t *testing.T) {
 	tr := New()
-	tr.Apply(0, []layer.Entry{f("/bin/a", "sum-a")})
-	tr.Apply(1, []layer.Entry{hl("/bin/b", "/bin/a")})
+	tr.Apply(0, ptrs([]layer.Entry{f("/bin/a", "sum-a")}))
+	tr.Apply(1, ptrs([]layer.Entry{hl("/bin/b", "/bin/a")}))
 	b := tr.Node("/bin/b").Final()
 	if b.SHA256 != "sum-a" || b.Size != int64(len("sum-a")) {
 		t.Fatalf("hardlink to a lower layer's file: sha256 %q size %d, want the target's", b.SHA256, b.Size)
 	}
 	// The layer's own entry is not changed: another image may share it.
 	shared := []layer.Entry{hl("/bin/d", "/bin/a")}
-	tr.Apply(2, shared)
+	tr.Apply(2, ptrs(shared))
 	if shared[0].SHA256 != "" || tr.Node("/bin/d").Final().SHA256 != "sum-a" {
 		t.Fatalf("resolving a hardlink changed the shared layer entry (%q) or missed (%q)", shared[0].SHA256, tr.Node("/bin/d").Final().SHA256)
 	}
-	tr.Apply(2, []layer.Entry{hl("/bin/c", "/nowhere")})
+	tr.Apply(2, ptrs([]layer.Entry{hl("/bin/c", "/nowhere")}))
 	if c := tr.Node("/bin/c").Final(); c.SHA256 != "" {
 		t.Fatalf("hardlink to nothing got content %q", c.SHA256)
 	}
@@ -192,8 +192,8 @@ func TestHardlinks(t *testing.T) {
 
 func TestFinalValue(t *testing.T) {
 	tr := New()
-	tr.Apply(0, []layer.Entry{f("/a", "1")})
-	tr.Apply(1, []layer.Entry{f("/a", "2")})
+	tr.Apply(0, ptrs([]layer.Entry{f("/a", "1")}))
+	tr.Apply(1, ptrs([]layer.Entry{f("/a", "2")}))
 	if got := tr.Node("/a").Final().SHA256; got != "2" {
 		t.Fatalf("final content %q, want 2", got)
 	}
@@ -205,8 +205,8 @@ func TestFinalValue(t *testing.T) {
 
 func TestHidden(t *testing.T) {
 	tr := New()
-	tr.Apply(0, []layer.Entry{f("/a", "1"), f("/b", "1"), f("/c", "1")})
-	tr.Apply(1, []layer.Entry{f("/a", "2"), wh("/b"), f("/c", "1")})
+	tr.Apply(0, ptrs([]layer.Entry{f("/a", "1"), f("/b", "1"), f("/c", "1")}))
+	tr.Apply(1, ptrs([]layer.Entry{f("/a", "2"), wh("/b"), f("/c", "1")}))
 	var got []string
 	for _, h := range tr.Hidden() {
 		got = append(got, fmt.Sprintf("%s@%d %s by %d", h.Path, h.Layer, h.Reason, h.By))
@@ -219,15 +219,15 @@ func TestHidden(t *testing.T) {
 
 func TestWalkPrefixAndChildren(t *testing.T) {
 	tr := New()
-	tr.Apply(0, []layer.Entry{f("/usr/bin/a", "1"), f("/usr/bin/b", "1"), f("/usr/binx", "1"), f("/etc/x", "1")})
+	tr.Apply(0, ptrs([]layer.Entry{f("/usr/bin/a", "1"), f("/usr/bin/b", "1"), f("/usr/binx", "1"), f("/etc/x", "1")}))
 	var got []string
-	tr.Walk("/usr/bin", func(n *Node) bool { got = append(got, n.Path); return true })
+	tr.Walk("/usr/bin", func(n *Node) bool { got = append(got, n.Path()); return true })
 	if strings.Join(got, " ") != "/usr/bin /usr/bin/a /usr/bin/b" {
 		t.Fatalf("Walk(/usr/bin) = %v", got)
 	}
 	var kids []string
 	for _, k := range tr.Children("/usr") {
-		kids = append(kids, k.Path)
+		kids = append(kids, k.Path())
 	}
 	if strings.Join(kids, " ") != "/usr/bin /usr/binx" {
 		t.Fatalf("Children(/usr) = %v", kids)
@@ -247,7 +247,16 @@ func BenchmarkApply(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		tr := New()
-		tr.Apply(0, entries)
-		tr.Apply(1, wh)
+		tr.Apply(0, ptrs(entries))
+		tr.Apply(1, ptrs(wh))
 	}
+}
+
+// ptrs gives the entries as Walk hands them over.
+func ptrs(es []layer.Entry) []*layer.Entry {
+	out := make([]*layer.Entry, len(es))
+	for i := range es {
+		out[i] = &es[i]
+	}
+	return out
 }

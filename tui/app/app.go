@@ -183,7 +183,7 @@ func (m *Model) refreshDetails() {
 		m.details.Show(nil, nil)
 		return
 	}
-	m.details.Show(n, m.byPath[n.Path])
+	m.details.Show(n, m.byPath[n.Path()])
 }
 
 func (m *Model) setFocus(p pane) {
@@ -426,22 +426,22 @@ func (m *Model) view(asDiff bool) tea.Cmd {
 	}
 	v, ok := m.version(n, s)
 	if !ok {
-		m.status = n.Path + ": no content to show (not a regular file here)"
+		m.status = n.Path() + ": no content to show (not a regular file here)"
 		return nil
 	}
 	img := m.sess.Images[m.img]
 	if !asDiff {
-		req := m.content.Begin(fmt.Sprintf("%s @ L%d", path.Base(n.Path), v.Layer))
+		req := m.content.Begin(fmt.Sprintf("%s @ L%d", path.Base(n.Path()), v.Layer))
 		m.viewing = true
 		m.setFocus(paneTree)
 		return content.Load(img.Content, req, v)
 	}
 	old, ok := previous(n, v.Layer)
 	if !ok {
-		m.status = n.Path + ": no earlier version to diff with"
+		m.status = n.Path() + ": no earlier version to diff with"
 		return nil
 	}
-	req := m.content.Begin(fmt.Sprintf("%s L%d→L%d", path.Base(n.Path), old.Layer, v.Layer))
+	req := m.content.Begin(fmt.Sprintf("%s L%d→L%d", path.Base(n.Path()), old.Layer, v.Layer))
 	m.viewing = true
 	m.setFocus(paneTree)
 	return content.LoadDiff(img.Content, req, old, v)
@@ -464,7 +464,7 @@ func (m *Model) extract(dest string) tea.Cmd {
 	if !s.Exists && s.From >= 0 {
 		from = s.From
 	}
-	ctx, p := m.ctx, n.Path
+	ctx, p := m.ctx, n.Path()
 	m.status = "extracting " + p + "…"
 	return func() tea.Msg {
 		w, sum, err := ex.Extract(ctx, p, from, dest)

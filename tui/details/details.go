@@ -48,10 +48,10 @@ func (m *Model) Show(n *tree.Node, fs []finding.Finding) {
 		m.cur.SetLen(0)
 		return
 	}
-	if n.Path != m.path {
+	if n.Path() != m.path {
 		m.cur.To(0)
 	}
-	m.path, m.title = n.Path, "History"
+	m.path, m.title = n.Path(), "History"
 	m.lines = m.describe(n, fs)
 	m.cur.SetLen(len(m.lines))
 }
@@ -104,7 +104,7 @@ func wrap(s string, w int) []string {
 }
 
 func (m Model) describe(n *tree.Node, fs []finding.Finding) []string {
-	lines := []string{n.Path}
+	lines := []string{n.Path()}
 	for _, f := range fs {
 		lines = append(lines, m.st.SeverityStyle(f.Severity).Render(fmt.Sprintf("! %s %s: %s", strings.ToUpper(f.Severity.String()), f.Rule, f.Message)))
 	}
@@ -124,7 +124,7 @@ func (m Model) describe(n *tree.Node, fs []finding.Finding) []string {
 		}
 		lines = append(lines, style.Render(l))
 		if e := c.Entry; e != nil {
-			d := "    " + string(e.Type) + " " + text.Mode(' ', e.Mode)[1:] + fmt.Sprintf(" %d:%d", e.UID, e.GID)
+			d := "    " + e.Type.String() + " " + text.Mode(' ', e.Mode)[1:] + fmt.Sprintf(" %d:%d", e.UID, e.GID)
 			if e.Type == layer.File || e.Type == layer.Hardlink {
 				d += " " + text.Size(e.Size)
 			}
@@ -139,8 +139,8 @@ func (m Model) describe(n *tree.Node, fs []finding.Finding) []string {
 				lines = append(lines, "    sha256:"+e.SHA256)
 			}
 		}
-		if c.Cause != "" {
-			lines = append(lines, "    by "+c.Cause)
+		if c.Cause != 0 {
+			lines = append(lines, "    by "+c.Cause.String())
 		}
 		if c.Layer >= 0 && c.Layer < len(m.layers) && m.layers[c.Layer].CreatedBy != "" {
 			lines = append(lines, m.st.Dim.Render("    "+text.CreatedBy(m.layers[c.Layer].CreatedBy)))

@@ -173,7 +173,7 @@ func (m *Model) Select(p string) bool {
 		return false
 	}
 	for a := m.ix.parent[id]; a >= 0; a = m.ix.parent[a] {
-		m.folds[m.ix.nodes[a].Path] = true
+		m.folds[m.ix.nodes[a].Path()] = true
 	}
 	m.rebuild()
 	if i := m.rowOf(id); i >= 0 {
@@ -214,10 +214,10 @@ func (m Model) passes(id int32, n *tree.Node, s State, lower []string, q string)
 	if q != "" && !strings.Contains(lower[id], q) {
 		return false
 	}
-	if f.Changed && s.Op == "" {
+	if f.Changed && s.Op == 0 {
 		return false
 	}
-	if f.Findings && m.ix.findings[n.Path] == 0 {
+	if f.Findings && m.ix.findings[n.Path()] == 0 {
 		return false
 	}
 	if f.Setuid && (s.Entry == nil || s.Entry.Mode&(fs.ModeSetuid|fs.ModeSetgid) == 0) {
@@ -305,7 +305,7 @@ func (m *Model) flatten(ids []int32, depth int32) {
 }
 
 func (m Model) open(id int32) bool {
-	if o, ok := m.folds[m.ix.nodes[id].Path]; ok {
+	if o, ok := m.folds[m.ix.nodes[id].Path()]; ok {
 		return o
 	}
 	// With a narrowing filter, folders open so that what passes is in view.
@@ -377,7 +377,7 @@ func (m *Model) setFold(open bool) bool {
 	if len(m.ix.kids[id]) == 0 || m.open(id) == open {
 		return false
 	}
-	m.folds[m.ix.nodes[id].Path] = open
+	m.folds[m.ix.nodes[id].Path()] = open
 	m.rebuild()
 	return true
 }
@@ -463,9 +463,9 @@ func (m Model) renderRow(i int) string {
 	s := StateAt(n, m.layer)
 	mark := " "
 	switch {
-	case m.ix.findings[n.Path] > 0:
+	case m.ix.findings[n.Path()] > 0:
 		mark = "!"
-	case m.ix.below[n.Path]:
+	case m.ix.below[n.Path()]:
 		mark = "*"
 	}
 	op := " "
@@ -490,7 +490,7 @@ func (m Model) renderRow(i int) string {
 	if s.Intro >= 0 {
 		intro = fmt.Sprintf("L%d", s.Intro)
 	}
-	name := path.Base(n.Path)
+	name := path.Base(n.Path())
 	if len(m.ix.kids[r.id]) > 0 {
 		if m.open(r.id) {
 			name = "▾ " + name + "/"

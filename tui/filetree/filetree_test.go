@@ -60,7 +60,7 @@ func TestSelectOpensAndClears(t *testing.T) {
 		t.Fatal("Select failed")
 	}
 	n, s := m.Selected()
-	if n.Path != "/tmp/build.sh" || s.Exists || s.DeletedBy != 2 || s.From != 1 {
-		t.Fatalf("selected %s %+v", n.Path, s)
+	if n.Path() != "/tmp/build.sh" || s.Exists || s.DeletedBy != 2 || s.From != 1 {
+		t.Fatalf("selected %s %+v", n.Path(), s)
 	}
 }

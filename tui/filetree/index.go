@@ -87,7 +87,7 @@ func (ix *Index) lowered() []string {
 	if ix.lower == nil {
 		ix.lower = make([]string, len(ix.nodes))
 		for i, n := range ix.nodes {
-			ix.lower[i] = strings.ToLower(n.Path)
+			ix.lower[i] = strings.ToLower(n.Path())
 		}
 	}
 	return ix.lower

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -43,18 +42,18 @@ type Image struct {
 }
 
 type builder struct {
-	layers  [][]layer.Entry
+	layers  [][]*layer.Entry
 	content Content
 }
 
 func (b *builder) file(l int, p string, mode fs.FileMode, data string) {
 	sum := sha256.Sum256([]byte(data))
-	b.layers[l] = append(b.layers[l], layer.Entry{Path: p, Type: layer.File, Mode: mode, Size: int64(len(data)),
-		SHA256: hex.EncodeToString(sum[:]), ModTime: time.Unix(0, 0).UTC()})
+	b.layers[l] = append(b.layers[l], &layer.Entry{Path: p, Type: layer.File, Mode: mode, Size: int64(len(data)),
+		SHA256: hex.EncodeToString(sum[:])})
 	b.content[key(l, p)] = []byte(data)
 }
 
-func (b *builder) add(l int, e layer.Entry) { b.layers[l] = append(b.layers[l], e) }
+func (b *builder) add(l int, e layer.Entry) { b.layers[l] = append(b.layers[l], &e) }
 
 func layerDigest(i int) digest.Digest {
 	return digest.FromString(fmt.Sprintf("layer %d", i))
@@ -64,7 +63,7 @@ func layerDigest(i int) digest.Digest {
 // liblzma (and changes a config), and a layer that deletes a build script
 // whose bytes still ship in layer 1's blob.
 func XZ() *Image {
-	b := &builder{layers: make([][]layer.Entry, 3), content: Content{}}
+	b := &builder{layers: make([][]*layer.Entry, 3), content: Content{}}
 	// Layer 0: base system.
 	for _, d := range []string{"/bin", "/etc", "/usr", "/usr/bin", "/usr/lib", "/usr/lib/x86_64-linux-gnu", "/tmp"} {
 		b.add(0, layer.Entry{Path: d, Type: layer.Dir, Mode: 0o755})
@@ -113,13 +112,13 @@ func XZ() *Image {
 // Big is an image of n files spread over folders and layers, for
 // benchmarks.
 func Big(n, layers int) *Image {
-	es := make([][]layer.Entry, layers)
+	es := make([][]*layer.Entry, layers)
 	img := &image.Image{Names: []string{"example/big"}}
 	perDir := 200
 	for i := 0; i < n; i++ {
 		l := i % layers
 		p := fmt.Sprintf("/d%03d/s%03d/f%06d", i/(perDir*perDir)%1000, i/perDir%perDir, i)
-		es[l] = append(es[l], layer.Entry{Path: p, Type: layer.File, Mode: 0o644, Size: int64(i % 4096)})
+		es[l] = append(es[l], &layer.Entry{Path: p, Type: layer.File, Mode: 0o644, Size: int64(i % 4096)})
 	}
 	t := tree.New()
 	for i := range es {
