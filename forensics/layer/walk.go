@@ -24,9 +24,13 @@ type Limits struct {
 	MaxRatio   float64 // uncompressed / compressed bytes, checked past 64 MiB
 }
 
-// Default limits: generous for real images, fatal for bombs.
+// Default limits: generous for real images, fatal for bombs. Half a million
+// entries is several times the largest layers seen in the wild (a full TeX
+// Live, a monorepo's node_modules) and keeps a layer's entries and their
+// tree within about 150 MB (some 270 bytes a path); --max-entries raises it
+// for the rare image that needs more, at that cost.
 var DefaultLimits = Limits{
-	MaxEntries: 2_000_000,
+	MaxEntries: 500_000,
 	MaxBytes:   64 << 30,
 	MaxPathLen: 4096,
 	MaxRatio:   1000,
