@@ -17,29 +17,39 @@ import (
 type progress struct {
 	w     io.Writer
 	now   func() time.Time
-	mu    sync.Mutex
-	start time.Time
-	input string
-	width int // length of the last line drawn, to blank it
+	mu     sync.Mutex
+	starts map[string]time.Time // when each input began; a fleet scans several at once
+	width  int                  // length of the last line drawn, to blank it
 }
 
 func newProgress(w io.Writer, now func() time.Time) *progress {
-	return &progress{w: w, now: now}
+	return &progress{w: w, now: now, starts: map[string]time.Time{}}
 }
 
-// begin starts timing a new input.
+// begin starts timing an input.
 func (p *progress) begin(input string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.start, p.input = p.now(), input
+	p.startLocked(input)
 	p.draw(fmt.Sprintf("%s: reading", input))
 }
 
-// update is scan.Options.Progress; scans call it from several goroutines.
+func (p *progress) startLocked(input string) time.Time {
+	t, ok := p.starts[input]
+	if !ok {
+		t = p.now()
+		p.starts[input] = t
+	}
+	return t
+}
+
+// update is scan.Options.Progress; scans call it from several goroutines,
+// for several inputs at once. An input's first report starts its clock.
 func (p *progress) update(s scan.Progress) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.draw(progressLine(s, p.now().Sub(p.start)))
+	start := p.startLocked(s.Input)
+	p.draw(progressLine(s, p.now().Sub(start)))
 }
 
 // done clears the line.

@@ -149,28 +149,35 @@ func runScan(cmd *cobra.Command, f *scanFlags, args []string) error {
 		}
 	}()
 	unusable := 0
-	for _, in := range inputs {
-		if prog != nil {
-			prog.begin(in.path)
+	paths := make([]string, len(inputs))
+	for i, in := range inputs {
+		paths[i] = in.path
+	}
+	// Several inputs are read at once and share their layers; results and
+	// messages stay in the order given.
+	outcomes := scan.RunAll(cmd.Context(), paths, opts)
+	if prog != nil {
+		prog.done()
+	}
+	for _, o := range outcomes {
+		if o.Err == nil {
+			results = append(results, o.Result)
 		}
-		res, err := scan.Run(cmd.Context(), in.path, opts)
-		if prog != nil {
-			prog.done()
-		}
-		if err != nil {
-			if cmd.Context().Err() != nil {
-				return &exitError{code: exitUsage, err: cmd.Context().Err()}
-			}
-			if in.fromFolder && errors.Is(err, archive.ErrUnknownFormat) {
-				// A stray file in a folder of archives: say so, go on.
-				fmt.Fprintf(errOut, "strata: skipped %s: %v\n", in.path, err)
-				continue
-			}
-			fmt.Fprintln(errOut, "strata:", err)
-			unusable++
+	}
+	if cmd.Context().Err() != nil {
+		return &exitError{code: exitUsage, err: cmd.Context().Err()}
+	}
+	for i, o := range outcomes {
+		if o.Err == nil {
 			continue
 		}
-		results = append(results, res)
+		if inputs[i].fromFolder && errors.Is(o.Err, archive.ErrUnknownFormat) {
+			// A stray file in a folder of archives: say so, go on.
+			fmt.Fprintf(errOut, "strata: skipped %s: %v\n", o.Path, o.Err)
+			continue
+		}
+		fmt.Fprintln(errOut, "strata:", o.Err)
+		unusable++
 	}
 	if len(results) == 0 {
 		return &exitError{code: exitUsage, err: errors.New("scan: no input could be read")}

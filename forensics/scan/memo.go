@@ -1,6 +1,8 @@
 package scan
 
 import (
+	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"io"
@@ -27,19 +29,25 @@ import (
 // the diff_id its config gives: the memo remembers which blob digest was
 // walked for that diff_id, and the blob at hand must hash to that digest,
 // byte for byte the blob walked before, for the result to be reused.
+//
+// Inputs scanned at the same time (RunAll) share the memo too: a layer being
+// walked for one input is claimed, and another input holding the same layer
+// verifies its own copy of the blob while it waits for that walk, instead of
+// walking it a second time.
 type Memo struct {
-	mu     sync.Mutex
-	mem    map[string]*LayerResult
-	byDiff map[string]digest.Digest // fingerprint/diff_id -> blob digest walked
-	dir    string                   // "" for memory only
-	Hits   int                      // layers reused instead of read (for tests and progress)
+	mu      sync.Mutex
+	mem     map[string]*LayerResult
+	byDiff  map[string]digest.Digest // fingerprint/diff_id -> blob digest walked
+	walking map[string]chan struct{} // claim key -> closed when the walk is done
+	dir     string                   // "" for memory only
+	Hits    int                      // layers reused instead of read (for tests and progress)
 }
 
 // NewMemo returns a Memo; dir, when not empty, is a cache folder, created
 // when the first result is stored. A cache that cannot be read or written
 // costs speed, never correctness.
 func NewMemo(dir string) *Memo {
-	return &Memo{mem: map[string]*LayerResult{}, byDiff: map[string]digest.Digest{}, dir: dir}
+	return &Memo{mem: map[string]*LayerResult{}, byDiff: map[string]digest.Digest{}, walking: map[string]chan struct{}{}, dir: dir}
 }
 
 // cacheFormat is bumped when the on-disk form changes.
@@ -235,6 +243,79 @@ func (m *Memo) reuse(name string, r io.Reader, d, diffID digest.Digest, size int
 	}
 	m.hit()
 	return &LayerResult{Blob: name, Digest: d, Summary: prev.Summary, Detect: prev.Detect}, true
+}
+
+// claimKey names a layer for claims: its blob digest, or for a blob with
+// none the diff_id its config gives. "" when neither is usable.
+func claimKey(d, diffID digest.Digest, fp string) string {
+	switch {
+	case d != "" && d.Validate() == nil:
+		return memoKey(d, fp)
+	case diffID != "" && diffID.Validate() == nil:
+		return "diff_id:" + memoKey(diffID, fp)
+	}
+	return ""
+}
+
+// claim makes the caller the one walker of the layer named key, or, when
+// another input is walking it now, returns a channel closed when that walk
+// is done. release must follow a successful claim.
+func (m *Memo) claim(key string) (busy <-chan struct{}, claimed bool) {
+	if m == nil || key == "" {
+		return nil, false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if ch, ok := m.walking[key]; ok {
+		return ch, false
+	}
+	m.walking[key] = make(chan struct{})
+	return nil, true
+}
+
+func (m *Memo) release(key string) {
+	m.mu.Lock()
+	ch := m.walking[key]
+	delete(m.walking, key)
+	m.mu.Unlock()
+	if ch != nil {
+		close(ch)
+	}
+}
+
+// await verifies a blob while another input walks the same layer, then
+// takes that walk's result. A blob with a descriptor digest is checked
+// against it; one without is hashed and must match the blob walked for its
+// diff_id. It returns nil when the blob did not verify or the other walk
+// left no result: the caller then reads the blob itself.
+func (m *Memo) await(ctx context.Context, name string, r io.Reader, d, diffID digest.Digest, size int64, fp string, busy <-chan struct{}) *LayerResult {
+	var got digest.Digest
+	if d != "" {
+		if _, err := io.Copy(io.Discard, blob.NewVerifier(r, d, size)); err != nil {
+			return nil
+		}
+		got = d
+	} else {
+		h := sha256.New()
+		if _, err := io.Copy(h, r); err != nil {
+			return nil
+		}
+		got = digest.NewDigestFromBytes(digest.SHA256, h.Sum(nil))
+	}
+	select {
+	case <-busy:
+	case <-ctx.Done():
+		return nil
+	}
+	if d == "" && m.digestFor(diffID, fp) != got {
+		return nil
+	}
+	prev := m.get(got, fp)
+	if prev == nil {
+		return nil
+	}
+	m.hit()
+	return &LayerResult{Blob: name, Digest: got, Summary: prev.Summary, Detect: prev.Detect}
 }
 
 // blobOpener is the part of an archive that reopens a blob.

@@ -1,13 +1,17 @@
 package scan
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/strata-forensics/strata/forensics/detect"
 	"github.com/strata-forensics/strata/forensics/integrity"
+	"github.com/strata-forensics/strata/forensics/layer"
 	"github.com/strata-forensics/strata/forensics/rules"
 )
 
@@ -143,4 +147,130 @@ func copyDir(t *testing.T, src string) string {
 		t.Fatal(err)
 	}
 	return dst
+}
+
+// RunAll reads copies of one image at once: every layer is walked once in
+// all (the others verify their own copy and take the walk's result, whether
+// they came after it or during it), every copy gives the same findings, and
+// a tampered copy among them is still caught.
+func TestRunAllSharesLayersWhileReading(t *testing.T) {
+	eng := testEngine(t)
+	for _, tc := range []struct {
+		name, input string
+		copy        func(*testing.T, string) string
+	}{
+		{"oci layout", "../../fixtures/testdata/xz-planted.oci", copyDir},
+		{"legacy docker save", "../../fixtures/testdata/xz-planted.docker.tar", copyFile},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			const copies = 6
+			paths := []string{tc.input}
+			for range copies - 1 {
+				paths = append(paths, tc.copy(t, tc.input))
+			}
+			memo := NewMemo("")
+			outs := RunAll(context.Background(), paths, Options{Engine: eng, Memo: memo})
+			layers := 0
+			for i, o := range outs {
+				if o.Err != nil || o.Path != paths[i] {
+					t.Fatalf("outcome %d: %s %v, want %s", i, o.Path, o.Err, paths[i])
+				}
+				defer o.Result.Close()
+				if !o.Result.Integrity().OK || len(o.Result.Findings) != len(outs[0].Result.Findings) || len(o.Result.Findings) == 0 {
+					t.Fatalf("%s: integrity %v, %d findings (first input: %d)", o.Path, o.Result.Integrity(), len(o.Result.Findings), len(outs[0].Result.Findings))
+				}
+				layers = len(o.Result.Images[0].Layers)
+			}
+			if want := (copies - 1) * layers; memo.Hits != want {
+				t.Fatalf("hits = %d, want %d: each of %d layers walked once", memo.Hits, want, layers)
+			}
+		})
+	}
+}
+
+func TestRunAllCatchesATamperedCopy(t *testing.T) {
+	eng := testEngine(t)
+	src := "../../fixtures/testdata/xz-planted.oci"
+	first, err := Run(context.Background(), src, Options{Engine: eng})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	l := first.Images[0].Image.Layers[1]
+	// The tampered copy comes first and in the middle: it may be the one
+	// walking the layer or one waiting for another's walk.
+	for _, at := range []int{0, 2} {
+		paths := []string{copyDir(t, src), copyDir(t, src), copyDir(t, src), copyDir(t, src)}
+		p := filepath.Join(paths[at], filepath.FromSlash(l.Blob))
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b[len(b)/2] ^= 0xff
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		outs := RunAll(context.Background(), paths, Options{Engine: eng})
+		for i, o := range outs {
+			if o.Err != nil {
+				t.Fatal(o.Err)
+			}
+			defer o.Result.Close()
+			mismatch := false
+			for _, pr := range o.Result.Problems {
+				mismatch = mismatch || pr.Kind == integrity.DigestMismatch && pr.Blob == l.Digest.String()
+			}
+			if mismatch != (i == at) {
+				t.Errorf("tampered copy at %d: input %d reports a digest mismatch: %v (problems %v)", at, i, mismatch, o.Result.Problems)
+			}
+			if i != at && len(o.Result.Findings) != len(first.Findings) {
+				t.Errorf("input %d: %d findings, want %d", i, len(o.Result.Findings), len(first.Findings))
+			}
+		}
+	}
+}
+
+// await verifies its own copy while another input walks the layer, then
+// takes that walk's result; with no result left (the walk failed) or a copy
+// that does not verify, it gives nil and the caller walks the blob itself.
+func TestMemoAwait(t *testing.T) {
+	blobBytes := []byte("layer bytes")
+	d := digest.FromBytes(blobBytes)
+	for _, tc := range []struct {
+		name   string
+		copy   []byte
+		result bool // the walker leaves a result
+		want   bool
+	}{
+		{"walk succeeds", blobBytes, true, true},
+		{"walk fails", blobBytes, false, false},
+		{"copy differs", []byte("layer bytez"), true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := NewMemo("")
+			key := claimKey(d, "", "fp")
+			if _, claimed := m.claim(key); !claimed {
+				t.Fatal("first claim refused")
+			}
+			busy, claimed := m.claim(key)
+			if claimed || busy == nil {
+				t.Fatal("second claim granted while the first walks")
+			}
+			got := make(chan *LayerResult)
+			go func() {
+				got <- m.await(context.Background(), "blob", bytes.NewReader(tc.copy), d, "", int64(len(tc.copy)), "fp", busy)
+			}()
+			if tc.result {
+				m.put(&LayerResult{Digest: d, Summary: &layer.Summary{}}, "fp")
+			}
+			m.release(key)
+			lr := <-got
+			if (lr != nil) != tc.want {
+				t.Fatalf("await gave %v, want a result: %v", lr, tc.want)
+			}
+			if lr != nil && (lr.Blob != "blob" || lr.Digest != d || m.Hits != 1) {
+				t.Fatalf("result %+v, hits %d", lr, m.Hits)
+			}
+		})
+	}
 }

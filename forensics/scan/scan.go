@@ -172,6 +172,45 @@ func Run(ctx context.Context, path string, opts Options) (*Result, error) {
 	return res, nil
 }
 
+// Outcome is one input of RunAll: its result or why it could not be read.
+type Outcome struct {
+	Path   string
+	Result *Result
+	Err    error
+}
+
+// RunAll scans several inputs as a fleet: a few at a time, sharing one memo
+// (opts.Memo, or a new one), so that a layer they share is walked once while
+// every input still verifies its own copy of it; while one input walks a
+// big shared base layer on one core, others hash their own bytes on the
+// rest. Outcomes are in the order of paths.
+func RunAll(ctx context.Context, paths []string, opts Options) []Outcome {
+	if opts.Memo == nil {
+		opts.Memo = NewMemo("")
+	}
+	out := make([]Outcome, len(paths))
+	// Inputs waiting for a shared layer use no CPU, hence more inputs than
+	// cores.
+	sem := make(chan struct{}, 4*runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for i, p := range paths {
+		out[i].Path = p
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			out[i].Err = ctx.Err()
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			out[i].Result, out[i].Err = Run(ctx, p, opts)
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
 // problemList renders the first few problems on one line.
 func problemList(ps []integrity.Problem) string {
 	const most = 4
@@ -250,9 +289,25 @@ func readLayers(ctx context.Context, a *archive.Archive, imgs []*image.Image, op
 	results := map[string]*LayerResult{}
 	prog := Progress{Input: a.Info.Path, Layers: len(names), TotalBytes: total}
 	fp := fingerprint(opts.Engine)
+	if opts.Progress != nil {
+		opts.Progress(prog) // nothing read yet: the input's clock starts
+	}
 	err := a.Visit(ctx, names, parallel, func(name string, r io.Reader) error {
 		w := wanted[name]
 		lr, consumed := opts.Memo.reuse(name, r, w.digest, w.diffID, w.size, fp)
+		if lr == nil && !consumed {
+			key := claimKey(w.digest, w.diffID, fp)
+			if busy, claimed := opts.Memo.claim(key); claimed {
+				defer opts.Memo.release(key)
+				// A walk may have finished between the lookup and the claim.
+				lr, consumed = opts.Memo.reuse(name, r, w.digest, w.diffID, w.size, fp)
+			} else if busy != nil {
+				// Another input is walking this layer: verify this copy
+				// meanwhile and take that walk's result.
+				lr = opts.Memo.await(ctx, name, r, w.digest, w.diffID, w.size, fp, busy)
+				consumed = true
+			}
+		}
 		if lr == nil {
 			if consumed {
 				// The blob did not verify against the remembered digest:
