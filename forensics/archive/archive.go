@@ -20,7 +20,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/strata-forensics/strata/forensics/compress"
 	"github.com/strata-forensics/strata/forensics/integrity"
@@ -124,6 +123,13 @@ type Archive struct {
 	small      map[string][]byte
 
 	links map[string]string // link member -> target member, resolved after indexing
+
+	// An uncompressed tar's sha256 is computed by a reader of its own while
+	// the members are read; Wait collects it into Info.
+	hashing  chan struct{} // closed when the background hash is done; nil when none
+	hashSum  string
+	hashErr  error
+	stopHash context.CancelFunc
 }
 
 // FormatError names the input and the offset where it broke.
@@ -289,24 +295,33 @@ func (a *Archive) openFile(ctx context.Context, p string, opts Options) error {
 	return a.indexCompressed(ctx, p, opts)
 }
 
-// indexPlain reads only tar headers (the tar reader seeks over content),
-// while the input's sha256 is computed by a second reader concurrently.
+// indexPlain reads only tar headers (the tar reader seeks over content).
+// The input's sha256 is computed by a second reader in the background,
+// while the caller goes on to read the members: Wait collects it.
 func (a *Archive) indexPlain(ctx context.Context, p string, opts Options) error {
-	var wg sync.WaitGroup
-	var sum string
-	var herr error
-	wg.Add(1)
+	hctx, stop := context.WithCancel(ctx)
+	a.hashing, a.stopHash = make(chan struct{}), stop
 	go func() {
-		defer wg.Done()
-		sum, herr = hashFile(ctx, p)
+		defer close(a.hashing)
+		a.hashSum, a.hashErr = hashFile(hctx, p)
 	}()
-	err := a.indexTar(ctx, p, a.file, opts, nil)
-	wg.Wait()
-	if herr != nil {
-		return fmt.Errorf("%s: %w", p, herr)
+	return a.indexTar(ctx, p, a.file, opts, nil)
+}
+
+// Wait returns once the input's own sha256 is in Info.SHA256. For an
+// uncompressed tar it is computed while the members are read, and Wait
+// blocks until that reader is done; otherwise it is known when Open
+// returns. It must not run concurrently with other uses of Info.
+func (a *Archive) Wait() error {
+	if a.hashing == nil {
+		return nil
 	}
-	a.Info.SHA256 = sum
-	return err
+	<-a.hashing
+	if a.hashErr != nil {
+		return fmt.Errorf("%s: hashing the input: %w", a.Info.Path, a.hashErr)
+	}
+	a.Info.SHA256 = a.hashSum
+	return nil
 }
 
 func hashFile(ctx context.Context, p string) (string, error) {
@@ -508,6 +523,10 @@ func (a *Archive) indexCompressed(ctx context.Context, p string, opts Options) e
 
 // Close releases the input and removes a temporary copy.
 func (a *Archive) Close() error {
+	if a.hashing != nil {
+		a.stopHash()
+		<-a.hashing
+	}
 	if a.dir != nil {
 		a.dir.Close()
 	}

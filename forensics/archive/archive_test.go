@@ -127,6 +127,9 @@ func TestOpenFormats(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer a.Close()
+			if err := a.Wait(); err != nil {
+				t.Fatal(err)
+			}
 			sum := sha256.Sum256(tt.in)
 			if a.Info.Format != tt.format || a.Info.Compression != tt.comp || a.Info.SHA256 != hex.EncodeToString(sum[:]) || a.Info.Size != int64(len(tt.in)) {
 				t.Fatalf("info = %+v", a.Info)

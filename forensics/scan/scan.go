@@ -125,7 +125,6 @@ func Run(ctx context.Context, path string, opts Options) (*Result, error) {
 		return nil, err
 	}
 	res.archive = a
-	res.Input = a.Info
 	res.Problems = append(res.Problems, a.Problems...)
 	if opts.Engine != nil {
 		info := opts.Engine.Ruleset()
@@ -152,10 +151,15 @@ func Run(ctx context.Context, path string, opts Options) (*Result, error) {
 	log.Debug("images resolved", "input", path, "images", len(imgs))
 
 	layers, err := readLayers(ctx, a, imgs, opts)
+	if err == nil {
+		// The input's own sha256 was computed while its layers were read.
+		err = a.Wait()
+	}
 	if err != nil {
 		a.Close()
 		return nil, err
 	}
+	res.Input = a.Info
 	for _, img := range imgs {
 		ir, problems := buildImage(img, layers, opts.Engine)
 		res.Images = append(res.Images, ir)

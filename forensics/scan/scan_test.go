@@ -1,11 +1,13 @@
 package scan_test
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -585,4 +587,29 @@ func TestSyntheticLayersShape(t *testing.T) {
 	}
 	sort.Strings(keys)
 	t.Logf("%d paths (%d present), ops %s", tr.Len(), present, strings.Join(keys, " "))
+}
+
+// The input's sha256, computed in the background for an uncompressed tar
+// and in the index pass otherwise, is in the result whatever the format.
+func TestInputSHA256(t *testing.T) {
+	for _, in := range []string{
+		"../../fixtures/testdata/xz-planted.oci.tar",
+		"../../fixtures/testdata/xz-planted.docker.tar",
+		"../../fixtures/testdata/xz-planted.docker.tar.gz",
+	} {
+		t.Run(filepath.Base(in), func(t *testing.T) {
+			b, err := os.ReadFile(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := scan.Run(context.Background(), in, scan.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Close()
+			if want := sha(string(b)); res.Input.SHA256 != want {
+				t.Fatalf("input sha256 %q, want %s", res.Input.SHA256, want)
+			}
+		})
+	}
 }
