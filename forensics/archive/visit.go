@@ -51,8 +51,8 @@ func reopen(f namedFile) (io.ReadCloser, error) {
 
 // Visit calls fn once for each named member with a reader of its bytes.
 // For a compressed input it makes a single decompression pass, in archive
-// order; otherwise it runs up to parallel calls at once, so fn must be safe
-// for concurrent use. A member the input lacks is passed to fn as an error
+// order; otherwise it runs up to parallel calls at once, largest member
+// first, so fn must be safe for concurrent use. A member the input lacks is passed to fn as an error
 // reader wrapping ErrNotExist. fn's errors are joined and returned.
 func (a *Archive) Visit(ctx context.Context, names []string, parallel int, fn func(name string, r io.Reader) error) error {
 	if parallel < 1 {
@@ -81,6 +81,9 @@ func (a *Archive) Visit(ctx context.Context, names []string, parallel int, fn fu
 		errs = append(errs, a.visitStream(ctx, wanted, fn)...)
 		return errors.Join(errs...)
 	}
+	// Members read in place can go in any order: largest first, so that
+	// the last big blob does not run alone while the other cores idle.
+	sort.SliceStable(wanted, func(i, j int) bool { return wanted[i].Size > wanted[j].Size })
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	work := make(chan *Member)
