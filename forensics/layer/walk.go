@@ -98,6 +98,10 @@ type Options struct {
 	// only once the blob was read to its end without error; an uncompressed
 	// blob is then its own diff_id and its bytes are not hashed twice.
 	RawSHA256 func() digest.Digest
+	// Budget, when set, is told the size of every read of the uncompressed
+	// stream; an error from it (a budget shared by several layers, such as
+	// an image's) stops the walk.
+	Budget func(n int64) error
 }
 
 // Summary is what one pass over a layer blob learnt.
@@ -107,13 +111,17 @@ type Summary struct {
 	UncompressedSize int64
 	Entries          []*Entry // in tar order, whiteouts included; one allocation each, so a million entries never move
 	Anomalies        []Anomaly
+	// Skipped lists limits that dropped entries without stopping the walk
+	// (a name over --max-path), each once.
+	Skipped []*LimitError `json:",omitempty"`
 }
 
 // countingReader counts bytes and checks the byte limit on the way.
 type countingReader struct {
-	r   io.Reader
-	n   int64
-	max int64
+	r      io.Reader
+	n      int64
+	max    int64
+	budget func(int64) error
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
@@ -121,6 +129,11 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	c.n += int64(n)
 	if c.max > 0 && c.n > c.max {
 		return n, &LimitError{Limit: "uncompressed bytes per layer", Flag: "--max-layer-bytes", Value: fmt.Sprint(c.max)}
+	}
+	if c.budget != nil && n > 0 {
+		if berr := c.budget(int64(n)); berr != nil {
+			return n, berr
+		}
 	}
 	return n, err
 }
@@ -167,7 +180,7 @@ func Walk(ctx context.Context, blob io.Reader, opts Options) (*Summary, error) {
 	if !rawIsDiff {
 		src = io.TeeReader(src, diff)
 	}
-	un := &countingReader{r: src, max: lim.MaxBytes}
+	un := &countingReader{r: src, max: lim.MaxBytes, budget: opts.Budget}
 	w := walker{sum: sum, lim: lim, opts: opts, seen: map[string]*Entry{}, fileHash: sha256.New()}
 	werr := w.walk(ctx, un)
 	if werr == nil {
@@ -228,6 +241,9 @@ func (w *walker) walk(ctx context.Context, un *countingReader) error {
 			// shorter: --max-path may be set below 64.
 			e := &Entry{Path: "/" + strings.ToValidUTF8(h.Name[:min(64, w.lim.MaxPathLen)], "?") + "…", Offset: un.n}
 			w.anomaly(e, AnomalyBadName, fmt.Sprintf("name of %d bytes exceeds --max-path %d; entry skipped", len(h.Name), w.lim.MaxPathLen))
+			if len(w.sum.Skipped) == 0 {
+				w.sum.Skipped = append(w.sum.Skipped, &LimitError{Limit: "bytes in an entry name", Flag: "--max-path", Value: fmt.Sprint(w.lim.MaxPathLen)})
+			}
 			continue
 		}
 		e, ok := w.entry(h, un.n)

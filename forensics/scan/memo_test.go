@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -272,5 +273,63 @@ func TestMemoAwait(t *testing.T) {
 				t.Fatalf("result %+v, hits %d", lr, m.Hits)
 			}
 		})
+	}
+}
+
+// --max-image-bytes bounds all of an image's layers together: a walk that
+// crosses it stops with a limit problem, and an image whose layers came
+// from the memo (not read again) is checked on their recorded sizes.
+func TestMaxImageBytes(t *testing.T) {
+	src := "../../fixtures/testdata/xz-planted.oci"
+	full, err := Run(context.Background(), src, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer full.Close()
+	var total, largest int64
+	for _, lr := range full.Images[0].Layers {
+		total += lr.Summary.UncompressedSize
+		largest = max(largest, lr.Summary.UncompressedSize)
+	}
+	if largest >= total {
+		t.Fatal("the fixture needs several layers")
+	}
+	limit := total - 1
+	hasLimit := func(res *Result) bool {
+		for _, p := range res.Problems {
+			if p.Kind == integrity.Limit && strings.Contains(p.Detail, "--max-image-bytes") {
+				return true
+			}
+		}
+		return false
+	}
+	memo := NewMemo("")
+	read, err := Run(context.Background(), src, Options{MaxImageBytes: limit, Memo: memo, Parallel: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer read.Close()
+	if !hasLimit(read) {
+		t.Fatalf("walked: no --max-image-bytes problem at %d of %d bytes: %v", limit, total, read.Problems)
+	}
+	memo = NewMemo("")
+	if _, err := Run(context.Background(), src, Options{Memo: memo}); err != nil {
+		t.Fatal(err)
+	}
+	memoised, err := Run(context.Background(), copyDir(t, src), Options{MaxImageBytes: limit, Memo: memo})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer memoised.Close()
+	if memo.Hits == 0 || !hasLimit(memoised) {
+		t.Fatalf("from the memo (%d hits): no --max-image-bytes problem: %v", memo.Hits, memoised.Problems)
+	}
+	ok, err := Run(context.Background(), src, Options{MaxImageBytes: total})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ok.Close()
+	if hasLimit(ok) {
+		t.Fatalf("at exactly %d bytes the image is within the limit: %v", total, ok.Problems)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -37,7 +38,10 @@ type Options struct {
 	Images   []string // --image filters (names or digests); empty for all
 	Platform string   // --platform filter
 	Limits   layer.Limits
-	Image    image.Options
+	// MaxImageBytes bounds the uncompressed bytes of all of one image's
+	// layers (--max-image-bytes); zero is DefaultMaxImageBytes.
+	MaxImageBytes int64
+	Image         image.Options
 	Archive  archive.Options
 	// Engine runs the detectors; nil reads, verifies and rebuilds only.
 	Engine *detect.Engine
@@ -53,6 +57,20 @@ type Options struct {
 	// an earlier input be verified without being decompressed and walked
 	// again; with a folder it persists across runs.
 	Memo *Memo
+}
+
+// DefaultMaxImageBytes is the default bound on an image's uncompressed
+// layers: four layers at the per-layer default.
+const DefaultMaxImageBytes = 256 << 30
+
+// imageBudget counts the uncompressed bytes read for one image's layers.
+type imageBudget struct {
+	n   atomic.Int64
+	max int64
+}
+
+func (b *imageBudget) errOver() error {
+	return &layer.LimitError{Limit: "uncompressed bytes per image", Flag: "--max-image-bytes", Value: fmt.Sprint(b.max)}
 }
 
 // Progress reports how far a scan is.
@@ -162,6 +180,7 @@ func Run(ctx context.Context, path string, opts Options) (*Result, error) {
 	res.Input = a.Info
 	for _, img := range imgs {
 		ir, problems := buildImage(img, layers, opts.Engine)
+		problems = append(problems, imageBytesProblem(ir, opts.MaxImageBytes)...)
 		res.Images = append(res.Images, ir)
 		res.Findings = append(res.Findings, ir.Findings...)
 		res.Problems = append(res.Problems, problems...)
@@ -215,6 +234,32 @@ func RunAll(ctx context.Context, paths []string, opts Options) []Outcome {
 	return out
 }
 
+// imageBytesProblem reports an image whose layers add up to more than
+// --max-image-bytes when no walk stopped on it already (layers taken from
+// the memo were not read again, so nothing counted them).
+func imageBytesProblem(ir *ImageResult, max int64) []integrity.Problem {
+	b := &imageBudget{max: max}
+	if b.max <= 0 {
+		b.max = DefaultMaxImageBytes
+	}
+	var total int64
+	for _, lr := range ir.Layers {
+		if lr == nil || lr.Summary == nil {
+			continue
+		}
+		for _, p := range lr.Problems {
+			if p.Kind == integrity.Limit && strings.Contains(p.Detail, "--max-image-bytes") {
+				return nil
+			}
+		}
+		total += lr.Summary.UncompressedSize
+	}
+	if total <= b.max {
+		return nil
+	}
+	return []integrity.Problem{{Blob: ir.Image.ManifestDigest.String(), Kind: integrity.Limit, Detail: b.errOver().Error()}}
+}
+
 // problemList renders the first few problems on one line.
 func problemList(ps []integrity.Problem) string {
 	const most = 4
@@ -261,10 +306,19 @@ func readLayers(ctx context.Context, a *archive.Archive, imgs []*image.Image, op
 	wanted := map[string]want{}
 	var names []string
 	var total int64
+	maxImage := opts.MaxImageBytes
+	if maxImage <= 0 {
+		maxImage = DefaultMaxImageBytes
+	}
+	budgets := map[string][]*imageBudget{} // blob -> the images it counts against
 	for _, img := range imgs {
+		b := &imageBudget{max: maxImage}
 		for _, l := range img.Layers {
 			if l.Blob == "" {
 				continue
+			}
+			if bs := budgets[l.Blob]; len(bs) == 0 || bs[len(bs)-1] != b {
+				budgets[l.Blob] = append(bs, b)
 			}
 			if _, ok := wanted[l.Blob]; ok {
 				continue
@@ -318,7 +372,7 @@ func readLayers(ctx context.Context, a *archive.Archive, imgs []*image.Image, op
 				// read it again, in full, to report what it holds.
 				r = reopen(a, name)
 			}
-			lr = readLayer(ctx, name, r, w.digest, w.size, opts)
+			lr = readLayer(ctx, name, r, w.digest, w.size, spend(budgets[name]), opts)
 			opts.Memo.put(lr, fp)
 		}
 		mu.Lock()
@@ -362,11 +416,23 @@ func (h *hashingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func readLayer(ctx context.Context, name string, r io.Reader, d digest.Digest, size int64, opts Options) *LayerResult {
+// spend charges a layer's uncompressed bytes to every image that has it.
+func spend(bs []*imageBudget) func(int64) error {
+	return func(n int64) error {
+		for _, b := range bs {
+			if b.n.Add(n) > b.max {
+				return b.errOver()
+			}
+		}
+		return nil
+	}
+}
+
+func readLayer(ctx context.Context, name string, r io.Reader, d digest.Digest, size int64, budget func(int64) error, opts Options) *LayerResult {
 	lr := &LayerResult{Blob: name, Digest: d}
 	var src io.Reader
 	var hr *hashingReader
-	wopts := layer.Options{Limits: opts.Limits}
+	wopts := layer.Options{Limits: opts.Limits, Budget: budget}
 	if d != "" {
 		src = blob.NewVerifier(r, d, size)
 		if d.Algorithm() == digest.SHA256 {
@@ -386,6 +452,11 @@ func readLayer(ctx context.Context, name string, r io.Reader, d digest.Digest, s
 	}
 	sum, err := layer.Walk(ctx, src, wopts)
 	lr.Summary = sum
+	if sum != nil {
+		for _, le := range sum.Skipped {
+			lr.Problems = append(lr.Problems, layerProblem(name, d, le))
+		}
+	}
 	if ls != nil {
 		lr.Detect = ls.Result()
 	}
