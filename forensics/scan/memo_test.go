@@ -101,15 +101,7 @@ func TestMemoStillVerifies(t *testing.T) {
 	// Copy the layout and flip a byte in layer 1's blob.
 	dir := copyDir(t, "../../fixtures/testdata/xz-planted.oci")
 	l := good.Images[0].Image.Layers[1]
-	p := filepath.Join(dir, filepath.FromSlash(l.Blob))
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b[len(b)/2] ^= 0xff
-	if err := os.WriteFile(p, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	flipByte(t, filepath.Join(dir, filepath.FromSlash(l.Blob)))
 	bad, err := Run(context.Background(), dir, Options{Engine: eng, Memo: memo})
 	if err != nil {
 		t.Fatal(err)
@@ -123,6 +115,19 @@ func TestMemoStillVerifies(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("tampered memoised layer not reported: %v", bad.Problems)
+	}
+}
+
+// flipByte tampers with a file: the byte in its middle is inverted.
+func flipByte(t *testing.T, p string) {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0xff
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -202,15 +207,7 @@ func TestRunAllCatchesATamperedCopy(t *testing.T) {
 	// walking the layer or one waiting for another's walk.
 	for _, at := range []int{0, 2} {
 		paths := []string{copyDir(t, src), copyDir(t, src), copyDir(t, src), copyDir(t, src)}
-		p := filepath.Join(paths[at], filepath.FromSlash(l.Blob))
-		b, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b[len(b)/2] ^= 0xff
-		if err := os.WriteFile(p, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		flipByte(t, filepath.Join(paths[at], filepath.FromSlash(l.Blob)))
 		outs := RunAll(context.Background(), paths, Options{Engine: eng})
 		for i, o := range outs {
 			if o.Err != nil {
