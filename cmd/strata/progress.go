@@ -15,8 +15,8 @@ import (
 // input, layers done of all, bytes read, rate and time left. It is only
 // ever attached to a terminal; reports never see it.
 type progress struct {
-	w     io.Writer
-	now   func() time.Time
+	w      io.Writer
+	now    func() time.Time
 	mu     sync.Mutex
 	starts map[string]time.Time // when each input began; a fleet scans several at once
 	width  int                  // length of the last line drawn, to blank it

@@ -42,7 +42,7 @@ type Options struct {
 	// layers (--max-image-bytes); zero is DefaultMaxImageBytes.
 	MaxImageBytes int64
 	Image         image.Options
-	Archive  archive.Options
+	Archive       archive.Options
 	// Engine runs the detectors; nil reads, verifies and rebuilds only.
 	Engine *detect.Engine
 	// Parallel is the number of layers read at once (default: GOMAXPROCS).
