@@ -63,6 +63,13 @@ type Options struct {
 // layers: four layers at the per-layer default.
 const DefaultMaxImageBytes = 256 << 30
 
+func (o Options) maxImageBytes() int64 {
+	if o.MaxImageBytes <= 0 {
+		return DefaultMaxImageBytes
+	}
+	return o.MaxImageBytes
+}
+
 // imageBudget counts the uncompressed bytes read for one image's layers.
 type imageBudget struct {
 	n   atomic.Int64
@@ -180,7 +187,7 @@ func Run(ctx context.Context, path string, opts Options) (*Result, error) {
 	res.Input = a.Info
 	for _, img := range imgs {
 		ir, problems := buildImage(img, layers, opts.Engine)
-		problems = append(problems, imageBytesProblem(ir, opts.MaxImageBytes)...)
+		problems = append(problems, imageBytesProblem(ir, opts.maxImageBytes())...)
 		res.Images = append(res.Images, ir)
 		res.Findings = append(res.Findings, ir.Findings...)
 		res.Problems = append(res.Problems, problems...)
@@ -237,11 +244,8 @@ func RunAll(ctx context.Context, paths []string, opts Options) []Outcome {
 // imageBytesProblem reports an image whose layers add up to more than
 // --max-image-bytes when no walk stopped on it already (layers taken from
 // the memo were not read again, so nothing counted them).
-func imageBytesProblem(ir *ImageResult, max int64) []integrity.Problem {
-	b := &imageBudget{max: max}
-	if b.max <= 0 {
-		b.max = DefaultMaxImageBytes
-	}
+func imageBytesProblem(ir *ImageResult, limit int64) []integrity.Problem {
+	b := &imageBudget{max: limit}
 	var total int64
 	for _, lr := range ir.Layers {
 		if lr == nil || lr.Summary == nil {
@@ -306,10 +310,7 @@ func readLayers(ctx context.Context, a *archive.Archive, imgs []*image.Image, op
 	wanted := map[string]want{}
 	var names []string
 	var total int64
-	maxImage := opts.MaxImageBytes
-	if maxImage <= 0 {
-		maxImage = DefaultMaxImageBytes
-	}
+	maxImage := opts.maxImageBytes()
 	budgets := map[string][]*imageBudget{} // blob -> the images it counts against
 	for _, img := range imgs {
 		b := &imageBudget{max: maxImage}
