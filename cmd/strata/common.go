@@ -16,15 +16,16 @@ import (
 
 // inputFlags are the flags every command that reads an archive shares.
 type inputFlags struct {
-	images        []string
-	platform      string
-	tmpDir        string
-	limits        layer.Limits
-	maxImageBytes int64
-	maxDepth      int
-	maxMember     int
-	cacheDir      string
-	memo          *scan.Memo // shared by every input of one command
+	images          []string
+	platform        string
+	tmpDir          string
+	limits          layer.Limits
+	maxImageBytes   int64
+	maxInputEntries int64
+	maxDepth        int
+	maxMember       int
+	cacheDir        string
+	memo            *scan.Memo // shared by every input of one command
 }
 
 func (f *inputFlags) register(cmd *cobra.Command) {
@@ -35,6 +36,7 @@ func (f *inputFlags) register(cmd *cobra.Command) {
 	fl.IntVar(&f.limits.MaxEntries, "max-entries", layer.DefaultLimits.MaxEntries, "most tar entries read from one layer")
 	fl.Int64Var(&f.limits.MaxBytes, "max-layer-bytes", layer.DefaultLimits.MaxBytes, "most uncompressed bytes read from one layer")
 	fl.Int64Var(&f.maxImageBytes, "max-image-bytes", scan.DefaultMaxImageBytes, "most uncompressed bytes read for all of one image's layers")
+	fl.Int64Var(&f.maxInputEntries, "max-input-entries", scan.DefaultMaxInputEntries, "most tar entries read from all the layers of one input")
 	fl.IntVar(&f.limits.MaxPathLen, "max-path", layer.DefaultLimits.MaxPathLen, "longest entry name accepted, in bytes")
 	fl.Float64Var(&f.limits.MaxRatio, "max-ratio", layer.DefaultLimits.MaxRatio, "highest decompression ratio accepted for a layer, or an input compressed as a whole (past 64 MiB)")
 	fl.IntVar(&f.maxDepth, "max-index-depth", 8, "deepest nesting of OCI indexes followed")
@@ -50,6 +52,7 @@ func (f *inputFlags) options(eng *detect.Engine) scan.Options {
 		Engine:   eng,
 	}
 	o.MaxImageBytes = f.maxImageBytes
+	o.MaxInputEntries = f.maxInputEntries
 	o.Archive.TmpDir = f.tmpDir
 	o.Archive.MaxMembers = f.maxMember
 	o.Archive.MaxRatio = f.limits.MaxRatio

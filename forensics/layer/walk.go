@@ -102,6 +102,10 @@ type Options struct {
 	// stream; an error from it (a budget shared by several layers, such as
 	// an image's) stops the walk.
 	Budget func(n int64) error
+	// EntryBudget, when set, is called before each entry is recorded; an
+	// error from it (a count shared by all the layers of an input) stops
+	// the walk.
+	EntryBudget func() error
 }
 
 // Summary is what one pass over a layer blob learnt.
@@ -235,6 +239,11 @@ func (w *walker) walk(ctx context.Context, un *countingReader) error {
 		}
 		if n >= w.lim.MaxEntries {
 			return &LimitError{Limit: "entries per layer", Flag: "--max-entries", Value: fmt.Sprint(w.lim.MaxEntries)}
+		}
+		if w.opts.EntryBudget != nil {
+			if err := w.opts.EntryBudget(); err != nil {
+				return err
+			}
 		}
 		if len(h.Name) > w.lim.MaxPathLen {
 			// The preview is cut at 64 bytes or the limit, whichever is

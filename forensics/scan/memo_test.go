@@ -330,3 +330,39 @@ func TestMaxImageBytes(t *testing.T) {
 		t.Fatalf("at exactly %d bytes the image is within the limit: %v", total, ok.Problems)
 	}
 }
+
+// --max-input-entries counts the entries of all of an input's layers
+// together.
+func TestMaxInputEntries(t *testing.T) {
+	src := "../../fixtures/testdata/xz-planted.oci"
+	full, err := Run(context.Background(), src, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer full.Close()
+	var total, largest int64
+	for _, lr := range full.Images[0].Layers {
+		total += int64(len(lr.Summary.Entries))
+		largest = max(largest, int64(len(lr.Summary.Entries)))
+	}
+	if largest >= total {
+		t.Fatal("the fixture needs several layers")
+	}
+	for _, tc := range []struct {
+		limit int64
+		want  bool
+	}{{total - 1, true}, {total, false}} {
+		res, err := Run(context.Background(), src, Options{MaxInputEntries: tc.limit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Close()
+		got := false
+		for _, p := range res.Problems {
+			got = got || p.Kind == integrity.Limit && strings.Contains(p.Detail, "--max-input-entries")
+		}
+		if got != tc.want {
+			t.Errorf("limit %d of %d entries: limit problem %v, want %v (%v)", tc.limit, total, got, tc.want, res.Problems)
+		}
+	}
+}

@@ -41,8 +41,12 @@ type Options struct {
 	// MaxImageBytes bounds the uncompressed bytes of all of one image's
 	// layers (--max-image-bytes); zero is DefaultMaxImageBytes.
 	MaxImageBytes int64
-	Image         image.Options
-	Archive       archive.Options
+	// MaxInputEntries bounds the tar entries read from all the layers of
+	// one input (--max-input-entries), and with them the memory a scan
+	// holds; zero is DefaultMaxInputEntries.
+	MaxInputEntries int64
+	Image           image.Options
+	Archive         archive.Options
 	// Engine runs the detectors; nil reads, verifies and rebuilds only.
 	Engine *detect.Engine
 	// Parallel is the number of layers read at once (default: GOMAXPROCS).
@@ -62,6 +66,11 @@ type Options struct {
 // DefaultMaxImageBytes is the default bound on an image's uncompressed
 // layers: four layers at the per-layer default.
 const DefaultMaxImageBytes = 256 << 30
+
+// DefaultMaxInputEntries is the default bound on the entries read from one
+// input: four layers at the per-layer default, some 550 MB of records and
+// tree.
+const DefaultMaxInputEntries = 2_000_000
 
 func (o Options) maxImageBytes() int64 {
 	if o.MaxImageBytes <= 0 {
@@ -311,6 +320,7 @@ func readLayers(ctx context.Context, a *archive.Archive, imgs []*image.Image, op
 	var names []string
 	var total int64
 	maxImage := opts.maxImageBytes()
+	entryBudget := entryCounter(opts.MaxInputEntries)
 	budgets := map[string][]*imageBudget{} // blob -> the images it counts against
 	for _, img := range imgs {
 		b := &imageBudget{max: maxImage}
@@ -373,7 +383,7 @@ func readLayers(ctx context.Context, a *archive.Archive, imgs []*image.Image, op
 				// read it again, in full, to report what it holds.
 				r = reopen(a, name)
 			}
-			lr = readLayer(ctx, name, r, w.digest, w.size, spend(budgets[name]), opts)
+			lr = readLayer(ctx, name, r, w.digest, w.size, spend(budgets[name]), entryBudget, opts)
 			opts.Memo.put(lr, fp)
 		}
 		mu.Lock()
@@ -429,11 +439,25 @@ func spend(bs []*imageBudget) func(int64) error {
 	}
 }
 
-func readLayer(ctx context.Context, name string, r io.Reader, d digest.Digest, size int64, budget func(int64) error, opts Options) *LayerResult {
+// entryCounter is the input's shared entry count for the walks.
+func entryCounter(limit int64) func() error {
+	if limit <= 0 {
+		limit = DefaultMaxInputEntries
+	}
+	var n atomic.Int64
+	return func() error {
+		if n.Add(1) > limit {
+			return &layer.LimitError{Limit: "entries per input", Flag: "--max-input-entries", Value: fmt.Sprint(limit)}
+		}
+		return nil
+	}
+}
+
+func readLayer(ctx context.Context, name string, r io.Reader, d digest.Digest, size int64, budget func(int64) error, entryBudget func() error, opts Options) *LayerResult {
 	lr := &LayerResult{Blob: name, Digest: d}
 	var src io.Reader
 	var hr *hashingReader
-	wopts := layer.Options{Limits: opts.Limits, Budget: budget}
+	wopts := layer.Options{Limits: opts.Limits, Budget: budget, EntryBudget: entryBudget}
 	if d != "" {
 		src = blob.NewVerifier(r, d, size)
 		if d.Algorithm() == digest.SHA256 {
