@@ -278,19 +278,7 @@ func TestMemoAwait(t *testing.T) {
 // from the memo (not read again) is checked on their recorded sizes.
 func TestMaxImageBytes(t *testing.T) {
 	src := "../../fixtures/testdata/xz-planted.oci"
-	full, err := Run(context.Background(), src, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer full.Close()
-	var total, largest int64
-	for _, lr := range full.Images[0].Layers {
-		total += lr.Summary.UncompressedSize
-		largest = max(largest, lr.Summary.UncompressedSize)
-	}
-	if largest >= total {
-		t.Fatal("the fixture needs several layers")
-	}
+	total := layerTotal(t, src, func(s *layer.Summary) int64 { return s.UncompressedSize })
 	limit := total - 1
 	hasLimit := func(res *Result) bool {
 		for _, p := range res.Problems {
@@ -335,19 +323,7 @@ func TestMaxImageBytes(t *testing.T) {
 // together.
 func TestMaxInputEntries(t *testing.T) {
 	src := "../../fixtures/testdata/xz-planted.oci"
-	full, err := Run(context.Background(), src, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer full.Close()
-	var total, largest int64
-	for _, lr := range full.Images[0].Layers {
-		total += int64(len(lr.Summary.Entries))
-		largest = max(largest, int64(len(lr.Summary.Entries)))
-	}
-	if largest >= total {
-		t.Fatal("the fixture needs several layers")
-	}
+	total := layerTotal(t, src, func(s *layer.Summary) int64 { return int64(len(s.Entries)) })
 	for _, tc := range []struct {
 		limit int64
 		want  bool
@@ -365,4 +341,25 @@ func TestMaxInputEntries(t *testing.T) {
 			t.Errorf("limit %d of %d entries: limit problem %v, want %v (%v)", tc.limit, total, got, tc.want, res.Problems)
 		}
 	}
+}
+
+// layerTotal sums a measure over the layers of src's first image, and
+// fails unless no one layer holds all of it: the limit tests need a total
+// that only several layers reach.
+func layerTotal(t *testing.T, src string, measure func(*layer.Summary) int64) int64 {
+	t.Helper()
+	full, err := Run(context.Background(), src, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer full.Close()
+	var total, largest int64
+	for _, lr := range full.Images[0].Layers {
+		total += measure(lr.Summary)
+		largest = max(largest, measure(lr.Summary))
+	}
+	if largest >= total {
+		t.Fatalf("%s: one layer holds all of it; the test needs several", src)
+	}
+	return total
 }
