@@ -12,35 +12,21 @@ import (
 )
 
 // progress draws one status line on a terminal's stderr while a scan runs:
-// input, layers done of all, bytes read, rate and time left. It is only
-// ever attached to a terminal; reports never see it.
+// input, layers done of all, bytes read, rate and time left, and for
+// several inputs how many are read. It is only ever attached to a
+// terminal; reports never see it.
 type progress struct {
 	w      io.Writer
 	now    func() time.Time
+	inputs int // inputs in the scan; a fleet scans several at once
 	mu     sync.Mutex
-	starts map[string]time.Time // when each input began; a fleet scans several at once
+	starts map[string]time.Time // when each input began
+	read   map[string]bool      // inputs whose layers are all read
 	width  int                  // length of the last line drawn, to blank it
 }
 
-func newProgress(w io.Writer, now func() time.Time) *progress {
-	return &progress{w: w, now: now, starts: map[string]time.Time{}}
-}
-
-// begin starts timing an input.
-func (p *progress) begin(input string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.startLocked(input)
-	p.draw(fmt.Sprintf("%s: reading", input))
-}
-
-func (p *progress) startLocked(input string) time.Time {
-	t, ok := p.starts[input]
-	if !ok {
-		t = p.now()
-		p.starts[input] = t
-	}
-	return t
+func newProgress(w io.Writer, now func() time.Time, inputs int) *progress {
+	return &progress{w: w, now: now, inputs: inputs, starts: map[string]time.Time{}, read: map[string]bool{}}
 }
 
 // update is scan.Options.Progress; scans call it from several goroutines,
@@ -48,8 +34,19 @@ func (p *progress) startLocked(input string) time.Time {
 func (p *progress) update(s scan.Progress) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	start := p.startLocked(s.Input)
-	p.draw(progressLine(s, p.now().Sub(start)))
+	start, ok := p.starts[s.Input]
+	if !ok {
+		start = p.now()
+		p.starts[s.Input] = start
+	}
+	if s.LayersDone == s.Layers {
+		p.read[s.Input] = true
+	}
+	line := progressLine(s, p.now().Sub(start))
+	if p.inputs > 1 {
+		line = fmt.Sprintf("[%d/%d read] %s", len(p.read), p.inputs, line)
+	}
+	p.draw(line)
 }
 
 // done clears the line.

@@ -36,8 +36,8 @@ func TestProgressLine(t *testing.T) {
 func TestProgressDraws(t *testing.T) {
 	var buf bytes.Buffer
 	clock := time.Date(2024, 3, 29, 0, 0, 0, 0, time.UTC)
-	p := newProgress(&buf, func() time.Time { return clock })
-	p.begin("image.tar")
+	p := newProgress(&buf, func() time.Time { return clock }, 1)
+	p.update(scan.Progress{Input: "image.tar", Layers: 2, TotalBytes: 2048}) // the clock starts
 	clock = clock.Add(time.Second)
 	p.update(scan.Progress{Input: "image.tar", LayersDone: 1, Layers: 2, Bytes: 1024, TotalBytes: 2048})
 	p.done()
@@ -47,5 +47,28 @@ func TestProgressDraws(t *testing.T) {
 	}
 	if !strings.HasSuffix(out, "\r") || strings.Contains(out, "\n") {
 		t.Errorf("the line is not cleared in place: %q", out)
+	}
+}
+
+// Inputs of a fleet are read at once: each keeps its own clock, and the
+// line says how many are read.
+func TestProgressFleet(t *testing.T) {
+	var buf bytes.Buffer
+	clock := time.Date(2024, 3, 29, 0, 0, 0, 0, time.UTC)
+	p := newProgress(&buf, func() time.Time { return clock }, 3)
+	p.update(scan.Progress{Input: "a.tar", Layers: 1, TotalBytes: 1024})
+	clock = clock.Add(time.Second)
+	p.update(scan.Progress{Input: "b.tar", Layers: 1, TotalBytes: 1024})
+	p.update(scan.Progress{Input: "a.tar", LayersDone: 1, Layers: 1, Bytes: 1024, TotalBytes: 1024})
+	clock = clock.Add(time.Second)
+	p.update(scan.Progress{Input: "b.tar", LayersDone: 1, Layers: 1, Bytes: 1024, TotalBytes: 1024})
+	out := buf.String()
+	for _, want := range []string{
+		"[1/3 read] a.tar: layer 1 of 1, 1.0 KiB of 1.0 KiB, 1.0 KiB/s",
+		"[2/3 read] b.tar: layer 1 of 1, 1.0 KiB of 1.0 KiB, 1.0 KiB/s", // b's clock began a second later
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in %q", want, out)
+		}
 	}
 }

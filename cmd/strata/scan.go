@@ -138,7 +138,7 @@ func runScan(cmd *cobra.Command, f *scanFlags, args []string) error {
 	opts.Now = now
 	var prog *progress
 	if !f.quiet && isTerminal(errOut) {
-		prog = newProgress(errOut, time.Now)
+		prog = newProgress(errOut, time.Now, len(inputs))
 		opts.Progress = prog.update
 	}
 

@@ -314,7 +314,8 @@ func readLayers(ctx context.Context, a *archive.Archive, imgs []*image.Image, op
 	type want struct {
 		digest digest.Digest
 		diffID digest.Digest // from the config, to find a digest-less blob in the memo
-		size   int64
+		size   int64         // to check the blob against; -1 when there is no descriptor
+		bytes  int64         // the blob's size for progress: the descriptor's or the member's
 	}
 	wanted := map[string]want{}
 	var names []string
@@ -339,15 +340,14 @@ func readLayers(ctx context.Context, a *archive.Archive, imgs []*image.Image, op
 				if m, ok := a.Stat(l.Blob); ok {
 					size = m.Size
 				}
-				if l.Digest == "" {
-					size = -1 // a legacy layer.tar has no descriptor to check a size against
-				}
 			}
-			wanted[l.Blob] = want{l.Digest, l.DiffID, size}
+			w := want{l.Digest, l.DiffID, size, size}
+			if l.Digest == "" {
+				w.size = -1 // a legacy layer.tar has no descriptor to check a size against
+			}
+			wanted[l.Blob] = w
 			names = append(names, l.Blob)
-			if size > 0 {
-				total += size
-			}
+			total += max(w.bytes, 0)
 		}
 	}
 	parallel := opts.Parallel
@@ -389,8 +389,8 @@ func readLayers(ctx context.Context, a *archive.Archive, imgs []*image.Image, op
 		mu.Lock()
 		results[name] = lr
 		prog.LayersDone++
-		if lr.Summary != nil && w.size > 0 {
-			prog.Bytes += w.size
+		if lr.Summary != nil {
+			prog.Bytes += max(w.bytes, 0)
 		}
 		p := prog
 		mu.Unlock()

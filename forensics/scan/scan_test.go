@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/strata-forensics/strata/forensics/layer"
@@ -609,6 +610,32 @@ func TestInputSHA256(t *testing.T) {
 			defer res.Close()
 			if want := sha(string(b)); res.Input.SHA256 != want {
 				t.Fatalf("input sha256 %q, want %s", res.Input.SHA256, want)
+			}
+		})
+	}
+}
+
+// Progress counts every layer's bytes, also those of a docker save
+// layer.tar, which has no descriptor to give its size.
+func TestProgressBytes(t *testing.T) {
+	for _, in := range []string{
+		"../../fixtures/testdata/xz-planted.oci.tar",
+		"../../fixtures/testdata/xz-planted.docker.tar",
+	} {
+		t.Run(filepath.Base(in), func(t *testing.T) {
+			var mu sync.Mutex
+			var last scan.Progress
+			res, err := scan.Run(context.Background(), in, scan.Options{Parallel: 1, Progress: func(p scan.Progress) {
+				mu.Lock()
+				last = p
+				mu.Unlock()
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Close()
+			if last.LayersDone != last.Layers || last.Bytes == 0 || last.Bytes != last.TotalBytes {
+				t.Fatalf("last progress %+v: want every layer and every byte", last)
 			}
 		})
 	}
