@@ -6,17 +6,17 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/strata-forensics/strata/forensics/layer"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	ib "github.com/strata-forensics/strata/fixtures/imagebuild"
+	"github.com/strata-forensics/strata/fixtures/strataexe"
 	"github.com/strata-forensics/strata/forensics/extract"
+	"github.com/strata-forensics/strata/forensics/layer"
 	"github.com/strata-forensics/strata/forensics/scan"
 )
 
@@ -371,45 +371,12 @@ func TestFileRecordedDigest(t *testing.T) {
 	}
 }
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-func strataBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "strata-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "strata")
-		cmd := exec.Command("go", "build", "-o", binPath, "../../cmd/strata")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/strata: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binPath != "" {
-		os.RemoveAll(filepath.Dir(binPath))
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(strataexe.Main(m)) }
 
 // TestCLI runs `strata extract` as a user would: it prints
 // "<sha256>  <path>" for the file written, and refuses to overwrite.
 func TestCLI(t *testing.T) {
-	bin := strataBinary(t)
+	bin := strataexe.Path(t)
 	archive, _ := writeImage(t)
 	tests := []struct {
 		name    string

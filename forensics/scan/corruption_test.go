@@ -14,11 +14,11 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/strata-forensics/strata/fixtures/strataexe"
 	"github.com/strata-forensics/strata/forensics/integrity"
 	"github.com/strata-forensics/strata/forensics/internal/golden"
 	"github.com/strata-forensics/strata/forensics/scan"
@@ -582,7 +582,7 @@ func corruptions() []corruption {
 }
 
 func TestCorruption(t *testing.T) {
-	bin := strataBinary(t)
+	bin := strataexe.Path(t)
 	for _, tc := range corruptions() {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -692,35 +692,6 @@ func boolInt(b bool) int {
 	return 0
 }
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-// strataBinary builds cmd/strata once per test run (the CLI's exit codes
-// are what a user sees; main is not importable).
-func strataBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "strata-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "strata")
-		cmd := exec.Command("go", "build", "-o", binPath, "../../cmd/strata")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/strata: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
-
 // runCLI runs the strata binary and returns its exit code and combined
 // output.
 func runCLI(t *testing.T, bin string, args ...string) (int, string) {
@@ -739,10 +710,4 @@ func runCLI(t *testing.T, bin string, args ...string) (int, string) {
 	}
 }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binPath != "" {
-		os.RemoveAll(filepath.Dir(binPath))
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(strataexe.Main(m)) }

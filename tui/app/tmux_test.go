@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strata-forensics/strata/fixtures/strataexe"
 	"github.com/strata-forensics/strata/forensics/scan"
 )
 
@@ -36,12 +37,7 @@ func TestTmuxSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin := filepath.Join(t.TempDir(), "strata")
-	build := exec.Command(goTool(t), "build", "-o", bin, "github.com/strata-forensics/strata/cmd/strata")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Skipf("the strata binary does not build: %v\n%s", err, out)
-	}
+	bin := strataexe.Path(t)
 
 	// What the screen must show, from the forensic pipeline itself.
 	res, err := scan.Run(context.Background(), fixture, scan.Options{})
@@ -112,19 +108,4 @@ func TestTmuxSmoke(t *testing.T) {
 	run("send-keys", "-t", "smoke", "q")
 }
 
-// goTool finds the go command that runs the tests: GOROOT's, else PATH's.
-func goTool(t *testing.T) string {
-	t.Helper()
-	if out, err := exec.Command("go", "env", "GOROOT").Output(); err == nil {
-		if p := filepath.Join(strings.TrimSpace(string(out)), "bin", "go"); fileExists(p) {
-			return p
-		}
-	}
-	p, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command to build with")
-	}
-	return p
-}
-
-func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
+func TestMain(m *testing.M) { os.Exit(strataexe.Main(m)) }
