@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -19,10 +18,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/strata-forensics/strata/fixtures/oracle"
 	"github.com/strata-forensics/strata/forensics/layer"
 	"github.com/strata-forensics/strata/forensics/scan"
 )
@@ -285,26 +284,16 @@ func summaryDiffID(s *layer.Summary) any {
 // without whiteouts and without the folders only implied by their content.
 func ggcrTree(t *testing.T, img v1.Image) map[string]fsEntry {
 	t.Helper()
-	rc := mutate.Extract(img)
-	defer rc.Close()
 	out := map[string]fsEntry{}
-	tr := tar.NewReader(rc)
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return out
-		}
-		if err != nil {
-			t.Fatalf("mutate.Extract: %v", err)
-		}
+	err := oracle.Flatten(img, func(h *tar.Header, r io.Reader) error {
 		e := fsEntry{Perm: h.FileInfo().Mode() & permBits}
 		switch h.Typeflag {
 		case tar.TypeReg:
 			e.Type = layer.File
 			hash := sha256.New()
-			n, err := io.Copy(hash, tr)
+			n, err := io.Copy(hash, r)
 			if err != nil {
-				t.Fatalf("mutate.Extract %s: %v", h.Name, err)
+				return err
 			}
 			e.Size, e.SHA256 = n, hex.EncodeToString(hash.Sum(nil))
 		case tar.TypeDir:
@@ -320,10 +309,15 @@ func ggcrTree(t *testing.T, img v1.Image) map[string]fsEntry {
 		case tar.TypeFifo:
 			e.Type = layer.FIFO
 		default:
-			t.Fatalf("mutate.Extract: %s: unexpected type %q", h.Name, h.Typeflag)
+			return fmt.Errorf("unexpected type %q", h.Typeflag)
 		}
 		out[absPath(h.Name)] = e
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
+	return out
 }
 
 // compareTrees returns, by path, how strata's final tree (got) differs from
