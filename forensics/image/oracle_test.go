@@ -9,6 +9,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/strata-forensics/strata/fixtures/oracle"
 )
 
 // The oracle tests compare Load with go-containerregistry, an independent
@@ -17,25 +19,12 @@ import (
 // ggcrImages collects every image below idx by manifest digest.
 func ggcrImages(t *testing.T, idx v1.ImageIndex, out map[string]v1.Image) {
 	t.Helper()
-	im, err := idx.IndexManifest()
+	imgs, err := oracle.Images(idx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, d := range im.Manifests {
-		switch {
-		case d.MediaType.IsIndex():
-			child, err := idx.ImageIndex(d.Digest)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ggcrImages(t, child, out)
-		case d.MediaType.IsImage():
-			img, err := idx.Image(d.Digest)
-			if err != nil {
-				t.Fatal(err)
-			}
-			out[d.Digest.String()] = img
-		}
+	for _, o := range imgs {
+		out[o.Desc.Digest.String()] = o.Image
 	}
 }
 

@@ -125,31 +125,14 @@ func layoutImages(t *testing.T, dir string) []oracleImage {
 	if err != nil {
 		t.Fatalf("layout.ImageIndexFromPath: %v", err)
 	}
-	var out []oracleImage
-	var walk func(v1.ImageIndex)
-	walk = func(idx v1.ImageIndex) {
-		im, err := idx.IndexManifest()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, d := range im.Manifests {
-			switch {
-			case d.MediaType.IsIndex():
-				child, err := idx.ImageIndex(d.Digest)
-				if err != nil {
-					t.Fatal(err)
-				}
-				walk(child)
-			case d.MediaType.IsImage():
-				img, err := idx.Image(d.Digest)
-				if err != nil {
-					t.Fatal(err)
-				}
-				out = append(out, oracleImage{label: "manifest " + d.Digest.String(), img: img, manifest: d.Digest.String()})
-			}
-		}
+	imgs, err := oracle.Images(idx)
+	if err != nil {
+		t.Fatal(err)
 	}
-	walk(idx)
+	var out []oracleImage
+	for _, o := range imgs {
+		out = append(out, oracleImage{label: "manifest " + o.Desc.Digest.String(), img: o.Image, manifest: o.Desc.Digest.String()})
+	}
 	return out
 }
 
