@@ -89,6 +89,19 @@ type Node struct {
 	kids    map[string]*Node // every child ever seen, by name; nil until the path was a folder
 	wrote   int32            // 1 + the last layer that wrote this path itself, 0 for none
 	present bool
+	// first holds the first change, so that most paths (written once, by
+	// one layer) take one allocation, not two.
+	first [1]Change
+}
+
+// record appends c to the node's history.
+func (n *Node) record(c Change) {
+	if n.History == nil {
+		n.first[0] = c
+		n.History = n.first[:1:1]
+		return
+	}
+	n.History = append(n.History, c)
 }
 
 // Path is the node's absolute path. It is the path of the last entry
@@ -158,6 +171,11 @@ type Tree struct {
 	paths  int // nodes ever created, the root excluded
 	layers int
 	sorted []*Node // cached, in path order; nil after a change
+	// dir and dirPath are the folder the last entry went into: a tar
+	// lists a folder's entries together, so the next entry's folder is
+	// usually the same one and needs no walk from the root.
+	dir     *Node
+	dirPath string
 }
 
 // New returns an empty tree.
@@ -242,13 +260,13 @@ func (t *Tree) opaque(idx int, e *layer.Entry) {
 			t.remove(idx, k, ByOpaque)
 		}
 	}
-	n.History = append(n.History, Change{Layer: idx, Op: Opaque})
+	n.record(Change{Layer: idx, Op: Opaque})
 }
 
 // remove deletes n and everything below it.
 func (t *Tree) remove(idx int, n *Node, cause Cause) {
 	n.present = false
-	n.History = append(n.History, Change{Layer: idx, Op: Delete, Cause: cause})
+	n.record(Change{Layer: idx, Op: Delete, Cause: cause})
 	if n.kids != nil {
 		for _, k := range sortedKids(n) {
 			if k.present {
@@ -284,7 +302,7 @@ func (t *Tree) ensureDir(idx int, p string) *Node {
 	}
 	implied := &layer.Entry{Path: p, Type: layer.Dir, Mode: 0o755}
 	n.entry, n.present, n.kids = implied, true, orEmpty(n.kids)
-	n.History = append(n.History, Change{Layer: idx, Op: Add, Entry: implied, Implied: true})
+	n.record(Change{Layer: idx, Op: Add, Entry: implied, Implied: true})
 	return n
 }
 
@@ -298,7 +316,7 @@ func orEmpty(m map[string]*Node) map[string]*Node {
 // write records entry e of layer idx. When the same layer wrote this path
 // before (a duplicate entry), the last one wins.
 func (t *Tree) write(idx int, e *layer.Entry) {
-	parent := t.ensureDir(idx, path.Dir(e.Path))
+	parent := t.parentDir(idx, path.Dir(e.Path))
 	n := t.child(parent, e.Path)
 	again := n.wrote == int32(idx)+1
 	n.wrote = int32(idx) + 1
@@ -331,8 +349,21 @@ func (t *Tree) write(idx int, e *layer.Entry) {
 			}
 		}
 	}
-	n.History = append(n.History, Change{Layer: idx, Op: op, Entry: e})
+	n.record(Change{Layer: idx, Op: op, Entry: e})
 	t.setEntry(n, e)
+}
+
+// parentDir is ensureDir for an entry's folder, remembering the last one.
+// A remembered folder that is still present and still a folder is what
+// ensureDir would return, with nothing to do on the way: removing a folder
+// removes everything below it, so its parents are present folders too.
+func (t *Tree) parentDir(idx int, dir string) *Node {
+	if n := t.dir; n != nil && dir == t.dirPath && n.present && n.entry.Type == layer.Dir {
+		return n
+	}
+	n := t.ensureDir(idx, dir)
+	t.dir, t.dirPath = n, dir
+	return n
 }
 
 func (t *Tree) setEntry(n *Node, e *layer.Entry) {

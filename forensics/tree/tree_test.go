@@ -234,11 +234,27 @@ func TestWalkPrefixAndChildren(t *testing.T) {
 	}
 }
 
+// BenchmarkApply applies 100,000 files and then whiteouts for a tenth of
+// them, in folder order as tars list them (grouped) and with every entry in
+// another folder than the one before (interleaved).
 func BenchmarkApply(b *testing.B) {
+	for _, order := range []string{"grouped", "interleaved"} {
+		b.Run(order, func(b *testing.B) {
+			benchApply(b, func(i int) int {
+				if order == "grouped" {
+					return i / 200
+				}
+				return i % 500
+			})
+		})
+	}
+}
+
+func benchApply(b *testing.B, folder func(int) int) {
 	const n = 100_000
 	entries := make([]layer.Entry, 0, n)
 	for i := range n {
-		entries = append(entries, f(fmt.Sprintf("/usr/share/d%03d/f%06d", i%500, i), "x"))
+		entries = append(entries, f(fmt.Sprintf("/usr/share/d%03d/f%06d", folder(i), i), "x"))
 	}
 	wh := make([]layer.Entry, 0, n/10)
 	for i := 0; i < n; i += 10 {
