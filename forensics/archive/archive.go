@@ -559,6 +559,11 @@ func (a *Archive) Stat(name string) (Member, bool) {
 	return *m, true
 }
 
+// InPlace reports whether members are read in place (a folder, an
+// uncompressed tar, or the temporary copy of a compressed one), so that
+// opening a member again costs no decompression pass.
+func (a *Archive) InPlace() bool { return !a.compressed }
+
 // ErrNotExist is returned for a member the input lacks.
 var ErrNotExist = fs.ErrNotExist
 

@@ -1,6 +1,7 @@
 package scan
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -32,22 +33,45 @@ import (
 //
 // Inputs scanned at the same time (RunAll) share the memo too: a layer being
 // walked for one input is claimed, and another input holding the same layer
-// verifies its own copy of the blob while it waits for that walk, instead of
-// walking it a second time.
+// takes that walk's result instead of walking it a second time.
+//
+// A blob walked from an input read in place is remembered with where its
+// verified bytes lie. Another input's copy of that blob is then verified by
+// comparing it with those bytes, byte for byte: equal bytes have the digest
+// the walk verified, and a comparison costs a fraction of a sha256 (for a
+// fleet on one base, it was a third of all the CPU time). A copy that
+// differs, or whose first copy cannot be read again, is read in full and
+// verified on its own, as any other blob.
 type Memo struct {
 	mu      sync.Mutex
 	mem     map[string]*LayerResult
 	byDiff  map[string]digest.Digest // fingerprint/diff_id -> blob digest walked
-	walking map[string]chan struct{} // claim key -> closed when the walk is done
-	dir     string                   // "" for memory only
-	Hits    int                      // layers reused instead of read (for tests and progress)
+	walking map[string]*walk         // claim key -> the walk under way
+	copies  map[digest.Digest]blobCopy
+	bases   baseTrees // trees of the lower layers of the images built so far
+	dir     string    // "" for memory only
+	Hits    int       // layers reused instead of read (for tests and progress)
+}
+
+// walk is a claim: done is closed when the walk is over. inPlace says the
+// walker reads its input in place, so the blob's bytes can be compared
+// with its copy once it is verified, rather than hashed meanwhile.
+type walk struct {
+	done    chan struct{}
+	inPlace bool
+}
+
+// blobCopy is where a verified blob can be read again.
+type blobCopy struct {
+	open func() (io.ReadCloser, error)
+	size int64
 }
 
 // NewMemo returns a Memo; dir, when not empty, is a cache folder, created
 // when the first result is stored. A cache that cannot be read or written
 // costs speed, never correctness.
 func NewMemo(dir string) *Memo {
-	return &Memo{mem: map[string]*LayerResult{}, byDiff: map[string]digest.Digest{}, walking: map[string]chan struct{}{}, dir: dir}
+	return &Memo{mem: map[string]*LayerResult{}, byDiff: map[string]digest.Digest{}, walking: map[string]*walk{}, copies: map[digest.Digest]blobCopy{}, dir: dir}
 }
 
 // cacheFormat is bumped when the on-disk form changes.
@@ -142,13 +166,17 @@ func (m *Memo) load(d digest.Digest, fingerprint string) (*cached, error) {
 	return &c, nil
 }
 
-// put remembers a complete, problem-free result.
-func (m *Memo) put(lr *LayerResult, fingerprint string) {
+// put remembers a complete, problem-free result, and where its verified
+// blob can be read again when c.open is set.
+func (m *Memo) put(lr *LayerResult, fingerprint string, c blobCopy) {
 	if m == nil || lr.Digest == "" || lr.Summary == nil || len(lr.Problems) > 0 {
 		return
 	}
 	m.mu.Lock()
 	m.mem[memoKey(lr.Digest, fingerprint)] = lr
+	if _, ok := m.copies[lr.Digest]; !ok && c.open != nil {
+		m.copies[lr.Digest] = c
+	}
 	if lr.Summary.DiffID != "" {
 		m.byDiff[memoKey(lr.Summary.DiffID, fingerprint)] = lr.Digest
 	}
@@ -224,11 +252,11 @@ func fingerprint(eng *detect.Engine) string {
 }
 
 // reuse returns the memoised result for a blob after verifying the blob's
-// own bytes against its digest. A blob with no digest (d empty) is looked
-// up by the diff_id its config gives, and must then hash to the digest of
-// the blob remembered for that diff_id. consumed says whether r was read:
-// when the digest then failed, the blob must be opened again and read in
-// full, so that what it holds is reported.
+// own bytes: against a verified copy when one can be read again, otherwise
+// against its digest. A blob with no digest (d empty) is looked up by the
+// diff_id its config gives, and must then be the blob remembered for that
+// diff_id. consumed says whether r was read: when the blob then failed, it
+// must be opened again and read in full, so that what it holds is reported.
 func (m *Memo) reuse(name string, r io.Reader, d, diffID digest.Digest, size int64, fp string) (lr *LayerResult, consumed bool) {
 	if d == "" {
 		d = m.digestFor(diffID, fp)
@@ -237,12 +265,59 @@ func (m *Memo) reuse(name string, r io.Reader, d, diffID digest.Digest, size int
 	if prev == nil {
 		return nil, false
 	}
-	v := blob.NewVerifier(r, d, size)
-	if _, err := io.Copy(io.Discard, v); err != nil {
+	m.mu.Lock()
+	c, ok := m.copies[d]
+	m.mu.Unlock()
+	same, compared := false, false
+	if ok && (size < 0 || size == c.size) {
+		same, compared = sameBytes(r, c)
+	}
+	if compared && !same {
 		return nil, true
+	}
+	if !compared {
+		if _, err := io.Copy(io.Discard, blob.NewVerifier(r, d, size)); err != nil {
+			return nil, true
+		}
 	}
 	m.hit()
 	return &LayerResult{Blob: name, Digest: d, Summary: prev.Summary, Detect: prev.Detect}, true
+}
+
+// compareBuffer is the size of the pieces sameBytes compares.
+const compareBuffer = 256 << 10
+
+var comparePool = sync.Pool{New: func() any { b := make([]byte, 2*compareBuffer); return &b }}
+
+// sameBytes reports whether r holds exactly the bytes of c: the same bytes
+// and as many. compared is false, with r untouched, when c cannot be read
+// again (its input was closed meanwhile).
+func sameBytes(r io.Reader, c blobCopy) (same, compared bool) {
+	rc, err := c.open()
+	if err != nil {
+		return false, false
+	}
+	defer rc.Close()
+	bp := comparePool.Get().(*[]byte)
+	defer comparePool.Put(bp)
+	a, b := (*bp)[:compareBuffer], (*bp)[compareBuffer:]
+	var n int64
+	for {
+		na, erra := io.ReadFull(rc, a)
+		nb, errb := io.ReadFull(r, b)
+		if na != nb || !bytes.Equal(a[:na], b[:nb]) {
+			return false, true
+		}
+		n += int64(na)
+		endA := erra == io.EOF || erra == io.ErrUnexpectedEOF
+		endB := errb == io.EOF || errb == io.ErrUnexpectedEOF
+		switch {
+		case endA && endB:
+			return n == c.size, true
+		case erra != nil && !endA, errb != nil && !endB, endA != endB:
+			return false, true
+		}
+	}
 }
 
 // claimKey names a layer for claims: its blob digest, or for a blob with
@@ -258,64 +333,76 @@ func claimKey(d, diffID digest.Digest, fp string) string {
 }
 
 // claim makes the caller the one walker of the layer named key, or, when
-// another input is walking it now, returns a channel closed when that walk
-// is done. release must follow a successful claim.
-func (m *Memo) claim(key string) (busy <-chan struct{}, claimed bool) {
+// another input is walking it now, returns that walk. release must follow a
+// successful claim; inPlace says whether the caller reads its input in
+// place (see walk).
+func (m *Memo) claim(key string, inPlace bool) (busy *walk, claimed bool) {
 	if m == nil || key == "" {
 		return nil, false
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if ch, ok := m.walking[key]; ok {
-		return ch, false
+	if w, ok := m.walking[key]; ok {
+		return w, false
 	}
-	m.walking[key] = make(chan struct{})
+	m.walking[key] = &walk{done: make(chan struct{}), inPlace: inPlace}
 	return nil, true
 }
 
 func (m *Memo) release(key string) {
 	m.mu.Lock()
-	ch := m.walking[key]
+	w := m.walking[key]
 	delete(m.walking, key)
 	m.mu.Unlock()
-	if ch != nil {
-		close(ch)
+	if w != nil {
+		close(w.done)
 	}
 }
 
-// await verifies a blob while another input walks the same layer, then
-// takes that walk's result. A blob with a descriptor digest is checked
-// against it; one without is hashed and must match the blob walked for its
-// diff_id. It returns nil when the blob did not verify or the other walk
-// left no result: the caller then reads the blob itself.
-func (m *Memo) await(ctx context.Context, name string, r io.Reader, d, diffID digest.Digest, size int64, fp string, busy <-chan struct{}) *LayerResult {
+// await takes the result of another input's walk of the same layer once
+// it is done, after verifying this input's copy of the blob. When that walk
+// reads its input in place, the copy is compared with the walked blob
+// afterwards (see reuse); otherwise it is hashed while the walk goes on: a
+// blob with a descriptor digest is checked against it, one without must
+// hash to the blob walked for its diff_id. It returns nil when the blob did
+// not verify or the other walk left no result: the caller then reads the
+// blob itself, again from the start when consumed.
+func (m *Memo) await(ctx context.Context, name string, r io.Reader, d, diffID digest.Digest, size int64, fp string, busy *walk) (lr *LayerResult, consumed bool) {
+	if busy.inPlace {
+		select {
+		case <-busy.done:
+		case <-ctx.Done():
+			return nil, false
+		}
+		return m.reuse(name, r, d, diffID, size, fp)
+	}
 	var got digest.Digest
 	if d != "" {
 		if _, err := io.Copy(io.Discard, blob.NewVerifier(r, d, size)); err != nil {
-			return nil
+			return nil, true
 		}
 		got = d
 	} else {
 		h := sha256.New()
 		if _, err := io.Copy(h, r); err != nil {
-			return nil
+			return nil, true
 		}
 		got = digest.NewDigestFromBytes(digest.SHA256, h.Sum(nil))
 	}
 	select {
-	case <-busy:
+	case <-busy.done:
 	case <-ctx.Done():
-		return nil
+		return nil, true
 	}
 	if d == "" && m.digestFor(diffID, fp) != got {
-		return nil
+		return nil, true
 	}
 	prev := m.get(got, fp)
 	if prev == nil {
-		return nil
+		return nil, true
 	}
 	m.hit()
-	return &LayerResult{Blob: name, Digest: got, Summary: prev.Summary, Detect: prev.Detect}
+	return &LayerResult{Blob: name, Digest: got, Summary: prev.Summary, Detect: prev.Detect}, true
 }
 
 // blobOpener is the part of an archive that reopens a blob.

@@ -3,8 +3,10 @@ package scan
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -228,38 +230,52 @@ func TestRunAllCatchesATamperedCopy(t *testing.T) {
 	}
 }
 
-// await verifies its own copy while another input walks the layer, then
-// takes that walk's result; with no result left (the walk failed) or a copy
-// that does not verify, it gives nil and the caller walks the blob itself.
+// await takes another input's walk of the layer once its own copy is
+// verified: hashed while the walk goes on, or, when the walker reads its
+// input in place, compared with the walked blob afterwards. With no result
+// left (the walk failed) or a copy that does not verify, it gives nil and
+// the caller walks the blob itself.
 func TestMemoAwait(t *testing.T) {
 	blobBytes := []byte("layer bytes")
 	d := digest.FromBytes(blobBytes)
+	walked := blobCopy{open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(blobBytes)), nil }, size: int64(len(blobBytes))}
+	gone := blobCopy{open: func() (io.ReadCloser, error) { return nil, os.ErrClosed }, size: int64(len(blobBytes))}
 	for _, tc := range []struct {
-		name   string
-		copy   []byte
-		result bool // the walker leaves a result
-		want   bool
+		name    string
+		copy    []byte
+		inPlace bool
+		walked  blobCopy // where the walker's blob can be read again
+		result  bool     // the walker leaves a result
+		want    bool
 	}{
-		{"walk succeeds", blobBytes, true, true},
-		{"walk fails", blobBytes, false, false},
-		{"copy differs", []byte("layer bytez"), true, false},
+		{"hashed: walk succeeds", blobBytes, false, blobCopy{}, true, true},
+		{"hashed: walk fails", blobBytes, false, blobCopy{}, false, false},
+		{"hashed: copy differs", []byte("layer bytez"), false, blobCopy{}, true, false},
+		{"compared: walk succeeds", blobBytes, true, walked, true, true},
+		{"compared: walk fails", blobBytes, true, walked, false, false},
+		{"compared: copy differs", []byte("layer bytez"), true, walked, true, false},
+		{"compared: copy shorter", blobBytes[:5], true, walked, true, false},
+		{"compared: copy longer", append(slices.Clone(blobBytes), 'x'), true, walked, true, false},
+		{"compared: walked copy closed, hashed instead", blobBytes, true, gone, true, true},
+		{"compared: walked copy closed, bad copy", []byte("layer bytez"), true, gone, true, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := NewMemo("")
 			key := claimKey(d, "", "fp")
-			if _, claimed := m.claim(key); !claimed {
+			if _, claimed := m.claim(key, tc.inPlace); !claimed {
 				t.Fatal("first claim refused")
 			}
-			busy, claimed := m.claim(key)
+			busy, claimed := m.claim(key, false)
 			if claimed || busy == nil {
 				t.Fatal("second claim granted while the first walks")
 			}
 			got := make(chan *LayerResult)
 			go func() {
-				got <- m.await(context.Background(), "blob", bytes.NewReader(tc.copy), d, "", int64(len(tc.copy)), "fp", busy)
+				lr, _ := m.await(context.Background(), "blob", bytes.NewReader(tc.copy), d, "", int64(len(tc.copy)), "fp", busy)
+				got <- lr
 			}()
 			if tc.result {
-				m.put(&LayerResult{Digest: d, Summary: &layer.Summary{}}, "fp")
+				m.put(&LayerResult{Digest: d, Summary: &layer.Summary{}}, "fp", tc.walked)
 			}
 			m.release(key)
 			lr := <-got
@@ -268,6 +284,42 @@ func TestMemoAwait(t *testing.T) {
 			}
 			if lr != nil && (lr.Blob != "blob" || lr.Digest != d || m.Hits != 1) {
 				t.Fatalf("result %+v, hits %d", lr, m.Hits)
+			}
+		})
+	}
+}
+
+// sameBytes is true only for the same bytes, as many as the verified copy
+// holds, and reads nothing when that copy cannot be opened.
+func TestSameBytes(t *testing.T) {
+	big := bytes.Repeat([]byte("0123456789abcdef"), compareBuffer/8+3) // crosses a piece
+	flipped := slices.Clone(big)
+	flipped[len(flipped)-1] ^= 1
+	copyOf := func(b []byte, size int64) blobCopy {
+		return blobCopy{open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }, size: size}
+	}
+	for _, tc := range []struct {
+		name           string
+		walked         blobCopy
+		r              []byte
+		same, compared bool
+	}{
+		{"equal", copyOf(big, int64(len(big))), big, true, true},
+		{"empty", copyOf(nil, 0), nil, true, true},
+		{"last byte differs", copyOf(big, int64(len(big))), flipped, false, true},
+		{"shorter by a piece", copyOf(big, int64(len(big))), big[:compareBuffer], false, true},
+		{"longer", copyOf(big[:compareBuffer], compareBuffer), big, false, true},
+		{"walked copy shorter than verified", copyOf(big[:10], int64(len(big))), big[:10], false, true},
+		{"walked copy cannot be opened", blobCopy{open: func() (io.ReadCloser, error) { return nil, os.ErrClosed }}, big, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := bytes.NewReader(tc.r)
+			same, compared := sameBytes(r, tc.walked)
+			if same != tc.same || compared != tc.compared {
+				t.Fatalf("sameBytes = %v, %v; want %v, %v", same, compared, tc.same, tc.compared)
+			}
+			if !compared && r.Len() != len(tc.r) {
+				t.Fatalf("read %d bytes without comparing", len(tc.r)-r.Len())
 			}
 		})
 	}

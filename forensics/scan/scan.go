@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -194,8 +195,15 @@ func Run(ctx context.Context, path string, opts Options) (*Result, error) {
 		return nil, err
 	}
 	res.Input = a.Info
+	var bases *baseTrees // one image alone has nothing to share its base with
+	switch {
+	case opts.Memo != nil:
+		bases = &opts.Memo.bases
+	case len(imgs) > 1:
+		bases = &baseTrees{}
+	}
 	for _, img := range imgs {
-		ir, problems := buildImage(img, layers, opts.Engine)
+		ir, problems := buildImage(img, layers, opts.Engine, bases)
 		problems = append(problems, imageBytesProblem(ir, opts.maxImageBytes())...)
 		res.Images = append(res.Images, ir)
 		res.Findings = append(res.Findings, ir.Findings...)
@@ -366,15 +374,14 @@ func readLayers(ctx context.Context, a *archive.Archive, imgs []*image.Image, op
 		lr, consumed := opts.Memo.reuse(name, r, w.digest, w.diffID, w.size, fp)
 		if lr == nil && !consumed {
 			key := claimKey(w.digest, w.diffID, fp)
-			if busy, claimed := opts.Memo.claim(key); claimed {
+			if busy, claimed := opts.Memo.claim(key, a.InPlace()); claimed {
 				defer opts.Memo.release(key)
 				// A walk may have finished between the lookup and the claim.
 				lr, consumed = opts.Memo.reuse(name, r, w.digest, w.diffID, w.size, fp)
 			} else if busy != nil {
-				// Another input is walking this layer: verify this copy
-				// meanwhile and take that walk's result.
-				lr = opts.Memo.await(ctx, name, r, w.digest, w.diffID, w.size, fp, busy)
-				consumed = true
+				// Another input is walking this layer: take that walk's
+				// result once this copy is verified.
+				lr, consumed = opts.Memo.await(ctx, name, r, w.digest, w.diffID, w.size, fp, busy)
 			}
 		}
 		if lr == nil {
@@ -384,7 +391,7 @@ func readLayers(ctx context.Context, a *archive.Archive, imgs []*image.Image, op
 				r = reopen(a, name)
 			}
 			lr = readLayer(ctx, name, r, w.digest, w.size, spend(budgets[name]), entryBudget, opts)
-			opts.Memo.put(lr, fp)
+			opts.Memo.put(lr, fp, verifiedCopy(a, name))
 		}
 		mu.Lock()
 		results[name] = lr
@@ -412,6 +419,16 @@ func readLayers(ctx context.Context, a *archive.Archive, imgs []*image.Image, op
 		}
 	}
 	return results, nil
+}
+
+// verifiedCopy says where a blob just walked can be read again, to compare
+// other inputs' copies with: only when its input is read in place.
+func verifiedCopy(a *archive.Archive, name string) blobCopy {
+	m, ok := a.Stat(name)
+	if !ok || !a.InPlace() {
+		return blobCopy{}
+	}
+	return blobCopy{open: func() (io.ReadCloser, error) { return a.Open(name) }, size: m.Size}
 }
 
 // hashingReader computes the sha256 of a blob with no descriptor digest
@@ -536,17 +553,20 @@ func layerProblem(name string, d digest.Digest, err error) integrity.Problem {
 }
 
 // buildImage merges an image's layers bottom-up and runs image-level
-// detection.
-func buildImage(img *image.Image, layers map[string]*LayerResult, eng *detect.Engine) (*ImageResult, []integrity.Problem) {
+// detection. The tree grows from a fork of the tree of the longest chain
+// of its lower layers that another image had (see baseTrees).
+func buildImage(img *image.Image, layers map[string]*LayerResult, eng *detect.Engine, bases *baseTrees) (*ImageResult, []integrity.Problem) {
 	var problems []integrity.Problem
-	ir := &ImageResult{Image: img, Tree: tree.New(), Layers: make([]*LayerResult, len(img.Layers))}
+	ir := &ImageResult{Image: img, Layers: make([]*LayerResult, len(img.Layers))}
 	var dets []*detect.LayerResult
+	sums := make([]*layer.Summary, len(img.Layers))
 	for i, l := range img.Layers {
 		lr := layers[l.Blob]
 		if lr == nil {
 			lr = &LayerResult{Blob: l.Blob, Digest: l.Digest}
 		}
 		ir.Layers[i] = lr
+		sums[i] = lr.Summary
 		if l.Digest == "" {
 			l.Digest = lr.Digest
 		}
@@ -557,12 +577,10 @@ func buildImage(img *image.Image, layers map[string]*LayerResult, eng *detect.En
 				problems = append(problems, integrity.Problem{Blob: l.Digest.String(), Kind: integrity.DiffIDMismatch,
 					Detail: fmt.Sprintf("layer %d of %s: uncompressed content hashes to %s, config rootfs.diff_ids says %s", i, img.Ref(), lr.Summary.DiffID, l.DiffID)})
 			}
-			ir.Tree.Apply(i, lr.Summary.Entries)
-		} else {
-			ir.Tree.Apply(i, nil)
 		}
 		dets = append(dets, lr.Detect)
 	}
+	ir.Tree = bases.build(sums)
 	if eng != nil {
 		ir.Findings = eng.Image(detect.ImageInput{Image: img, Tree: ir.Tree, Layers: dets})
 		ir.Findings = append(ir.Findings, anomalyFindings(img, ir.Tree, ir.Layers)...)
@@ -572,3 +590,81 @@ func buildImage(img *image.Image, layers map[string]*LayerResult, eng *detect.En
 }
 
 func countEntries(es []*layer.Entry) int { return len(es) }
+
+// baseTrees keeps the tree of each image's lower layers (all but its top
+// one), so that another image on the same base forks it instead of
+// merging the base's paths again: a fleet of images on one base holds the
+// base's nodes once and spends on each image what its own layers change.
+// A chain is its layers' summaries, the very ones the walks gave; a layer
+// with none (its blob absent) is nil.
+type baseTrees struct {
+	mu     sync.Mutex
+	chains map[string]*baseTree
+}
+
+type baseTree struct {
+	sums []*layer.Summary // holding them keeps their addresses from reuse
+	tree *tree.Tree       // frozen: only ever forked
+}
+
+func chainKey(sums []*layer.Summary) string {
+	var b strings.Builder
+	for _, s := range sums {
+		fmt.Fprintf(&b, "%p/", s)
+	}
+	return b.String()
+}
+
+// fork returns a fork of the tree kept for the chain sums, or nil.
+func (b *baseTrees) fork(sums []*layer.Summary) *tree.Tree {
+	if b == nil {
+		return nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if bt := b.chains[chainKey(sums)]; bt != nil {
+		return bt.tree.Fork()
+	}
+	return nil
+}
+
+// keep freezes t as the tree of the chain sums and returns a fork of it.
+func (b *baseTrees) keep(sums []*layer.Summary, t *tree.Tree) *tree.Tree {
+	if b == nil {
+		return t
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.chains == nil {
+		b.chains = map[string]*baseTree{}
+	}
+	b.chains[chainKey(sums)] = &baseTree{sums: slices.Clone(sums), tree: t}
+	return t.Fork()
+}
+
+// build merges the layers with summaries sums into a tree, from the
+// longest chain of lower layers kept, and keeps its own lower layers'. A
+// nil baseTrees keeps nothing.
+func (b *baseTrees) build(sums []*layer.Summary) *tree.Tree {
+	n := len(sums)
+	t, from := (*tree.Tree)(nil), 0
+	for i := n - 1; i > 0 && t == nil; i-- {
+		if t = b.fork(sums[:i]); t != nil {
+			from = i
+		}
+	}
+	if t == nil {
+		t = tree.New()
+	}
+	for i := from; i < n; i++ {
+		if i == n-1 && i > from {
+			t = b.keep(sums[:i], t)
+		}
+		var es []*layer.Entry
+		if sums[i] != nil {
+			es = sums[i].Entries
+		}
+		t.Apply(i, es)
+	}
+	return t
+}

@@ -640,3 +640,39 @@ func TestProgressBytes(t *testing.T) {
 		})
 	}
 }
+
+// Images on a shared base grow their trees from a fork of the base's tree
+// (within an input, and across a fleet's inputs): each must still equal
+// the tree merged from scratch from its own layers, path for path and
+// change for change.
+func TestTreesFromSharedBases(t *testing.T) {
+	var paths []string
+	for _, in := range fixtureInputs(t) {
+		paths = append(paths, in.path, in.path)
+	}
+	outs := scan.RunAll(context.Background(), paths, scan.Options{Memo: scan.NewMemo("")})
+	images := 0
+	for _, o := range outs {
+		if o.Err != nil {
+			t.Fatalf("%s: %v", o.Path, o.Err)
+		}
+		defer o.Result.Close()
+		for _, ir := range o.Result.Images {
+			scratch := tree.New()
+			for i, lr := range ir.Layers {
+				var es []*layer.Entry
+				if lr.Summary != nil {
+					es = lr.Summary.Entries
+				}
+				scratch.Apply(i, es)
+			}
+			if got, want := strings.Join(dump(ir.Tree), "\n"), strings.Join(dump(scratch), "\n"); got != want {
+				t.Errorf("%s %s: the tree differs from one merged from scratch", o.Path, ir.Image.Ref())
+			}
+			images++
+		}
+	}
+	if images < 2*len(paths)/2+2 {
+		t.Fatalf("only %d images in %d inputs", images, len(paths))
+	}
+}

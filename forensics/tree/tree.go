@@ -7,9 +7,11 @@ package tree
 
 import (
 	"fmt"
+	"maps"
 	"path"
 	"sort"
 	"strings"
+	"sync/atomic"
 
 	"github.com/strata-forensics/strata/forensics/layer"
 )
@@ -88,6 +90,7 @@ type Node struct {
 	entry   *layer.Entry
 	kids    map[string]*Node // every child ever seen, by name; nil until the path was a folder
 	wrote   int32            // 1 + the last layer that wrote this path itself, 0 for none
+	gen     uint32           // the tree generation that may change the node in place (see Fork)
 	present bool
 	// first holds the first change, so that most paths (written once, by
 	// one layer) take one allocation, not two.
@@ -166,10 +169,14 @@ func (n *Node) Deleted() int {
 // Tree is the merged filesystem of one image. Paths are found from the root
 // through each folder's children: there is no second index of every path,
 // which would cost as much again for a million of them.
+//
+// Trees forked from one another share the nodes neither has changed since
+// (see Fork): images on one base share the base's nodes, not copies.
 type Tree struct {
 	root   *Node
 	paths  int // nodes ever created, the root excluded
 	layers int
+	gen    uint32  // nodes of this generation are the tree's own to change
 	sorted []*Node // cached, in path order; nil after a change
 	// dir and dirPath are the folder the last entry went into: a tar
 	// lists a folder's entries together, so the next entry's folder is
@@ -180,8 +187,94 @@ type Tree struct {
 
 // New returns an empty tree.
 func New() *Tree {
-	root := &Node{present: true, kids: map[string]*Node{}, entry: &layer.Entry{Path: "/", Type: layer.Dir, Mode: 0o755}}
-	return &Tree{root: root}
+	t := &Tree{gen: nextGen()}
+	t.root = &Node{gen: t.gen, present: true, kids: map[string]*Node{}, entry: &layer.Entry{Path: "/", Type: layer.Dir, Mode: 0o755}}
+	return t
+}
+
+var generations atomic.Uint32
+
+func nextGen() uint32 { return generations.Add(1) }
+
+// Fork returns a tree equal to t that shares all of t's nodes. Either tree
+// can then be changed without the other seeing it: a node is copied, with
+// the folders above it, the first time one of them changes it. Building an
+// image's tree from a fork of its base's costs what its own layers change,
+// not what the base holds. Fork must not run concurrently with other uses
+// of t; forks can be used concurrently with each other and with t.
+func (t *Tree) Fork() *Tree {
+	t.gen = nextGen() // t's nodes are shared from now on: t copies them too
+	t.dir = nil
+	return &Tree{root: t.root, paths: t.paths, layers: t.layers, gen: nextGen(), sorted: t.sorted}
+}
+
+// own returns n, a child of parent (which the tree owns) named name, as a
+// node the tree may change: n itself, or a copy put in n's place.
+func (t *Tree) own(parent *Node, name string, n *Node) *Node {
+	if n.gen == t.gen {
+		return n
+	}
+	c := t.copyNode(n)
+	parent.kids[name] = c
+	return c
+}
+
+func (t *Tree) copyNode(n *Node) *Node {
+	c := *n
+	c.gen = t.gen
+	if len(n.History) == 1 && &n.History[0] == &n.first[0] {
+		c.History = c.first[:1:1]
+	} else {
+		// Full slice: an append must not write into the shared array.
+		c.History = n.History[:len(n.History):len(n.History)]
+	}
+	if n.kids != nil {
+		c.kids = maps.Clone(n.kids)
+	}
+	t.sorted = nil
+	return &c
+}
+
+// ownRoot makes the root the tree's own.
+func (t *Tree) ownRoot() *Node {
+	if t.root.gen != t.gen {
+		t.root = t.copyNode(t.root)
+	}
+	return t.root
+}
+
+// ownPath returns the node for a clean absolute path as the tree's own,
+// copying it and the folders above it where they are shared, or nil when
+// the path was never seen.
+func (t *Tree) ownPath(p string) *Node {
+	n, rest := t.ownRoot(), strings.TrimPrefix(p, "/")
+	for rest != "" {
+		name := rest
+		if i := strings.IndexByte(rest, '/'); i >= 0 {
+			name, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = ""
+		}
+		k := n.kids[name]
+		if k == nil {
+			return nil
+		}
+		n = t.own(n, name, k)
+	}
+	return n
+}
+
+// ownPresentKids makes every present child of n (which the tree owns) the
+// tree's own, and returns them in path order.
+func (t *Tree) ownPresentKids(n *Node) []*Node {
+	out := make([]*Node, 0, len(n.kids))
+	for name, k := range n.kids {
+		if k.present {
+			out = append(out, t.own(n, name, k))
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path() < out[j].Path() })
+	return out
 }
 
 // Layers is the number of layers applied.
@@ -205,14 +298,15 @@ func (t *Tree) lookup(p string) *Node {
 	return n
 }
 
-// child returns the node for p below parent, creating it.
+// child returns the node for p below parent (which the tree owns), as the
+// tree's own, creating it.
 func (t *Tree) child(parent *Node, p string) *Node {
 	name := path.Base(p)
 	if n := parent.kids[name]; n != nil {
-		return n
+		return t.own(parent, name, n)
 	}
 	// The caller gives the node its entry, and so its path, right away.
-	n := &Node{}
+	n := &Node{gen: t.gen}
 	parent.kids[name] = n
 	t.paths++
 	t.sorted = nil
@@ -236,7 +330,7 @@ func (t *Tree) Apply(idx int, entries []*layer.Entry) {
 			t.opaque(idx, e)
 		case layer.Whiteout:
 			if n := t.lookup(e.Path); n != nil && n.present && n != t.root {
-				t.remove(idx, n, ByWhiteout)
+				t.remove(idx, t.ownPath(e.Path), ByWhiteout)
 			}
 		}
 	}
@@ -254,24 +348,22 @@ func (t *Tree) opaque(idx int, e *layer.Entry) {
 		// Opaque over nothing: the folder itself is (re)created by the
 		// layer's own folder entry or implied by the marker.
 		n = t.ensureDir(idx, e.Path)
+	} else {
+		n = t.ownPath(e.Path)
 	}
-	for _, k := range sortedKids(n) {
-		if k.present {
-			t.remove(idx, k, ByOpaque)
-		}
+	for _, k := range t.ownPresentKids(n) {
+		t.remove(idx, k, ByOpaque)
 	}
 	n.record(Change{Layer: idx, Op: Opaque})
 }
 
-// remove deletes n and everything below it.
+// remove deletes n (which the tree owns) and everything below it.
 func (t *Tree) remove(idx int, n *Node, cause Cause) {
 	n.present = false
 	n.record(Change{Layer: idx, Op: Delete, Cause: cause})
 	if n.kids != nil {
-		for _, k := range sortedKids(n) {
-			if k.present {
-				t.remove(idx, k, cause|ByParent)
-			}
+		for _, k := range t.ownPresentKids(n) {
+			t.remove(idx, k, cause|ByParent)
 		}
 	}
 }
@@ -289,7 +381,7 @@ func sortedKids(n *Node) []*Node {
 // layer idx where needed, and returns p's node.
 func (t *Tree) ensureDir(idx int, p string) *Node {
 	if p == "/" {
-		return t.root
+		return t.ownRoot()
 	}
 	parent := t.ensureDir(idx, path.Dir(p))
 	n := t.child(parent, p)
@@ -343,10 +435,8 @@ func (t *Tree) write(idx int, e *layer.Entry) {
 	}
 	if n.present && n.entry.Type == layer.Dir && e.Type != layer.Dir {
 		// A file replaces a folder: what was below goes.
-		for _, k := range sortedKids(n) {
-			if k.present {
-				t.remove(idx, k, ByReplace|ByParent)
-			}
+		for _, k := range t.ownPresentKids(n) {
+			t.remove(idx, k, ByReplace|ByParent)
 		}
 	}
 	n.record(Change{Layer: idx, Op: op, Entry: e})
@@ -358,7 +448,7 @@ func (t *Tree) write(idx int, e *layer.Entry) {
 // ensureDir would return, with nothing to do on the way: removing a folder
 // removes everything below it, so its parents are present folders too.
 func (t *Tree) parentDir(idx int, dir string) *Node {
-	if n := t.dir; n != nil && dir == t.dirPath && n.present && n.entry.Type == layer.Dir {
+	if n := t.dir; n != nil && dir == t.dirPath && n.gen == t.gen && n.present && n.entry.Type == layer.Dir {
 		return n
 	}
 	n := t.ensureDir(idx, dir)
