@@ -68,6 +68,11 @@ type Options struct {
 	// compressed as a whole, checked past 64 MiB (a bomb of zeros otherwise
 	// keeps the indexer busy for as long as it likes); 0 means 1000.
 	MaxRatio float64
+	// Throttle, when set, is called before the input's own sha256 is
+	// computed in the background, and the function it returns when that is
+	// done: a scan of many inputs bounds how much CPU-heavy work runs at
+	// once, so that the biggest layer keeps a core to itself.
+	Throttle func(context.Context) (done func())
 }
 
 // ErrRatio is wrapped by the error an input compressed as a whole gives
@@ -303,6 +308,9 @@ func (a *Archive) indexPlain(ctx context.Context, p string, opts Options) error 
 	a.hashing, a.stopHash = make(chan struct{}), stop
 	go func() {
 		defer close(a.hashing)
+		if opts.Throttle != nil {
+			defer opts.Throttle(hctx)()
+		}
 		a.hashSum, a.hashErr = hashFile(hctx, p)
 	}()
 	return a.indexTar(ctx, p, a.file, opts, nil)

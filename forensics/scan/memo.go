@@ -367,27 +367,30 @@ func (m *Memo) release(key string) {
 // hash to the blob walked for its diff_id. It returns nil when the blob did
 // not verify or the other walk left no result: the caller then reads the
 // blob itself, again from the start when consumed.
-func (m *Memo) await(ctx context.Context, name string, r io.Reader, d, diffID digest.Digest, size int64, fp string, busy *walk) (lr *LayerResult, consumed bool) {
+func (m *Memo) await(ctx context.Context, name string, r io.Reader, d, diffID digest.Digest, size int64, fp string, busy *walk, cpu gate) (lr *LayerResult, consumed bool) {
 	if busy.inPlace {
 		select {
 		case <-busy.done:
 		case <-ctx.Done():
 			return nil, false
 		}
-		return m.reuse(name, r, d, diffID, size, fp)
+		cpu.do(ctx, func() { lr, consumed = m.reuse(name, r, d, diffID, size, fp) })
+		return lr, consumed
 	}
 	var got digest.Digest
-	if d != "" {
-		if _, err := io.Copy(io.Discard, blob.NewVerifier(r, d, size)); err != nil {
-			return nil, true
+	var err error
+	cpu.do(ctx, func() {
+		if d != "" {
+			_, err = io.Copy(io.Discard, blob.NewVerifier(r, d, size))
+			got = d
+			return
 		}
-		got = d
-	} else {
 		h := sha256.New()
-		if _, err := io.Copy(h, r); err != nil {
-			return nil, true
-		}
+		_, err = io.Copy(h, r)
 		got = digest.NewDigestFromBytes(digest.SHA256, h.Sum(nil))
+	})
+	if err != nil {
+		return nil, true
 	}
 	select {
 	case <-busy.done:

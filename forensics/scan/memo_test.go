@@ -8,7 +8,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -271,7 +274,7 @@ func TestMemoAwait(t *testing.T) {
 			}
 			got := make(chan *LayerResult)
 			go func() {
-				lr, _ := m.await(context.Background(), "blob", bytes.NewReader(tc.copy), d, "", int64(len(tc.copy)), "fp", busy)
+				lr, _ := m.await(context.Background(), "blob", bytes.NewReader(tc.copy), d, "", int64(len(tc.copy)), "fp", busy, newGate())
 				got <- lr
 			}()
 			if tc.result {
@@ -414,4 +417,41 @@ func layerTotal(t *testing.T, src string, measure func(*layer.Summary) int64) in
 		t.Fatalf("%s: one layer holds all of it; the test needs several", src)
 	}
 	return total
+}
+
+// The gate holds as many works at once as it has places, and a work
+// waiting for a place gives up when its context ends.
+func TestGate(t *testing.T) {
+	g := make(gate, 2)
+	var running, most atomic.Int32
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			g.do(context.Background(), func() {
+				n := running.Add(1)
+				for {
+					m := most.Load()
+					if n <= m || most.CompareAndSwap(m, n) {
+						break
+					}
+				}
+				time.Sleep(time.Millisecond)
+				running.Add(-1)
+			})
+		})
+	}
+	wg.Wait()
+	if most.Load() != 2 {
+		t.Fatalf("at most %d works ran at once, want 2", most.Load())
+	}
+	leave := g.enter(context.Background())
+	defer leave()
+	leave2 := g.enter(context.Background())
+	defer leave2()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	g.enter(ctx)() // full: returns when ctx ends
+	if ctx.Err() == nil {
+		t.Fatal("enter returned with the gate full and the context alive")
+	}
 }

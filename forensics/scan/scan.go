@@ -62,6 +62,35 @@ type Options struct {
 	// an earlier input be verified without being decompressed and walked
 	// again; with a folder it persists across runs.
 	Memo *Memo
+
+	cpu gate // shared by the runs of RunAll
+}
+
+// gate bounds the CPU-heavy work (walking, verifying or comparing a blob,
+// hashing an input) running at once to the number of cores. Without it a
+// fleet's inputs all hash and verify together, and the biggest layer's
+// walk, which every input holding it waits for, gets a sliver of a core;
+// with it that walk keeps a core while the rest share the others. Work
+// that waits (for another input's walk) holds no place.
+type gate chan struct{}
+
+func newGate() gate { return make(gate, runtime.GOMAXPROCS(0)) }
+
+// enter takes a place, and returns the function that gives it back. When
+// ctx ends first, it returns at once: the work then fails on ctx itself.
+func (g gate) enter(ctx context.Context) (leave func()) {
+	select {
+	case g <- struct{}{}:
+		return func() { <-g }
+	case <-ctx.Done():
+		return func() {}
+	}
+}
+
+// do runs f in a place.
+func (g gate) do(ctx context.Context, f func()) {
+	defer g.enter(ctx)()
+	f()
 }
 
 // DefaultMaxImageBytes is the default bound on an image's uncompressed
@@ -155,6 +184,10 @@ func Run(ctx context.Context, path string, opts Options) (*Result, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	res := &Result{Started: now().UTC()}
+	if opts.cpu == nil {
+		opts.cpu = newGate()
+	}
+	opts.Archive.Throttle = opts.cpu.enter
 	a, err := archive.Open(ctx, path, opts.Archive)
 	if err != nil {
 		return nil, err
@@ -235,10 +268,12 @@ func RunAll(ctx context.Context, paths []string, opts Options) []Outcome {
 	if opts.Memo == nil {
 		opts.Memo = NewMemo("")
 	}
+	opts.cpu = newGate()
 	out := make([]Outcome, len(paths))
-	// Inputs waiting for a shared layer use no CPU, hence more inputs than
-	// cores.
-	sem := make(chan struct{}, 4*runtime.GOMAXPROCS(0))
+	// Inputs waiting for a shared layer or for the gate use no CPU, hence
+	// more inputs than cores: while the walk of a shared base holds one
+	// core, the others hash inputs and walk their own layers.
+	sem := make(chan struct{}, 8*runtime.GOMAXPROCS(0))
 	var wg sync.WaitGroup
 	for i, p := range paths {
 		out[i].Path = p
@@ -369,19 +404,25 @@ func readLayers(ctx context.Context, a *archive.Archive, imgs []*image.Image, op
 	if opts.Progress != nil {
 		opts.Progress(prog) // nothing read yet: the input's clock starts
 	}
+	cpu := opts.cpu
+	if cpu == nil {
+		cpu = newGate()
+	}
 	err := a.Visit(ctx, names, parallel, func(name string, r io.Reader) error {
 		w := wanted[name]
-		lr, consumed := opts.Memo.reuse(name, r, w.digest, w.diffID, w.size, fp)
+		var lr *LayerResult
+		var consumed bool
+		cpu.do(ctx, func() { lr, consumed = opts.Memo.reuse(name, r, w.digest, w.diffID, w.size, fp) })
 		if lr == nil && !consumed {
 			key := claimKey(w.digest, w.diffID, fp)
 			if busy, claimed := opts.Memo.claim(key, a.InPlace()); claimed {
 				defer opts.Memo.release(key)
 				// A walk may have finished between the lookup and the claim.
-				lr, consumed = opts.Memo.reuse(name, r, w.digest, w.diffID, w.size, fp)
+				cpu.do(ctx, func() { lr, consumed = opts.Memo.reuse(name, r, w.digest, w.diffID, w.size, fp) })
 			} else if busy != nil {
 				// Another input is walking this layer: take that walk's
 				// result once this copy is verified.
-				lr, consumed = opts.Memo.await(ctx, name, r, w.digest, w.diffID, w.size, fp, busy)
+				lr, consumed = opts.Memo.await(ctx, name, r, w.digest, w.diffID, w.size, fp, busy, cpu)
 			}
 		}
 		if lr == nil {
@@ -390,7 +431,7 @@ func readLayers(ctx context.Context, a *archive.Archive, imgs []*image.Image, op
 				// read it again, in full, to report what it holds.
 				r = reopen(a, name)
 			}
-			lr = readLayer(ctx, name, r, w.digest, w.size, spend(budgets[name]), entryBudget, opts)
+			cpu.do(ctx, func() { lr = readLayer(ctx, name, r, w.digest, w.size, spend(budgets[name]), entryBudget, opts) })
 			opts.Memo.put(lr, fp, verifiedCopy(a, name))
 		}
 		mu.Lock()
