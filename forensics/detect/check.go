@@ -44,14 +44,20 @@ type check struct {
 }
 
 func (e *Engine) newCheck(name string) *check {
-	c := &check{eng: e, name: path.Base(name)}
+	c := &check{}
+	e.resetCheck(c, name)
+	return c
+}
+
+// resetCheck readies c for a new file, keeping the room its head had.
+func (e *Engine) resetCheck(c *check, name string) {
+	*c = check{eng: e, name: path.Base(name), head: c.head[:0]}
 	if e.markers != nil && e.markerApplies(c.name) {
 		c.marker = e.markers.newSearch()
 	}
 	if e.sigs == nil {
 		c.decided = true
 	}
-	return c
 }
 
 // wanted reports whether the check needs the file's bytes at all.
@@ -117,7 +123,7 @@ func (c *check) decide() {
 		c.sig = e.sigs.newSearch()
 		c.sig.Write(c.head)
 	}
-	c.head = nil
+	c.head = c.head[:0]
 }
 
 func isLiblzmaName(base string) bool { return strings.HasPrefix(base, "liblzma.so") }

@@ -170,6 +170,12 @@ type LayerResult struct {
 type LayerScan struct {
 	e   *Engine
 	res LayerResult
+	// file, check and sinks serve one file after another, without an
+	// allocation per file: a walk is done with a file's sinks before it
+	// asks for the next file's (layer.Options.Sinks).
+	file  fileSink
+	check check
+	sinks [4]layer.Sink
 }
 
 // NewLayerScan starts the scan of one layer blob.
@@ -190,7 +196,9 @@ func (s *LayerScan) Sinks(ent *layer.Entry) []layer.Sink {
 		return nil
 	}
 	base := path.Base(ent.Path)
-	sinks := []layer.Sink{&fileSink{s: s, c: s.e.newCheck(base), base: base}}
+	s.e.resetCheck(&s.check, base)
+	s.file = fileSink{s: s, c: &s.check, base: base}
+	sinks := append(s.sinks[:0], &s.file)
 	if eco, ok := pkgdb.Match(ent.Path); ok {
 		sinks = append(sinks, s.newDBSink(eco, ent))
 	}

@@ -89,7 +89,9 @@ type Sink interface {
 type Options struct {
 	Limits Limits
 	// Sinks is asked, for every regular file, which sinks want its bytes.
-	// It may return nil. It runs on the walking goroutine.
+	// It may return nil. It runs on the walking goroutine, and a file's
+	// sinks are done before the next file's are asked for, so that they
+	// can be reused.
 	Sinks func(e *Entry) []Sink
 	// Entry, when set, is called for every entry after its content was read.
 	Entry func(e *Entry)
@@ -216,6 +218,7 @@ type walker struct {
 	opts     Options
 	seen     map[string]*Entry // the last entry written at a path, for duplicates and hardlinks
 	fileHash hash.Hash
+	digest   [sha256.Size]byte // a file's digest; a local would escape through hash.Hash
 	buf      [64 << 10]byte
 }
 
@@ -392,8 +395,7 @@ func (w *walker) content(r io.Reader, e *Entry) error {
 		}
 	}
 	if err == nil {
-		var sum [sha256.Size]byte
-		e.SHA256 = hexDigest(w.fileHash.Sum(sum[:0]))
+		e.SHA256 = hexDigest(w.fileHash.Sum(w.digest[:0]))
 	}
 	for _, s := range sinks {
 		s.Done(e, err)
@@ -406,7 +408,7 @@ func (w *walker) content(r io.Reader, e *Entry) error {
 // names are ordinary, and a million entries need not carry their path twice.
 func unusualName(name, clean string) string {
 	plain := strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(name, "./"), "/"), "/")
-	if "/"+plain == clean {
+	if len(clean) == len(plain)+1 && clean[0] == '/' && clean[1:] == plain {
 		return ""
 	}
 	return name
