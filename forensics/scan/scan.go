@@ -63,7 +63,8 @@ type Options struct {
 	// again; with a folder it persists across runs.
 	Memo *Memo
 
-	cpu gate // shared by the runs of RunAll
+	cpu   gate // shared by the runs of RunAll
+	fleet bool // RunAll scans more than one input
 }
 
 // gate bounds the CPU-heavy work (walking, verifying or comparing a blob,
@@ -228,9 +229,11 @@ func Run(ctx context.Context, path string, opts Options) (*Result, error) {
 		return nil, err
 	}
 	res.Input = a.Info
-	var bases *baseTrees // one image alone has nothing to share its base with
+	// One image alone has nothing to share its base with, and a fork costs
+	// a copy of every node its top layer changes.
+	var bases *baseTrees
 	switch {
-	case opts.Memo != nil:
+	case opts.fleet && opts.Memo != nil:
 		bases = &opts.Memo.bases
 	case len(imgs) > 1:
 		bases = &baseTrees{}
@@ -269,6 +272,7 @@ func RunAll(ctx context.Context, paths []string, opts Options) []Outcome {
 		opts.Memo = NewMemo("")
 	}
 	opts.cpu = newGate()
+	opts.fleet = len(paths) > 1
 	out := make([]Outcome, len(paths))
 	// Inputs waiting for a shared layer or for the gate use no CPU, hence
 	// more inputs than cores: while the walk of a shared base holds one
