@@ -262,11 +262,13 @@ type Outcome struct {
 	Err    error
 }
 
-// RunAll scans several inputs as a fleet: a few at a time, sharing one memo
-// (opts.Memo, or a new one), so that a layer they share is walked once while
-// every input still verifies its own copy of it; while one input walks a
-// big shared base layer on one core, others hash their own bytes on the
-// rest. Outcomes are in the order of paths.
+// RunAll scans several inputs as a fleet: several at a time, sharing one
+// memo (opts.Memo, or a new one), so that a layer they share is walked once
+// while every input still verifies its own copy of it (see Memo), and
+// images on one base fork its tree. A gate keeps CPU-heavy work to one
+// piece per core across all the inputs: while one input walks a big shared
+// base layer on one core, others hash their own bytes and walk their own
+// layers on the rest. Outcomes are in the order of paths.
 func RunAll(ctx context.Context, paths []string, opts Options) []Outcome {
 	if opts.Memo == nil {
 		opts.Memo = NewMemo("")
