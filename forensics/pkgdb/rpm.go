@@ -51,7 +51,15 @@ func parseRPM(file string, r io.Reader, size int64) ([]Package, error) {
 		return nil, fmt.Errorf("%s: %w: go-rpmdb read %d package headers, the database holds %d", file, ErrMalformed, len(infos), want)
 	}
 	pkgs := make([]Package, 0, len(infos))
+	nameless := 0
 	for _, in := range infos {
+		if in.Name == "" {
+			// A header without a NAME tag: rpm never writes one, and a
+			// package without a name can match no rule. Left out and
+			// reported, as dpkg and apk paragraphs without a name are.
+			nameless++
+			continue
+		}
 		pkgs = append(pkgs, rpmPackage(in))
 	}
 	// Each backend walks its own order (sqlite rows, hash buckets, ndb
@@ -59,6 +67,9 @@ func parseRPM(file string, r io.Reader, size int64) ([]Package, error) {
 	slices.SortFunc(pkgs, func(a, b Package) int {
 		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Version, b.Version), cmp.Compare(a.Arch, b.Arch))
 	})
+	if nameless > 0 {
+		return pkgs, fmt.Errorf("%s: %w: %d of %d package headers have no name and were left out", file, ErrMalformed, nameless, len(infos))
+	}
 	return pkgs, nil
 }
 
