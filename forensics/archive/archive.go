@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/strata-forensics/strata/forensics/compress"
 	"github.com/strata-forensics/strata/forensics/integrity"
@@ -131,10 +132,12 @@ type Archive struct {
 
 	// An uncompressed tar's sha256 is computed by a reader of its own while
 	// the members are read; Wait collects it into Info.
-	hashing  chan struct{} // closed when the background hash is done; nil when none
-	hashSum  string
-	hashErr  error
-	stopHash context.CancelFunc
+	hashing   chan struct{} // closed when the background hash is done; nil when none
+	hashSum   string
+	hashErr   error
+	stopHash  context.CancelFunc
+	hashOnce  sync.Once
+	startHash func([]*Comparison) // starts the background hash; nil when none
 }
 
 // FormatError names the input and the offset where it broke.
@@ -302,18 +305,42 @@ func (a *Archive) openFile(ctx context.Context, p string, opts Options) error {
 
 // indexPlain reads only tar headers (the tar reader seeks over content).
 // The input's sha256 is computed by a second reader in the background,
-// while the caller goes on to read the members: Wait collects it.
+// started by StartHash (or Wait) while the caller goes on to read the
+// members: Wait collects it.
 func (a *Archive) indexPlain(ctx context.Context, p string, opts Options) error {
 	hctx, stop := context.WithCancel(ctx)
 	a.hashing, a.stopHash = make(chan struct{}), stop
-	go func() {
-		defer close(a.hashing)
-		if opts.Throttle != nil {
-			defer opts.Throttle(hctx)()
-		}
-		a.hashSum, a.hashErr = hashFile(hctx, p)
-	}()
+	a.startHash = func(cs []*Comparison) {
+		go func() {
+			defer close(a.hashing)
+			defer decideAll(cs)
+			if opts.Throttle != nil {
+				defer opts.Throttle(hctx)()
+			}
+			a.hashSum, a.hashErr = a.hashFile(hctx, p, cs)
+		}()
+	}
 	return a.indexTar(ctx, p, a.file, opts, nil)
+}
+
+// StartHash starts the input's own sha256 in the background, comparing the
+// members named by cs on the way, and reports whether it did: it is false
+// when the input is not hashed in the background (a folder, an input
+// compressed as a whole) or the hash was started already, and cs are then
+// left alone. Each Comparison is decided once the hash has passed its
+// member.
+func (a *Archive) StartHash(cs []*Comparison) bool {
+	started := false
+	if a.startHash != nil {
+		a.hashOnce.Do(func() {
+			for _, c := range cs {
+				c.done = make(chan struct{})
+			}
+			a.startHash(cs)
+			started = true
+		})
+	}
+	return started
 }
 
 // Wait returns once the input's own sha256 is in Info.SHA256. For an
@@ -324,6 +351,7 @@ func (a *Archive) Wait() error {
 	if a.hashing == nil {
 		return nil
 	}
+	a.StartHash(nil)
 	<-a.hashing
 	if a.hashErr != nil {
 		return fmt.Errorf("%s: hashing the input: %w", a.Info.Path, a.hashErr)
@@ -332,17 +360,169 @@ func (a *Archive) Wait() error {
 	return nil
 }
 
-func hashFile(ctx context.Context, p string) (string, error) {
+// hashFile is the sha256 of the file at p, read once; the members named
+// by cs are compared with their other bytes as the read passes them.
+func (a *Archive) hashFile(ctx context.Context, p string, cs []*Comparison) (string, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return "", err
 	}
 	defer f.Close()
 	h := sha256.New()
-	if _, err := io.CopyBuffer(h, ctxReader{ctx, f}, make([]byte, readBuffer)); err != nil {
-		return "", err
+	cmps := a.regions(cs)
+	defer func() {
+		for _, r := range cmps {
+			if r.other != nil {
+				r.other.Close() // a region the hash did not finish
+			}
+		}
+	}()
+	buf, other := make([]byte, readBuffer), make([]byte, readBuffer)
+	r := ctxReader{ctx, f}
+	var off int64
+	for {
+		n := len(buf)
+		var cur *region
+		if len(cmps) > 0 {
+			c := cmps[0]
+			if off < c.start {
+				n = int(min(int64(n), c.start-off)) // stop where the member starts
+			} else {
+				cur = c
+				n = int(min(int64(n), c.end-off))
+			}
+		}
+		if n == 0 {
+			// An empty member: decided on its other bytes alone.
+			cur.compare(nil, other)
+			cur.finish()
+			cmps = cmps[1:]
+			continue
+		}
+		got, err := io.ReadFull(r, buf[:n])
+		h.Write(buf[:got])
+		if cur != nil {
+			cur.compare(buf[:got], other)
+		}
+		off += int64(got)
+		if cur != nil && off == cur.end {
+			cur.finish()
+			cmps = cmps[1:]
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return hex.EncodeToString(h.Sum(nil)), nil
+		}
+		if err != nil {
+			return "", err
+		}
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// A Comparison asks the background hash of an input (StartHash) to compare
+// one of its members, byte for byte, with bytes read elsewhere, such as
+// another input's verified copy of the same blob: the member is then read
+// once for both.
+type Comparison struct {
+	Member string
+	Open   func() (io.ReadCloser, error) // the other bytes
+	Size   int64                         // how many other bytes there are
+
+	done chan struct{}
+	same bool
+}
+
+// Same waits until the member was compared and reports whether it holds
+// exactly the other bytes. It is false when they differ, when they could
+// not be read or the member not reached, and when ctx ends first.
+func (c *Comparison) Same(ctx context.Context) bool {
+	select {
+	case <-c.done:
+		return c.same
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func decideAll(cs []*Comparison) {
+	for _, c := range cs {
+		select {
+		case <-c.done:
+		default:
+			close(c.done) // not reached, or given up on: not the same
+		}
+	}
+}
+
+// region is a Comparison placed in the input file.
+type region struct {
+	c          *Comparison
+	start, end int64
+	other      io.ReadCloser
+	failed     bool
+}
+
+// regions places the comparisons in the file, in order, leaving out those
+// whose member is missing, of another size, or overlapping the one before.
+func (a *Archive) regions(cs []*Comparison) []*region {
+	var out []*region
+	for _, c := range cs {
+		m, ok := a.members[cleanName(c.Member)]
+		if !ok || m.Size != c.Size || c.Open == nil {
+			continue
+		}
+		out = append(out, &region{c: c, start: m.Offset, end: m.Offset + m.Size})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].start < out[j].start })
+	kept := out[:0]
+	for _, r := range out {
+		if len(kept) > 0 && r.start < kept[len(kept)-1].end {
+			continue
+		}
+		kept = append(kept, r)
+	}
+	return kept
+}
+
+// compare checks the member's next bytes b against as many other bytes.
+func (r *region) compare(b, other []byte) {
+	if r.failed {
+		return
+	}
+	if r.other == nil {
+		rc, err := r.c.Open()
+		if err != nil {
+			r.failed = true
+			return
+		}
+		r.other = rc
+	}
+	for len(b) > 0 {
+		n := min(len(b), len(other))
+		if _, err := io.ReadFull(r.other, other[:n]); err != nil || !bytes.Equal(b[:n], other[:n]) {
+			r.failed = true
+			return
+		}
+		b = b[n:]
+	}
+}
+
+// finish decides the comparison once the member ended: the same when every
+// byte matched and the other bytes end there too.
+func (r *region) finish() {
+	if !r.failed && r.other == nil {
+		r.compare(nil, nil)
+	}
+	same := !r.failed
+	if same {
+		var probe [1]byte
+		n, _ := io.ReadFull(r.other, probe[:])
+		same = n == 0
+	}
+	if r.other != nil {
+		r.other.Close()
+	}
+	r.c.same = same
+	close(r.c.done)
 }
 
 type ctxReader struct {
@@ -533,6 +713,7 @@ func (a *Archive) indexCompressed(ctx context.Context, p string, opts Options) e
 func (a *Archive) Close() error {
 	if a.hashing != nil {
 		a.stopHash()
+		a.hashOnce.Do(func() { close(a.hashing) }) // never started: nothing to wait for
 		<-a.hashing
 	}
 	if a.dir != nil {

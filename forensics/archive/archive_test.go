@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -299,4 +300,85 @@ func FuzzOpen(f *testing.F) {
 			rc.Close()
 		}
 	})
+}
+
+// The background hash compares members with other bytes as it passes them
+// and still hashes the whole input: same bytes only when every byte and
+// the length match; anything it cannot read or reach is not the same.
+func TestHashComparisons(t *testing.T) {
+	big := strings.Repeat("0123456789abcdef", readBuffer/8+5) // spans reads
+	flipped := big[:len(big)-1] + "X"
+	raw := mkTar(t, append(slices.Clone(ociMembers),
+		member{name: "blobs/sha256/cccc", body: big},
+		member{name: "blobs/sha256/empty", body: ""},
+		member{name: "blobs/sha256/dddd", body: "tail"})...)
+	p := writeFile(t, raw)
+	bytesOf := func(s string) func() (io.ReadCloser, error) {
+		return func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(s)), nil }
+	}
+	closed := func() (io.ReadCloser, error) { return nil, os.ErrClosed }
+	cases := []struct {
+		name string
+		c    *Comparison
+		same bool
+	}{
+		{"same, across reads", &Comparison{Member: "blobs/sha256/cccc", Open: bytesOf(big), Size: int64(len(big))}, true},
+		{"last byte differs", &Comparison{Member: "blobs/sha256/cccc", Open: bytesOf(flipped), Size: int64(len(big))}, false},
+		{"other bytes shorter than said", &Comparison{Member: "blobs/sha256/cccc", Open: bytesOf(big[:100]), Size: int64(len(big))}, false},
+		{"other bytes longer than said", &Comparison{Member: "blobs/sha256/dddd", Open: bytesOf("tail+"), Size: 4}, false},
+		{"another size", &Comparison{Member: "blobs/sha256/dddd", Open: bytesOf("tai"), Size: 3}, false},
+		{"empty member", &Comparison{Member: "blobs/sha256/empty", Open: bytesOf(""), Size: 0}, true},
+		{"small member, same", &Comparison{Member: "./blobs/sha256/bbbb", Open: bytesOf("small"), Size: 5}, true},
+		{"other bytes unreadable", &Comparison{Member: "blobs/sha256/aaaa", Open: closed, Size: int64(3 << 19)}, false},
+		{"no such member", &Comparison{Member: "blobs/sha256/none", Open: bytesOf("x"), Size: 1}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a, err := Open(context.Background(), p, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer a.Close()
+			if !a.StartHash([]*Comparison{tc.c}) {
+				t.Fatal("StartHash did not start the hash of an uncompressed tar")
+			}
+			if a.StartHash(nil) {
+				t.Fatal("StartHash started a second hash")
+			}
+			if got := tc.c.Same(context.Background()); got != tc.same {
+				t.Fatalf("Same = %v, want %v", got, tc.same)
+			}
+			if err := a.Wait(); err != nil {
+				t.Fatal(err)
+			}
+			if sum := sha256.Sum256(raw); a.Info.SHA256 != hex.EncodeToString(sum[:]) {
+				t.Fatalf("input sha256 %s, want %x", a.Info.SHA256, sum)
+			}
+		})
+	}
+	// Comparisons decided together, in one pass.
+	a, err := Open(context.Background(), p, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	cs := []*Comparison{cases[0].c, cases[5].c, cases[6].c, {Member: "blobs/sha256/dddd", Open: bytesOf("tail"), Size: 4}}
+	for i := range cs[:3] {
+		cs[i] = &Comparison{Member: cs[i].Member, Open: cs[i].Open, Size: cs[i].Size}
+	}
+	a.StartHash(cs)
+	for _, c := range cs {
+		if !c.Same(context.Background()) {
+			t.Errorf("%s: not the same in a pass with others", c.Member)
+		}
+	}
+	// An archive closed before its hash started does not wait for it.
+	b, err := Open(context.Background(), p, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	if b.StartHash(nil) {
+		t.Fatal("StartHash started after Close")
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/opencontainers/go-digest"
 
+	"github.com/strata-forensics/strata/forensics/archive"
 	"github.com/strata-forensics/strata/forensics/blob"
 	"github.com/strata-forensics/strata/forensics/detect"
 	"github.com/strata-forensics/strata/forensics/layer"
@@ -42,15 +43,25 @@ import (
 // fleet on one base, it was a third of all the CPU time). A copy that
 // differs, or whose first copy cannot be read again, is read in full and
 // verified on its own, as any other blob.
+//
+// Better still, the first input read in place that holds a blob offers its
+// copy before reading any layer, and the inputs after it compare their own
+// copies with it while their own sha256 is computed (archive.Comparison):
+// their bytes are then read once, for both. A copy found the same is
+// verified once the offering input has verified its own (walked it, or
+// found it the same as a verified copy). An input waits only for inputs
+// that offered before it, so waits never go round in a circle.
 type Memo struct {
-	mu      sync.Mutex
-	mem     map[string]*LayerResult
-	byDiff  map[string]digest.Digest // fingerprint/diff_id -> blob digest walked
-	walking map[string]*walk         // claim key -> the walk under way
-	copies  map[digest.Digest]blobCopy
-	bases   baseTrees // trees of the lower layers of the images built so far
-	dir     string    // "" for memory only
-	Hits    int       // layers reused instead of read (for tests and progress)
+	mu       sync.Mutex
+	mem      map[string]*LayerResult
+	byDiff   map[string]digest.Digest // fingerprint/diff_id -> blob digest walked
+	walking  map[string]*walk         // claim key -> the walk under way
+	copies   map[digest.Digest]blobCopy
+	offers   map[string]*offer // claim key -> the first copy offered for comparison
+	bases    baseTrees         // trees of the lower layers of the images built so far
+	dir      string            // "" for memory only
+	Hits     int               // layers reused instead of read (for tests and progress)
+	compared int               // of those, copies verified by their input's own hash (for tests)
 }
 
 // walk is a claim: done is closed when the walk is over. inPlace says the
@@ -65,6 +76,79 @@ type walk struct {
 type blobCopy struct {
 	open func() (io.ReadCloser, error)
 	size int64
+}
+
+// offer is a copy of a blob that the input holding it will verify; decided
+// is closed once it did, or gave up (verified false).
+type offer struct {
+	copy     blobCopy
+	decided  chan struct{}
+	verified bool
+	once     sync.Once
+}
+
+func (o *offer) resolve(verified bool) {
+	o.once.Do(func() {
+		o.verified = verified
+		close(o.decided)
+	})
+}
+
+// offerAll registers, in one step, the copies of an input's blobs (by
+// claim key) that no input offered before, and returns those offers (the
+// input must resolve them) and, by key, the earlier offers of other inputs
+// to compare its own copies with.
+func (m *Memo) offerAll(copies map[string]blobCopy) (mine, earlier map[string]*offer) {
+	if m == nil {
+		return nil, nil
+	}
+	mine, earlier = map[string]*offer{}, map[string]*offer{}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.offers == nil {
+		m.offers = map[string]*offer{}
+	}
+	for key, c := range copies {
+		if o := m.offers[key]; o != nil {
+			earlier[key] = o
+			continue
+		}
+		o := &offer{copy: c, decided: make(chan struct{})}
+		m.offers[key] = o
+		mine[key] = o
+	}
+	return mine, earlier
+}
+
+// takeCompared returns the memoised result for a blob whose copy the
+// input's own hash found the same as an earlier input's offered copy, once
+// that input verified it; nil when the copies differ, the comparison could
+// not be made, or the offered copy did not verify: the caller then reads
+// the blob itself.
+func (m *Memo) takeCompared(ctx context.Context, name string, c *archive.Comparison, o *offer, d, diffID digest.Digest, fp string) *LayerResult {
+	if !c.Same(ctx) {
+		return nil
+	}
+	select {
+	case <-o.decided:
+	case <-ctx.Done():
+		return nil
+	}
+	if !o.verified {
+		return nil
+	}
+	if d == "" {
+		d = m.digestFor(diffID, fp)
+	}
+	prev := m.get(d, fp)
+	if prev == nil {
+		return nil
+	}
+	m.hit()
+	m.mu.Lock()
+	m.compared++
+	m.mu.Unlock()
+	return &LayerResult{Blob: name, Digest: d, Summary: prev.Summary, Detect: prev.Detect}
 }
 
 // NewMemo returns a Memo; dir, when not empty, is a cache folder, created

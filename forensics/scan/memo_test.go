@@ -15,6 +15,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/strata-forensics/strata/forensics/archive"
 	"github.com/strata-forensics/strata/forensics/detect"
 	"github.com/strata-forensics/strata/forensics/integrity"
 	"github.com/strata-forensics/strata/forensics/layer"
@@ -199,37 +200,82 @@ func TestRunAllSharesLayersWhileReading(t *testing.T) {
 	}
 }
 
+// A tampered copy in a fleet is caught whether it comes first (the copy
+// walked, or offered for others to compare with) or in the middle (a copy
+// compared or verified against another's), in folders and in tars, where
+// each input's own hash compares its copy.
 func TestRunAllCatchesATamperedCopy(t *testing.T) {
 	eng := testEngine(t)
-	src := "../../fixtures/testdata/xz-planted.oci"
-	first, err := Run(context.Background(), src, Options{Engine: eng})
+	for _, tc := range []struct {
+		name, src string
+		copy      func(*testing.T, string) string
+		flip      func(t *testing.T, copy, blob string)
+		compared  bool // the inputs' own hashes compare their copies
+	}{
+		{"oci layout", "../../fixtures/testdata/xz-planted.oci", copyDir, func(t *testing.T, c, blob string) {
+			flipByte(t, filepath.Join(c, filepath.FromSlash(blob)))
+		}, false},
+		{"oci archive", planted, copyFile, flipMember, true},
+		{"legacy docker save", "../../fixtures/testdata/xz-planted.docker.tar", copyFile, flipMember, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			first, err := Run(context.Background(), tc.src, Options{Engine: eng})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer first.Close()
+			l := first.Images[0].Image.Layers[1]
+			for _, at := range []int{0, 2} {
+				paths := []string{tc.copy(t, tc.src), tc.copy(t, tc.src), tc.copy(t, tc.src), tc.copy(t, tc.src)}
+				tc.flip(t, paths[at], l.Blob)
+				memo := NewMemo("")
+				outs := RunAll(context.Background(), paths, Options{Engine: eng, Memo: memo})
+				for i, o := range outs {
+					if o.Err != nil {
+						t.Fatal(o.Err)
+					}
+					defer o.Result.Close()
+					// A flipped byte shows as a digest or diff_id mismatch,
+					// or, in a digest-less layer.tar, as the tar it broke.
+					if caught := !o.Result.Integrity().OK; caught != (i == at) {
+						t.Errorf("tampered copy at %d: input %d reports problems: %v (%v)", at, i, caught, o.Result.Problems)
+					}
+					if i != at && len(o.Result.Findings) != len(first.Findings) {
+						t.Errorf("input %d: %d findings, want %d", i, len(o.Result.Findings), len(first.Findings))
+					}
+				}
+				if compared := memo.compared > 0; compared != tc.compared {
+					t.Errorf("tampered copy at %d: %d copies verified by the inputs' own hashes", at, memo.compared)
+				}
+			}
+		})
+	}
+}
+
+// flipMember flips a byte in the middle of a member of the tar at p.
+func flipMember(t *testing.T, p, member string) {
+	t.Helper()
+	a, err := archive.Open(context.Background(), p, archive.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer first.Close()
-	l := first.Images[0].Image.Layers[1]
-	// The tampered copy comes first and in the middle: it may be the one
-	// walking the layer or one waiting for another's walk.
-	for _, at := range []int{0, 2} {
-		paths := []string{copyDir(t, src), copyDir(t, src), copyDir(t, src), copyDir(t, src)}
-		flipByte(t, filepath.Join(paths[at], filepath.FromSlash(l.Blob)))
-		outs := RunAll(context.Background(), paths, Options{Engine: eng})
-		for i, o := range outs {
-			if o.Err != nil {
-				t.Fatal(o.Err)
-			}
-			defer o.Result.Close()
-			mismatch := false
-			for _, pr := range o.Result.Problems {
-				mismatch = mismatch || pr.Kind == integrity.DigestMismatch && pr.Blob == l.Digest.String()
-			}
-			if mismatch != (i == at) {
-				t.Errorf("tampered copy at %d: input %d reports a digest mismatch: %v (problems %v)", at, i, mismatch, o.Result.Problems)
-			}
-			if i != at && len(o.Result.Findings) != len(first.Findings) {
-				t.Errorf("input %d: %d findings, want %d", i, len(o.Result.Findings), len(first.Findings))
-			}
-		}
+	m, ok := a.Stat(member)
+	a.Close()
+	if !ok || m.Size == 0 {
+		t.Fatalf("%s: no member %s", p, member)
+	}
+	f, err := os.OpenFile(p, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var b [1]byte
+	if _, err := f.ReadAt(b[:], m.Offset+m.Size/2); err != nil {
+		t.Fatal(err)
+	}
+	b[0] ^= 0xff
+	if _, err := f.WriteAt(b[:], m.Offset+m.Size/2); err != nil {
+		t.Fatal(err)
 	}
 }
 

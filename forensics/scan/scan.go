@@ -360,12 +360,6 @@ func dedupeProblems(ps []integrity.Problem) []integrity.Problem {
 // readLayers streams every distinct layer blob once and returns the results
 // by blob name.
 func readLayers(ctx context.Context, a *archive.Archive, imgs []*image.Image, opts Options) (map[string]*LayerResult, error) {
-	type want struct {
-		digest digest.Digest
-		diffID digest.Digest // from the config, to find a digest-less blob in the memo
-		size   int64         // to check the blob against; -1 when there is no descriptor
-		bytes  int64         // the blob's size for progress: the descriptor's or the member's
-	}
 	wanted := map[string]want{}
 	var names []string
 	var total int64
@@ -414,13 +408,31 @@ func readLayers(ctx context.Context, a *archive.Archive, imgs []*image.Image, op
 	if cpu == nil {
 		cpu = newGate()
 	}
+	mine, cmps, against := offerCopies(a, names, wanted, opts.Memo, fp)
+	defer func() {
+		for _, o := range mine {
+			o.resolve(false) // not reached: those comparing with it read their own
+		}
+	}()
 	err := a.Visit(ctx, names, parallel, func(name string, r io.Reader) error {
 		w := wanted[name]
+		key := claimKey(w.digest, w.diffID, fp)
 		var lr *LayerResult
+		defer func() {
+			if o := mine[name]; o != nil {
+				o.resolve(lr != nil && lr.Summary != nil && len(lr.Problems) == 0)
+			}
+		}()
+		if c := cmps[name]; c != nil {
+			// This input's own hash compares the blob with an earlier
+			// input's copy: no need to read it here.
+			lr = opts.Memo.takeCompared(ctx, name, c, against[name], w.digest, w.diffID, fp)
+		}
 		var consumed bool
-		cpu.do(ctx, func() { lr, consumed = opts.Memo.reuse(name, r, w.digest, w.diffID, w.size, fp) })
+		if lr == nil {
+			cpu.do(ctx, func() { lr, consumed = opts.Memo.reuse(name, r, w.digest, w.diffID, w.size, fp) })
+		}
 		if lr == nil && !consumed {
-			key := claimKey(w.digest, w.diffID, fp)
 			if busy, claimed := opts.Memo.claim(key, a.InPlace()); claimed {
 				defer opts.Memo.release(key)
 				// A walk may have finished between the lookup and the claim.
@@ -468,8 +480,59 @@ func readLayers(ctx context.Context, a *archive.Archive, imgs []*image.Image, op
 	return results, nil
 }
 
-// verifiedCopy says where a blob just walked can be read again, to compare
-// other inputs' copies with: only when its input is read in place.
+// want is a layer blob an input needs read.
+type want struct {
+	digest digest.Digest
+	diffID digest.Digest // from the config, to find a digest-less blob in the memo
+	size   int64         // to check the blob against; -1 when there is no descriptor
+	bytes  int64         // the blob's size for progress: the descriptor's or the member's
+}
+
+// offerCopies offers the input's blobs to the inputs after it, so that
+// they compare their own copies with them (see Memo), asks the input's own
+// hash to compare its copies of the blobs earlier inputs offered, and
+// starts that hash. mine are the offers the input must resolve; cmps and
+// against are the comparisons and the offers they compare with. All three
+// are by member name; a blob the input holds twice is offered once.
+func offerCopies(a *archive.Archive, names []string, wanted map[string]want, m *Memo, fp string) (mine map[string]*offer, cmps map[string]*archive.Comparison, against map[string]*offer) {
+	copies, names1 := map[string]blobCopy{}, map[string]string{}
+	if m != nil {
+		for _, name := range names {
+			w := wanted[name]
+			key := claimKey(w.digest, w.diffID, fp)
+			if _, dup := copies[key]; dup || key == "" {
+				continue
+			}
+			if c := verifiedCopy(a, name); c.open != nil {
+				copies[key], names1[key] = c, name
+			}
+		}
+	}
+	ours, earlier := m.offerAll(copies)
+	mine, cmps, against = map[string]*offer{}, map[string]*archive.Comparison{}, map[string]*offer{}
+	for key, o := range ours {
+		mine[names1[key]] = o
+	}
+	var cs []*archive.Comparison
+	for key, o := range earlier {
+		name := names1[key]
+		if w := wanted[name]; w.size >= 0 && w.size != o.copy.size {
+			continue // the descriptor says another size: verified on its own
+		}
+		c := &archive.Comparison{Member: name, Open: o.copy.open, Size: o.copy.size}
+		cmps[name], against[name] = c, o
+		cs = append(cs, c)
+	}
+	if !a.StartHash(cs) {
+		// No hash of its own read alongside (a folder, a compressed input).
+		cmps, against = nil, nil
+	}
+	return mine, cmps, against
+}
+
+// verifiedCopy says where a blob can be read again, to compare other
+// inputs' copies with (once it is verified): only when its input is read
+// in place.
 func verifiedCopy(a *archive.Archive, name string) blobCopy {
 	m, ok := a.Stat(name)
 	if !ok || !a.InPlace() {
