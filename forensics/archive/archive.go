@@ -433,8 +433,12 @@ type Comparison struct {
 
 // Same waits until the member was compared and reports whether it holds
 // exactly the other bytes. It is false when they differ, when they could
-// not be read or the member not reached, and when ctx ends first.
+// not be read or the member not reached, when ctx ends first, and at once
+// when no hash took the comparison (StartHash was false).
 func (c *Comparison) Same(ctx context.Context) bool {
+	if c.done == nil {
+		return false
+	}
 	select {
 	case <-c.done:
 		return c.same

@@ -378,7 +378,11 @@ func TestHashComparisons(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.Close()
-	if b.StartHash(nil) {
+	late := &Comparison{Member: "blobs/sha256/dddd", Open: bytesOf("tail"), Size: 4}
+	if b.StartHash([]*Comparison{late}) {
 		t.Fatal("StartHash started after Close")
+	}
+	if late.Same(context.Background()) {
+		t.Fatal("a comparison no hash took reports the same bytes")
 	}
 }
