@@ -341,7 +341,9 @@ func fingerprint(eng *detect.Engine) string {
 // diff_id its config gives, and must then be the blob remembered for that
 // diff_id. consumed says whether r was read: when the blob then failed, it
 // must be opened again and read in full, so that what it holds is reported.
-func (m *Memo) reuse(name string, r io.Reader, d, diffID digest.Digest, size int64, fp string) (lr *LayerResult, consumed bool) {
+// The verification takes a place at the gate cpu; a lookup that finds
+// nothing takes none.
+func (m *Memo) reuse(ctx context.Context, cpu gate, name string, r io.Reader, d, diffID digest.Digest, size int64, fp string) (lr *LayerResult, consumed bool) {
 	if d == "" {
 		d = m.digestFor(diffID, fp)
 	}
@@ -349,6 +351,7 @@ func (m *Memo) reuse(name string, r io.Reader, d, diffID digest.Digest, size int
 	if prev == nil {
 		return nil, false
 	}
+	defer cpu.enter(ctx)()
 	m.mu.Lock()
 	c, ok := m.copies[d]
 	m.mu.Unlock()
@@ -458,8 +461,7 @@ func (m *Memo) await(ctx context.Context, name string, r io.Reader, d, diffID di
 		case <-ctx.Done():
 			return nil, false
 		}
-		cpu.do(ctx, func() { lr, consumed = m.reuse(name, r, d, diffID, size, fp) })
-		return lr, consumed
+		return m.reuse(ctx, cpu, name, r, d, diffID, size, fp)
 	}
 	var got digest.Digest
 	var err error

@@ -78,8 +78,12 @@ type gate chan struct{}
 func newGate() gate { return make(gate, runtime.GOMAXPROCS(0)) }
 
 // enter takes a place, and returns the function that gives it back. When
-// ctx ends first, it returns at once: the work then fails on ctx itself.
+// ctx ends first, it returns at once: the work then fails on ctx itself. A
+// nil gate bounds nothing.
 func (g gate) enter(ctx context.Context) (leave func()) {
+	if g == nil {
+		return func() {}
+	}
 	select {
 	case g <- struct{}{}:
 		return func() { <-g }
@@ -430,13 +434,13 @@ func readLayers(ctx context.Context, a *archive.Archive, imgs []*image.Image, op
 		}
 		var consumed bool
 		if lr == nil {
-			cpu.do(ctx, func() { lr, consumed = opts.Memo.reuse(name, r, w.digest, w.diffID, w.size, fp) })
+			lr, consumed = opts.Memo.reuse(ctx, cpu, name, r, w.digest, w.diffID, w.size, fp)
 		}
 		if lr == nil && !consumed {
 			if busy, claimed := opts.Memo.claim(key, a.InPlace()); claimed {
 				defer opts.Memo.release(key)
 				// A walk may have finished between the lookup and the claim.
-				cpu.do(ctx, func() { lr, consumed = opts.Memo.reuse(name, r, w.digest, w.diffID, w.size, fp) })
+				lr, consumed = opts.Memo.reuse(ctx, cpu, name, r, w.digest, w.diffID, w.size, fp)
 			} else if busy != nil {
 				// Another input is walking this layer: take that walk's
 				// result once this copy is verified.
