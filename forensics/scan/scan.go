@@ -454,7 +454,7 @@ func readLayers(ctx context.Context, a *archive.Archive, imgs []*image.Image, op
 				r = reopen(a, name)
 			}
 			cpu.do(ctx, func() { lr = readLayer(ctx, name, r, w.digest, w.size, spend(budgets[name]), entryBudget, opts) })
-			opts.Memo.put(lr, fp, verifiedCopy(a, name))
+			opts.Memo.put(lr, fp, inPlaceCopy(a, name))
 		}
 		mu.Lock()
 		results[name] = lr
@@ -507,7 +507,7 @@ func offerCopies(a *archive.Archive, names []string, wanted map[string]want, m *
 			if _, dup := copies[key]; dup || key == "" {
 				continue
 			}
-			if c := verifiedCopy(a, name); c.open != nil {
+			if c := inPlaceCopy(a, name); c.open != nil {
 				copies[key], names1[key] = c, name
 			}
 		}
@@ -534,10 +534,10 @@ func offerCopies(a *archive.Archive, names []string, wanted map[string]want, m *
 	return mine, cmps, against
 }
 
-// verifiedCopy says where a blob can be read again, to compare other
+// inPlaceCopy says where a blob can be read again, to compare other
 // inputs' copies with (once it is verified): only when its input is read
 // in place.
-func verifiedCopy(a *archive.Archive, name string) blobCopy {
+func inPlaceCopy(a *archive.Archive, name string) blobCopy {
 	m, ok := a.Stat(name)
 	if !ok || !a.InPlace() {
 		return blobCopy{}
