@@ -88,6 +88,11 @@ type loader struct {
 }
 
 func (l *loader) problem(name string, k integrity.Kind, format string, args ...any) {
+	if name == "" {
+		// A descriptor with an empty digest names no blob; a report
+		// must still say which problem row this is.
+		name = "(empty digest)"
+	}
 	p := integrity.Problem{Blob: name, Kind: k, Detail: fmt.Sprintf(format, args...)}
 	if l.reported[p] {
 		return
