@@ -14,6 +14,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/strata-forensics/strata/forensics/compress"
+	"github.com/strata-forensics/strata/forensics/internal/readahead"
 )
 
 // Limits bound what one layer may cost. Zero means the default.
@@ -108,6 +109,9 @@ type Options struct {
 	// error from it (a count shared by all the layers of an input) stops
 	// the walk.
 	EntryBudget func() error
+	// Cores, when set, lends the walk a spare core while one is free: the
+	// blob is then read and decompressed on it, ahead of the walk.
+	Cores readahead.Cores
 }
 
 // Summary is what one pass over a layer blob learnt.
@@ -182,6 +186,14 @@ func Walk(ctx context.Context, blob io.Reader, opts Options) (*Summary, error) {
 	if format != compress.None {
 		src = &ratioReader{r: dec, compressed: raw, max: lim.MaxRatio}
 	}
+	// Everything above reads in the read-ahead goroutine while a core is
+	// free: the raw blob, its digest check and the decompression; the tar
+	// walk, the diff_id and the files' hashes stay here. It is closed, and
+	// raw is no longer read by it, before raw is drained below or Walk
+	// returns.
+	ahead := readahead.New(src, opts.Cores)
+	defer ahead.Close()
+	src = ahead
 	rawIsDiff := format == compress.None && opts.RawSHA256 != nil
 	if !rawIsDiff {
 		src = io.TeeReader(src, diff)
@@ -203,6 +215,7 @@ func Walk(ctx context.Context, blob io.Reader, opts Options) (*Summary, error) {
 		sum.DiffID = digest.NewDigestFromBytes(digest.SHA256, diff.Sum(nil))
 	}
 	// Drain the raw blob so a digest check underneath runs to completion.
+	ahead.Close()
 	if _, err := io.Copy(io.Discard, raw); err != nil {
 		return sum, err
 	}

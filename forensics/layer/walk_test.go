@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/klauspost/compress/gzip"
@@ -239,7 +241,7 @@ func FuzzWalk(f *testing.F) {
 	f.Add(compressWith(f, "gzip", mkTar(f, tentry{name: "../x", body: "y"})))
 	f.Add([]byte{0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		s, _ := Walk(context.Background(), bytes.NewReader(b), Options{Limits: Limits{MaxEntries: 1000, MaxBytes: 1 << 20}})
+		s, _ := walkModes(t, b, Options{Limits: Limits{MaxEntries: 1000, MaxBytes: 1 << 20}})
 		if s == nil {
 			t.Fatal("nil summary")
 		}
@@ -264,4 +266,67 @@ func BenchmarkWalk(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// cores lends a core whenever asked; with flap set, it asks for it back
+// every other time it is asked whether it is wanted.
+type cores struct {
+	flap bool
+	n    atomic.Int64
+}
+
+func (c *cores) TryEnter() (func(), bool) { return func() {}, true }
+func (c *cores) Wanted() bool             { return c.flap && c.n.Add(1)%2 == 0 }
+
+// walkModes walks b inline, with a core lent throughout, and with a core
+// lent and taken back again and again, and fails unless all three give
+// the same summary and error.
+func walkModes(t *testing.T, b []byte, opts Options) (*Summary, error) {
+	t.Helper()
+	inline, ierr := Walk(context.Background(), bytes.NewReader(b), opts)
+	for _, flap := range []bool{false, true} {
+		opts.Cores = &cores{flap: flap}
+		ahead, aerr := Walk(context.Background(), bytes.NewReader(b), opts)
+		if fmt.Sprint(ierr) != fmt.Sprint(aerr) {
+			t.Fatalf("read ahead (flapping %v): err %v, inline %v", flap, aerr, ierr)
+		}
+		if !reflect.DeepEqual(inline, ahead) {
+			t.Fatalf("read ahead (flapping %v): summary differs from inline:\n%+v\n%+v", flap, ahead, inline)
+		}
+	}
+	return inline, ierr
+}
+
+// A walk reading ahead on a lent core learns exactly what an inline walk
+// learns, errors and their offsets included.
+func TestWalkAheadMatchesInline(t *testing.T) {
+	var es []tentry
+	for i := range 300 {
+		es = append(es, tentry{name: fmt.Sprintf("usr/lib/f%d", i), body: strings.Repeat(string(rune('a'+i%26)), 1+i*97)})
+	}
+	es = append(es, tentry{name: "usr/lib/.wh.f3"}, tentry{name: "opt/.wh..wh..opq"}, tentry{name: "l", typ: tar.TypeSymlink, link: "usr/lib/f1"})
+	raw := mkTar(t, es...)
+	for _, kind := range []string{"none", "gzip", "zstd", "xz"} {
+		b := compressWith(t, kind, raw)
+		t.Run(kind, func(t *testing.T) {
+			if _, err := walkModes(t, b, Options{}); err != nil {
+				t.Fatal(err)
+			}
+		})
+		t.Run(kind+" truncated", func(t *testing.T) {
+			if _, err := walkModes(t, b[:len(b)*2/3], Options{}); err == nil {
+				t.Fatal("no error from a truncated blob")
+			}
+		})
+		t.Run(kind+" byte limit", func(t *testing.T) {
+			if _, err := walkModes(t, b, Options{Limits: Limits{MaxBytes: 1 << 20}}); !errors.Is(err, ErrLimit) {
+				t.Fatalf("err %v, want a limit", err)
+			}
+		})
+	}
+	t.Run("ratio limit", func(t *testing.T) {
+		if _, err := walkModes(t, compressWith(t, "gzip", make([]byte, 80<<20)), Options{}); !errors.Is(err, ErrLimit) {
+			t.Fatalf("err %v, want a limit", err)
+		}
+	})
 }

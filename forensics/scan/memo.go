@@ -343,7 +343,7 @@ func fingerprint(eng *detect.Engine) string {
 // must be opened again and read in full, so that what it holds is reported.
 // The verification takes a place at the gate cpu; a lookup that finds
 // nothing takes none.
-func (m *Memo) reuse(ctx context.Context, cpu gate, name string, r io.Reader, d, diffID digest.Digest, size int64, fp string) (lr *LayerResult, consumed bool) {
+func (m *Memo) reuse(ctx context.Context, cpu *gate, name string, r io.Reader, d, diffID digest.Digest, size int64, fp string) (lr *LayerResult, consumed bool) {
 	if d == "" {
 		d = m.digestFor(diffID, fp)
 	}
@@ -454,7 +454,7 @@ func (m *Memo) release(key string) {
 // hash to the blob walked for its diff_id. It returns nil when the blob did
 // not verify or the other walk left no result: the caller then reads the
 // blob itself, again from the start when consumed.
-func (m *Memo) await(ctx context.Context, name string, r io.Reader, d, diffID digest.Digest, size int64, fp string, busy *walk, cpu gate) (lr *LayerResult, consumed bool) {
+func (m *Memo) await(ctx context.Context, name string, r io.Reader, d, diffID digest.Digest, size int64, fp string, busy *walk, cpu *gate) (lr *LayerResult, consumed bool) {
 	if busy.inPlace {
 		select {
 		case <-busy.done:

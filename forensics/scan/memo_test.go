@@ -465,10 +465,11 @@ func layerTotal(t *testing.T, src string, measure func(*layer.Summary) int64) in
 	return total
 }
 
-// The gate holds as many works at once as it has places, and a work
-// waiting for a place gives up when its context ends.
+// The gate holds as many works at once as it has places, lends a free
+// place until a work waits for it, and a work waiting for a place gives
+// up when its context ends.
 func TestGate(t *testing.T) {
-	g := make(gate, 2)
+	g := &gate{places: make(chan struct{}, 2)}
 	var running, most atomic.Int32
 	var wg sync.WaitGroup
 	for range 16 {
@@ -492,12 +493,38 @@ func TestGate(t *testing.T) {
 	}
 	leave := g.enter(context.Background())
 	defer leave()
-	leave2 := g.enter(context.Background())
+	lent, ok := g.TryEnter() // the free place, lent
+	if !ok {
+		t.Fatal("TryEnter found no place with one free")
+	}
+	if g.Wanted() {
+		t.Fatal("Wanted with nobody waiting")
+	}
+	if _, ok := g.TryEnter(); ok {
+		t.Fatal("TryEnter took a place with the gate full")
+	}
+	waited := make(chan func())
+	go func() { waited <- g.enter(context.Background()) }()
+	for !g.Wanted() {
+		time.Sleep(time.Millisecond) // until the work above waits
+	}
+	lent() // the lent place given back to the work that wants it
+	leave2 := <-waited
 	defer leave2()
+	if g.Wanted() {
+		t.Fatal("Wanted once the waiting work got its place")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel()
 	g.enter(ctx)() // full: returns when ctx ends
 	if ctx.Err() == nil {
 		t.Fatal("enter returned with the gate full and the context alive")
+	}
+	if g.Wanted() {
+		t.Fatal("Wanted after the waiting work gave up")
+	}
+	var none *gate
+	if _, ok := none.TryEnter(); ok || none.Wanted() {
+		t.Fatal("a nil gate lends places")
 	}
 }

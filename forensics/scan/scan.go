@@ -63,8 +63,8 @@ type Options struct {
 	// again; with a folder it persists across runs.
 	Memo *Memo
 
-	cpu   gate // shared by the runs of RunAll
-	fleet bool // RunAll scans more than one input
+	cpu   *gate // shared by the runs of RunAll
+	fleet bool  // RunAll scans more than one input
 }
 
 // gate bounds the CPU-heavy work (walking, verifying or comparing a blob,
@@ -72,28 +72,56 @@ type Options struct {
 // fleet's inputs all hash and verify together, and the biggest layer's
 // walk, which every input holding it waits for, gets a sliver of a core;
 // with it that walk keeps a core while the rest share the others. Work
-// that waits (for another input's walk) holds no place.
-type gate chan struct{}
+// that waits (for another input's walk) holds no place. A place nobody
+// wants is lent to a walk, which then decompresses on one core and walks
+// on another (readahead), until some work asks for it.
+type gate struct {
+	places  chan struct{}
+	waiting atomic.Int64 // goroutines blocked in enter
+}
 
-func newGate() gate { return make(gate, runtime.GOMAXPROCS(0)) }
+func newGate() *gate { return &gate{places: make(chan struct{}, runtime.GOMAXPROCS(0))} }
 
 // enter takes a place, and returns the function that gives it back. When
 // ctx ends first, it returns at once: the work then fails on ctx itself. A
 // nil gate bounds nothing.
-func (g gate) enter(ctx context.Context) (leave func()) {
+func (g *gate) enter(ctx context.Context) (leave func()) {
 	if g == nil {
 		return func() {}
 	}
+	if leave, ok := g.TryEnter(); ok {
+		return leave
+	}
+	g.waiting.Add(1)
+	defer g.waiting.Add(-1)
 	select {
-	case g <- struct{}{}:
-		return func() { <-g }
+	case g.places <- struct{}{}:
+		return g.leave
 	case <-ctx.Done():
 		return func() {}
 	}
 }
 
+func (g *gate) leave() { <-g.places }
+
+// TryEnter takes a free place at once, if there is one.
+func (g *gate) TryEnter() (leave func(), ok bool) {
+	if g == nil {
+		return nil, false
+	}
+	select {
+	case g.places <- struct{}{}:
+		return g.leave, true
+	default:
+		return nil, false
+	}
+}
+
+// Wanted reports that some work waits for a place.
+func (g *gate) Wanted() bool { return g != nil && g.waiting.Load() > 0 }
+
 // do runs f in a place.
-func (g gate) do(ctx context.Context, f func()) {
+func (g *gate) do(ctx context.Context, f func()) {
 	defer g.enter(ctx)()
 	f()
 }
@@ -411,6 +439,7 @@ func readLayers(ctx context.Context, a *archive.Archive, imgs []*image.Image, op
 	cpu := opts.cpu
 	if cpu == nil {
 		cpu = newGate()
+		opts.cpu = cpu
 	}
 	mine, cmps, against := offerCopies(a, names, wanted, opts.Memo, fp)
 	defer func() {
@@ -589,6 +618,9 @@ func readLayer(ctx context.Context, name string, r io.Reader, d digest.Digest, s
 	var src io.Reader
 	var hr *hashingReader
 	wopts := layer.Options{Limits: opts.Limits, Budget: budget, EntryBudget: entryBudget}
+	if opts.cpu != nil {
+		wopts.Cores = opts.cpu
+	}
 	if d != "" {
 		src = blob.NewVerifier(r, d, size)
 		if d.Algorithm() == digest.SHA256 {
