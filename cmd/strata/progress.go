@@ -39,7 +39,7 @@ func (p *progress) update(s scan.Progress) {
 		start = p.now()
 		p.starts[s.Input] = start
 	}
-	if s.LayersDone == s.Layers {
+	if !s.Indexing && s.LayersDone == s.Layers {
 		p.read[s.Input] = true
 	}
 	line := progressLine(s, p.now().Sub(start))
@@ -72,7 +72,11 @@ func (p *progress) draw(line string) {
 // the compressed bytes read so far in elapsed.
 func progressLine(s scan.Progress, elapsed time.Duration) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: layer %d of %d", s.Input, s.LayersDone, s.Layers)
+	if s.Indexing {
+		fmt.Fprintf(&b, "%s: decompressing", s.Input)
+	} else {
+		fmt.Fprintf(&b, "%s: layer %d of %d", s.Input, s.LayersDone, s.Layers)
+	}
 	if s.TotalBytes > 0 {
 		fmt.Fprintf(&b, ", %s of %s", report.HumanBytes(s.Bytes), report.HumanBytes(s.TotalBytes))
 	} else {

@@ -21,6 +21,8 @@ func TestProgressLine(t *testing.T) {
 			"a.tar: layer 2 of 4, 2.0 MiB of 4.0 MiB, 1.0 MiB/s, 2s left"},
 		{"done", scan.Progress{Input: "a.tar", LayersDone: 4, Layers: 4, Bytes: 4 << 20, TotalBytes: 4 << 20}, 4 * time.Second,
 			"a.tar: layer 4 of 4, 4.0 MiB of 4.0 MiB, 1.0 MiB/s"},
+		{"decompressing an input compressed as a whole", scan.Progress{Input: "a.tar.gz", Indexing: true, Bytes: 1 << 20, TotalBytes: 4 << 20}, time.Second,
+			"a.tar.gz: decompressing, 1.0 MiB of 4.0 MiB, 1.0 MiB/s, 3s left"},
 		{"sizes unknown", scan.Progress{Input: "l.tar", LayersDone: 1, Layers: 2, Bytes: 512}, time.Second,
 			"l.tar: layer 1 of 2, 512 B, 512 B/s"},
 	}
@@ -62,10 +64,13 @@ func TestProgressFleet(t *testing.T) {
 	p.update(scan.Progress{Input: "a.tar", LayersDone: 1, Layers: 1, Bytes: 1024, TotalBytes: 1024})
 	clock = clock.Add(time.Second)
 	p.update(scan.Progress{Input: "b.tar", LayersDone: 1, Layers: 1, Bytes: 1024, TotalBytes: 1024})
+	// An input being decompressed has no layers yet: it is not read.
+	p.update(scan.Progress{Input: "c.tar.gz", Indexing: true, Bytes: 1024, TotalBytes: 4096})
 	out := buf.String()
 	for _, want := range []string{
 		"[1/3 read] a.tar: layer 1 of 1, 1.0 KiB of 1.0 KiB, 1.0 KiB/s",
 		"[2/3 read] b.tar: layer 1 of 1, 1.0 KiB of 1.0 KiB, 1.0 KiB/s", // b's clock began a second later
+		"[2/3 read] c.tar.gz: decompressing, 1.0 KiB of 4.0 KiB",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("no %q in %q", want, out)

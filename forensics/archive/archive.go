@@ -74,6 +74,36 @@ type Options struct {
 	// done: a scan of many inputs bounds how much CPU-heavy work runs at
 	// once, so that the biggest layer keeps a core to itself.
 	Throttle func(context.Context) (done func())
+	// Early, when set, is offered every member of an input compressed as a
+	// whole (without TmpDir) that is too big to be kept in memory, while
+	// the index decompresses it, so that the caller can read layers in
+	// that pass rather than in a second one. It may stop reading r before
+	// its end, and must not keep it.
+	Early func(name string, offset, size int64, r io.Reader)
+	// Progress, when set, is told every few MiB how many bytes of an input
+	// compressed as a whole the index has read, and of how many.
+	Progress func(read, total int64)
+}
+
+// progressEvery is how many input bytes go between two Progress calls.
+const progressEvery = 4 << 20
+
+// progressReader tells Options.Progress how far the input was read.
+type progressReader struct {
+	r       io.Reader
+	n, next int64
+	total   int64
+	report  func(read, total int64)
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.n += int64(n)
+	if p.report != nil && (p.n >= p.next || err == io.EOF) {
+		p.report(p.n, p.total)
+		p.next = p.n + progressEvery
+	}
+	return n, err
 }
 
 // ErrRatio is wrapped by the error an input compressed as a whole gives
@@ -650,7 +680,8 @@ func (a *Archive) resolveLinks() {
 
 func (a *Archive) indexCompressed(ctx context.Context, p string, opts Options) error {
 	h := sha256.New()
-	raw := &offsetReader{r: io.TeeReader(ctxReader{ctx, a.file}, h)}
+	read := &progressReader{r: ctxReader{ctx, a.file}, total: a.Info.Size, report: opts.Progress}
+	raw := &offsetReader{r: io.TeeReader(read, h)}
 	dec, err := compress.Open(raw, a.Info.Compression)
 	if err != nil {
 		return &FormatError{File: p, Offset: 0, Err: err}
@@ -687,7 +718,14 @@ func (a *Archive) indexCompressed(ctx context.Context, p string, opts Options) e
 			budget -= size
 			return nil
 		}
+		var read int64
+		if opts.Early != nil {
+			cr := &offsetReader{r: r}
+			opts.Early(name, a.members[name].Offset, size, cr)
+			read, r = cr.n, cr
+		}
 		n, err := io.Copy(io.Discard, r)
+		n += read
 		if err == nil && n != size {
 			err = io.ErrUnexpectedEOF
 		}
@@ -706,7 +744,8 @@ func (a *Archive) indexCompressed(ctx context.Context, p string, opts Options) e
 		a.Problems = append(a.Problems, integrity.Problem{Blob: p, Kind: integrity.Truncated,
 			Detail: fmt.Sprintf("%s stream: %v", a.Info.Compression, err)})
 	}
-	if _, err := io.Copy(h, a.file); err != nil {
+	read.r = a.file // the rest is hashed, even past a cancelled index
+	if _, err := io.Copy(h, read); err != nil {
 		return err
 	}
 	a.Info.SHA256 = hex.EncodeToString(h.Sum(nil))

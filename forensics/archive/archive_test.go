@@ -386,3 +386,70 @@ func TestHashComparisons(t *testing.T) {
 		t.Fatal("a comparison no hash took reports the same bytes")
 	}
 }
+
+// Early is offered the members of an input compressed as a whole that are
+// too big to keep, at their offsets, in the index's one pass; a member it
+// leaves half read is still read to its end, and the input's digest still
+// covers every byte.
+func TestEarlyMembers(t *testing.T) {
+	big1 := strings.Repeat("a", 2*smallMember)
+	big2 := strings.Repeat("b", smallMember+1)
+	raw := mkTar(t, member{name: "manifest.json", body: "[]"}, member{name: "big1", body: big1}, member{name: "dir/big2", body: big2})
+	type offer struct {
+		name         string
+		offset, size int64
+		read         string
+	}
+	for _, f := range []compress.Format{compress.Gzip, compress.Zstd} {
+		t.Run(string(f), func(t *testing.T) {
+			whole := compressed(t, f, raw)
+			p := writeFile(t, whole)
+			var offers []offer
+			a, err := Open(context.Background(), p, Options{Early: func(name string, offset, size int64, r io.Reader) {
+				n := size
+				if name == "big1" {
+					n = size / 2 // stops half way
+				}
+				b, err := io.ReadAll(io.LimitReader(r, n))
+				if err != nil {
+					t.Errorf("%s: %v", name, err)
+				}
+				offers = append(offers, offer{name, offset, size, string(b)})
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer a.Close()
+			if len(a.Problems) > 0 {
+				t.Fatalf("problems: %v", a.Problems)
+			}
+			want := []offer{{"big1", 0, int64(len(big1)), big1[:len(big1)/2]}, {"dir/big2", 0, int64(len(big2)), big2}}
+			if len(offers) != len(want) {
+				t.Fatalf("offered %d members, want %d (the small one is kept, not offered)", len(offers), len(want))
+			}
+			for i, o := range offers {
+				m, ok := a.Stat(o.name)
+				if !ok || o.name != want[i].name || o.offset != m.Offset || o.size != want[i].size || o.read != want[i].read {
+					t.Errorf("offer %d: %s at %d, %d bytes (%d read); want %s at %d, %d bytes", i, o.name, o.offset, o.size, len(o.read), want[i].name, m.Offset, want[i].size)
+				}
+			}
+			sum := sha256.Sum256(whole)
+			if err := a.Wait(); err != nil || a.Info.SHA256 != hex.EncodeToString(sum[:]) {
+				t.Fatalf("input sha256 %s (%v), want %x", a.Info.SHA256, err, sum)
+			}
+			checkMember(t, a, "dir/big2", big2)
+		})
+	}
+	// A cut-short input: the member Early was reading is missing, as
+	// without Early.
+	cut := compressed(t, compress.Gzip, raw)
+	p := writeFile(t, cut[:len(cut)/2])
+	a, err := Open(context.Background(), p, Options{Early: func(string, int64, int64, io.Reader) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if _, ok := a.Stat("big1"); ok || !slices.ContainsFunc(a.Problems, func(p integrity.Problem) bool { return p.Kind == integrity.Truncated }) {
+		t.Fatalf("a cut-short member kept, or no truncation problem: %v", a.Problems)
+	}
+}

@@ -52,7 +52,8 @@ type Options struct {
 	Engine *detect.Engine
 	// Parallel is the number of layers read at once (default: GOMAXPROCS).
 	Parallel int
-	// Progress, when set, is called after each layer blob is read.
+	// Progress, when set, is called after each layer blob is read, and
+	// every few MiB while an input compressed as a whole is indexed.
 	Progress func(Progress)
 	Logger   *slog.Logger
 	// Now stamps the scan's start and end (for SOURCE_DATE_EPOCH); nil is
@@ -63,8 +64,9 @@ type Options struct {
 	// again; with a folder it persists across runs.
 	Memo *Memo
 
-	cpu   *gate // shared by the runs of RunAll
-	fleet bool  // RunAll scans more than one input
+	cpu   *gate       // shared by the runs of RunAll
+	fleet bool        // RunAll scans more than one input
+	early *earlyWalks // made while the input was indexed
 }
 
 // gate bounds the CPU-heavy work (walking, verifying or comparing a blob,
@@ -159,6 +161,11 @@ type Progress struct {
 	Layers     int
 	Bytes      int64 // compressed bytes read so far
 	TotalBytes int64 // compressed bytes to read in all
+	// Indexing is set while an input compressed as a whole is decompressed
+	// and indexed, which is also when its big layers are walked: Bytes and
+	// TotalBytes then count the input's own bytes, and Layers is not known
+	// yet.
+	Indexing bool
 }
 
 // Result is everything one input revealed. Close releases the input.
@@ -221,6 +228,15 @@ func Run(ctx context.Context, path string, opts Options) (*Result, error) {
 		opts.cpu = newGate()
 	}
 	opts.Archive.Throttle = opts.cpu.enter
+	if opts.Archive.TmpDir == "" && opts.Archive.Early == nil {
+		opts.early = &earlyWalks{byOffset: map[int64]*LayerResult{}, entries: entryCounter(opts.MaxInputEntries)}
+		opts.Archive.Early = opts.early.hook(ctx, opts)
+	}
+	if opts.Progress != nil && opts.Archive.Progress == nil {
+		opts.Archive.Progress = func(read, total int64) {
+			opts.Progress(Progress{Input: path, Bytes: read, TotalBytes: total, Indexing: true})
+		}
+	}
 	a, err := archive.Open(ctx, path, opts.Archive)
 	if err != nil {
 		return nil, err
@@ -441,6 +457,22 @@ func readLayers(ctx context.Context, a *archive.Archive, imgs []*image.Image, op
 		cpu = newGate()
 		opts.cpu = cpu
 	}
+	var rest []string // the blobs still to read
+	for _, name := range names {
+		lr := opts.early.adopt(a, name, wanted[name], budgets[name], entryBudget)
+		if lr == nil {
+			rest = append(rest, name)
+			continue
+		}
+		opts.Memo.put(lr, fp, inPlaceCopy(a, name))
+		results[name] = lr
+		prog.LayersDone++
+		prog.Bytes += max(wanted[name].bytes, 0)
+	}
+	if len(rest) < len(names) && opts.Progress != nil {
+		opts.Progress(prog)
+	}
+	names = rest
 	mine, cmps, against := offerCopies(a, names, wanted, opts.Memo, fp)
 	defer func() {
 		for _, o := range mine {
@@ -482,7 +514,7 @@ func readLayers(ctx context.Context, a *archive.Archive, imgs []*image.Image, op
 				// read it again, in full, to report what it holds.
 				r = reopen(a, name)
 			}
-			cpu.do(ctx, func() { lr = readLayer(ctx, name, r, w.digest, w.size, spend(budgets[name]), entryBudget, opts) })
+			cpu.do(ctx, func() { lr = readLayer(ctx, name, r, w.digest, w.size, spend(budgets[name]), entryBudget.next, opts) })
 			opts.Memo.put(lr, fp, inPlaceCopy(a, name))
 		}
 		mu.Lock()
@@ -599,18 +631,34 @@ func spend(bs []*imageBudget) func(int64) error {
 	}
 }
 
-// entryCounter is the input's shared entry count for the walks.
-func entryCounter(limit int64) func() error {
+// entryCount is the input's shared entry count for the walks.
+type entryCount struct {
+	n     atomic.Int64
+	limit int64
+}
+
+func entryCounter(limit int64) *entryCount {
 	if limit <= 0 {
 		limit = DefaultMaxInputEntries
 	}
-	var n atomic.Int64
-	return func() error {
-		if n.Add(1) > limit {
-			return &layer.LimitError{Limit: "entries per input", Flag: "--max-input-entries", Value: fmt.Sprint(limit)}
-		}
-		return nil
+	return &entryCount{limit: limit}
+}
+
+// next counts one entry.
+func (c *entryCount) next() error {
+	if c.n.Add(1) > c.limit {
+		return &layer.LimitError{Limit: "entries per input", Flag: "--max-input-entries", Value: fmt.Sprint(c.limit)}
 	}
+	return nil
+}
+
+// take counts k entries if they fit, and reports whether they did.
+func (c *entryCount) take(k int64) bool {
+	if c.n.Add(k) > c.limit {
+		c.n.Add(-k)
+		return false
+	}
+	return true
 }
 
 func readLayer(ctx context.Context, name string, r io.Reader, d digest.Digest, size int64, budget func(int64) error, entryBudget func() error, opts Options) *LayerResult {
