@@ -63,3 +63,10 @@ func (e *earlyWalks) adopt(a *archive.Archive, name string, w want, budgets []*i
 	out.Blob = name
 	return &out
 }
+
+// release drops the walks not adopted.
+func (e *earlyWalks) release() {
+	if e != nil {
+		e.byOffset = nil
+	}
+}

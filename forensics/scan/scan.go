@@ -473,6 +473,7 @@ func readLayers(ctx context.Context, a *archive.Archive, imgs []*image.Image, op
 		opts.Progress(prog)
 	}
 	names = rest
+	opts.early.release() // walks of members no image wants (another platform, not a layer)
 	mine, cmps, against := offerCopies(a, names, wanted, opts.Memo, fp)
 	defer func() {
 		for _, o := range mine {
