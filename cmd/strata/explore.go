@@ -81,7 +81,7 @@ func runExplore(cmd *cobra.Command, f *exploreFlags, input string) error {
 	load := func(ctx context.Context, progress func(app.Progress)) (*app.Session, error) {
 		opts := f.in.options(eng)
 		opts.Progress = func(p scan.Progress) {
-			progress(app.Progress{LayersDone: p.LayersDone, Layers: p.Layers, Bytes: p.Bytes, TotalBytes: p.TotalBytes})
+			progress(app.Progress{LayersDone: p.LayersDone, Layers: p.Layers, Bytes: p.Bytes, TotalBytes: p.TotalBytes, Indexing: p.Indexing})
 		}
 		r, err := scan.Run(ctx, input, opts)
 		if err != nil {

@@ -213,3 +213,31 @@ func TestScreens(t *testing.T) {
 		})
 	}
 }
+
+// While loading, the explorer shows how far it is: decompressing an input
+// compressed as a whole, then reading layers.
+func TestLoadingScreens(t *testing.T) {
+	img := fake.XZ()
+	steps := make(chan app.Progress)
+	load := func(ctx context.Context, progress func(app.Progress)) (*app.Session, error) {
+		for p := range steps {
+			progress(p)
+		}
+		return &app.Session{Input: "xz.tar.gz", Images: []app.Image{{
+			Image: img.Image, Tree: img.Tree, Findings: img.Findings, Content: img.Content,
+		}}}, nil
+	}
+	l := &latest{}
+	m := app.New(context.Background(), load, app.Options{Styles: styles.Mono(), Keys: keys.Default()})
+	tm := teatest.NewTestModel(t, probe{m: m, latest: l}, teatest.WithInitialTermSize(80, 24))
+	s := &session{t: t, tm: tm, l: l}
+	s.waitFor("Opening the input")
+	steps <- app.Progress{Indexing: true, Bytes: 1 << 20, TotalBytes: 4 << 20}
+	s.waitFor("Decompressing the input: 1.0M of 4.0M")
+	s.waitFor("[############......................................]")
+	steps <- app.Progress{LayersDone: 1, Layers: 3}
+	s.waitFor("Reading layers: 1 of 3")
+	close(steps)
+	s.waitFor("Layers (3)")
+	s.final()
+}

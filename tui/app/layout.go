@@ -182,18 +182,28 @@ func (m Model) frame(s string) string {
 
 func (m Model) progressView() string {
 	p := m.progress
+	width := min(m.width-10, 50)
+	if p.Indexing && p.TotalBytes > 0 {
+		return fmt.Sprintf("Decompressing the input: %s of %s\n%s\n\nIt is compressed as a whole: its layers are walked as it is decompressed.",
+			text.Size(p.Bytes), text.Size(p.TotalBytes), progressBar(width, p.Bytes, p.TotalBytes))
+	}
 	if p.Layers == 0 {
 		return "Opening the input and reading its index…"
 	}
-	width := min(m.width-10, 50)
-	done := 0
+	bar := progressBar(width, int64(p.LayersDone), int64(p.Layers))
 	if p.TotalBytes > 0 {
-		done = int(int64(width) * p.Bytes / p.TotalBytes)
-	} else {
-		done = width * p.LayersDone / p.Layers
+		bar = progressBar(width, p.Bytes, p.TotalBytes)
 	}
-	done = min(max(done, 0), width)
-	bar := "[" + strings.Repeat("#", done) + strings.Repeat(".", width-done) + "]"
 	return fmt.Sprintf("Reading layers: %d of %d (%s of %s)\n%s\n\nEvery blob is verified against its digest as it streams.",
 		p.LayersDone, p.Layers, text.Size(p.Bytes), text.Size(p.TotalBytes), bar)
+}
+
+// progressBar is a bar width wide, filled for done of total.
+func progressBar(width int, done, total int64) string {
+	n := 0
+	if total > 0 {
+		n = int(int64(width) * done / total)
+	}
+	n = min(max(n, 0), width)
+	return "[" + strings.Repeat("#", n) + strings.Repeat(".", width-n) + "]"
 }

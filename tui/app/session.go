@@ -49,6 +49,9 @@ type Extractor interface {
 type Progress struct {
 	LayersDone, Layers int
 	Bytes, TotalBytes  int64
+	// Indexing: an input compressed as a whole is being decompressed (and
+	// its layers walked); Bytes and TotalBytes count the input's bytes.
+	Indexing bool
 }
 
 // Loader reads the input, reporting progress as layers stream in. It runs
