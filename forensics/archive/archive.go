@@ -80,6 +80,11 @@ type Options struct {
 	// that pass rather than in a second one. It may stop reading r before
 	// its end, and must not keep it.
 	Early func(name string, offset, size int64, r io.Reader)
+	// SmallMember is the size up to which a member of an input compressed
+	// as a whole is kept in memory by the index (indexes, manifests,
+	// configs), and not offered to Early: 0 means 1 MiB, a negative size
+	// keeps none (which tests use to send every member through Early).
+	SmallMember int64
 	// Progress, when set, is told every few MiB how many bytes of an input
 	// compressed as a whole the index has read, and of how many.
 	Progress func(read, total int64)
@@ -134,8 +139,8 @@ func (q *ratioReader) Read(p []byte) (int, error) {
 }
 
 // smallMember is the size up to which members of a compressed input are
-// kept in memory during the index pass (indexes, manifests, configs), and
-// smallBudget bounds their total.
+// kept in memory during the index pass (indexes, manifests, configs) by
+// default, and smallBudget bounds their total.
 const (
 	smallMember = 1 << 20
 	smallBudget = 64 << 20
@@ -708,8 +713,12 @@ func (a *Archive) indexCompressed(ctx context.Context, p string, opts Options) e
 		a.small = map[string][]byte{}
 	}
 	budget := int64(smallBudget)
+	small := opts.SmallMember
+	if small == 0 {
+		small = smallMember
+	}
 	keep := func(name string, size int64, r io.Reader) error {
-		if a.small != nil && size <= smallMember && size <= budget {
+		if a.small != nil && size <= small && size <= budget {
 			b := make([]byte, size)
 			if _, err := io.ReadFull(r, b); err != nil {
 				return err

@@ -221,3 +221,81 @@ func TestCompressedInputDecompressedOnce(t *testing.T) {
 		}
 	}
 }
+
+// Every fixture written by a real tool or by the generator, compressed as
+// a whole and read with every member sent through the early walks (none
+// kept in memory), scans exactly as the same archive uncompressed: the
+// early walks find the same layers, under the same names, aliases
+// included, or leave them to the second pass.
+func TestEarlyWalksOverFixtures(t *testing.T) {
+	for _, in := range fixtureInputs(t) {
+		if st, err := os.Stat(in.path); err != nil || st.IsDir() {
+			continue
+		}
+		t.Run(in.name, func(t *testing.T) {
+			t.Parallel()
+			plain := decompressWhole(t, in.path)
+			b, err := os.ReadFile(plain)
+			if err != nil {
+				t.Fatal(err)
+			}
+			whole, err := imagebuild.CompressBytes(b, imagebuild.Gzip)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wholePath := filepath.Join(t.TempDir(), "image.tar.gz")
+			if err := os.WriteFile(wholePath, whole, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			want := runScan(t, plain)
+			opts := scan.Options{Parallel: 2}
+			opts.Archive.SmallMember = -1
+			got, err := scan.Run(context.Background(), wholePath, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer got.Close()
+			g, w := strings.Split(summary(t, got), "\n"), strings.Split(summary(t, want), "\n")
+			for i := range max(len(g), len(w)) {
+				if i >= len(g) || i >= len(w) || g[i] != w[i] {
+					t.Fatalf("early walks, line %d differs from the uncompressed scan:\n%s\n\nuncompressed:\n%s", i+1, strings.Join(g[max(0, i-2):min(len(g), i+3)], "\n"), strings.Join(w[max(0, i-2):min(len(w), i+3)], "\n"))
+				}
+			}
+		})
+	}
+}
+
+// FuzzScan runs whole scans over mutated archives, compressed as a whole
+// or not, with every member of a compressed one sent through the early
+// walks: whatever the bytes, a scan returns a result or an error, and a
+// result's trees hold clean paths.
+func FuzzScan(f *testing.F) {
+	for _, name := range []string{"xz-planted.docker.tar.gz", "xz-planted.docker.tar.zst", "whiteouts.oci.tar", "xz-planted.docker25.tar"} {
+		b, err := os.ReadFile(filepath.Join(fixturesDir, name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p := filepath.Join(t.TempDir(), "in")
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		opts := scan.Options{Parallel: 2, MaxInputEntries: 10000, MaxImageBytes: 64 << 20}
+		opts.Limits.MaxBytes = 16 << 20
+		opts.Archive.SmallMember = -1
+		res, err := scan.Run(context.Background(), p, opts)
+		if err != nil {
+			return
+		}
+		defer res.Close()
+		for _, ir := range res.Images {
+			for _, line := range dump(ir.Tree) {
+				if !strings.HasPrefix(line, "/") || strings.Contains(line, "/../") {
+					t.Fatalf("unclean path in %q", line)
+				}
+			}
+		}
+	})
+}
