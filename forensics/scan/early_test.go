@@ -20,11 +20,8 @@ import (
 // noise is n bytes that do not compress, so that layers holding them stay
 // over the size up to which an index keeps members in memory (1 MiB).
 func noise(n int, seed uint64) []byte {
-	r := rand.New(rand.NewPCG(seed, 7))
 	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(r.Uint32())
-	}
+	rand.NewChaCha8([32]byte{byte(seed)}).Read(b)
 	return b
 }
 

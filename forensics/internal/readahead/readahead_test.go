@@ -47,11 +47,8 @@ func (g *guarded) Read(p []byte) (int, error) {
 }
 
 func randomBytes(n int, seed uint64) []byte {
-	rng := rand.New(rand.NewPCG(seed, 1))
 	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(rng.Uint32())
-	}
+	rand.NewChaCha8([32]byte{byte(seed)}).Read(b)
 	return b
 }
 
