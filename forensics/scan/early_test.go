@@ -296,3 +296,51 @@ func FuzzScan(f *testing.F) {
 		}
 	})
 }
+
+// In a fleet, an input compressed as a whole verifies a layer an earlier
+// input walked against the memo instead of walking it again, and a
+// tampered copy of that layer is still caught.
+func TestEarlyWalksUseTheMemo(t *testing.T) {
+	plain := writeFormat(t, "oci", bigImages())
+	tampered := bytes.Clone(plain)
+	i := bytes.Index(tampered, noise(1100<<10, 3)[:4096]) // the first image's top layer, uncompressed
+	if i < 0 {
+		t.Fatal("the top layer's file is not in the archive")
+	}
+	tampered[i+1000] ^= 0xff
+	dir := t.TempDir()
+	var paths []string
+	for n, b := range [][]byte{plain, plain, tampered} {
+		whole, err := imagebuild.CompressBytes(b, imagebuild.Gzip)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, fmt.Sprintf("copy%d.tar.gz", n))
+		if err := os.WriteFile(p, whole, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	memo := scan.NewMemo("")
+	var results []*scan.Result
+	for n, p := range paths {
+		res, err := scan.Run(context.Background(), p, scan.Options{Parallel: 2, Memo: memo})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Close()
+		results = append(results, res)
+		if n == 0 && memo.Hits != 0 {
+			t.Fatalf("%d memo hits on the first input", memo.Hits)
+		}
+		if n == 1 && memo.Hits != 4 {
+			t.Fatalf("%d memo hits on the second input, want its 4 layer blobs", memo.Hits)
+		}
+	}
+	if g, w := summary(t, results[1]), summary(t, results[0]); g != w {
+		t.Errorf("the copy verified against the memo says otherwise:\n%s\n\nwalked:\n%s", g, w)
+	}
+	if !slices.ContainsFunc(results[2].Problems, func(p integrity.Problem) bool { return p.Kind == integrity.DigestMismatch }) {
+		t.Errorf("tampered copy: no digest mismatch: %v", results[2].Problems)
+	}
+}

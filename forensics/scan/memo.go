@@ -17,6 +17,7 @@ import (
 	"github.com/strata-forensics/strata/forensics/archive"
 	"github.com/strata-forensics/strata/forensics/blob"
 	"github.com/strata-forensics/strata/forensics/detect"
+	"github.com/strata-forensics/strata/forensics/internal/readahead"
 	"github.com/strata-forensics/strata/forensics/layer"
 )
 
@@ -363,7 +364,12 @@ func (m *Memo) reuse(ctx context.Context, cpu *gate, name string, r io.Reader, d
 		return nil, true
 	}
 	if !compared {
-		if _, err := io.Copy(io.Discard, blob.NewVerifier(r, d, size)); err != nil {
+		// Reading (decompressing an input compressed as a whole) and
+		// hashing go on two cores when one is free.
+		ahead := readahead.New(r, cpu)
+		_, err := io.Copy(io.Discard, blob.NewVerifier(ahead, d, size))
+		ahead.Close()
+		if err != nil {
 			return nil, true
 		}
 	}
