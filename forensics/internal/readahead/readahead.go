@@ -26,8 +26,14 @@ const (
 )
 
 type chunk struct {
-	b    []byte
-	err  error
+	b   []byte
+	err error
+	// with: src returned err together with the chunk's last bytes, and
+	// Read does too, as src would have inline: a tar reader takes a file
+	// whose last bytes come with an error for a broken file, and the same
+	// bytes then the error apart for a whole file followed by a broken
+	// header.
+	with bool
 	back bool // the reader gave its core back and stopped
 }
 
@@ -47,6 +53,7 @@ type Reader struct {
 	cur    []byte        // the unread rest of the chunk being read
 	buf    []byte        // cur's buffer, to give back once read
 	err    error         // src's error, returned once everything before it was
+	with   bool          // err comes with cur's last bytes
 	closed bool
 }
 
@@ -64,6 +71,9 @@ func (r *Reader) Read(p []byte) (int, error) {
 			if len(r.cur) == 0 {
 				r.free <- r.buf // never blocks: there are as many places as buffers
 				r.buf = nil
+				if r.with {
+					return n, r.err
+				}
 			}
 			return n, nil
 		}
@@ -91,7 +101,7 @@ func (r *Reader) Read(p []byte) (int, error) {
 			r.ahead = false
 			continue
 		}
-		r.err = c.err
+		r.err, r.with = c.err, c.with
 		if len(c.b) == 0 {
 			r.free <- c.b
 			continue
@@ -140,10 +150,9 @@ func (r *Reader) readAhead(leave func()) {
 			return
 		}
 		b = b[:cap(b)]
-		n, empty := 0, 0
+		n, m, empty := 0, 0, 0
 		var err error
 		for n < len(b) && err == nil {
-			var m int
 			m, err = r.src.Read(b[n:])
 			n += m
 			if m > 0 {
@@ -152,7 +161,7 @@ func (r *Reader) readAhead(leave func()) {
 				err = io.ErrNoProgress
 			}
 		}
-		r.filled <- chunk{b: b[:n], err: err} // never blocks: one place per buffer, and one for back
+		r.filled <- chunk{b: b[:n], err: err, with: err != nil && m > 0} // never blocks: one place per buffer, and one for back
 		if err != nil {
 			return
 		}

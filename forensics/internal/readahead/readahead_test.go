@@ -3,6 +3,7 @@ package readahead
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"sync"
@@ -194,4 +195,52 @@ func TestNilCoresOnlyReads(t *testing.T) {
 	if err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("%d bytes, %v", len(got), err)
 	}
+}
+
+// An error src returns with its last bytes comes with them out of Read
+// too, and one it returns apart comes apart: a tar reader tells a broken
+// file from a whole file followed by a broken header by that.
+func TestReaderKeepsAnErrorWithItsBytes(t *testing.T) {
+	boom := errors.New("boom")
+	for _, tc := range []struct {
+		name string
+		src  func() io.Reader
+		with bool
+	}{
+		{"with the bytes", func() io.Reader { return &lastWith{data: []byte("abcdef"), err: boom} }, true},
+		{"apart", func() io.Reader { return io.MultiReader(bytes.NewReader([]byte("abcdef")), iotest.ErrReader(boom)) }, false},
+	} {
+		for _, lend := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/lent=%v", tc.name, lend), func(t *testing.T) {
+				r := New(tc.src(), &fakeCores{free: func() bool { return lend }, wanted: func() bool { return false }})
+				defer r.Close()
+				buf := make([]byte, 6)
+				n, err := r.Read(buf)
+				if n != 6 || (err == boom) != tc.with {
+					t.Fatalf("read %d bytes, err %v; want 6 bytes and the error with them: %v", n, err, tc.with)
+				}
+				if n, err := r.Read(buf); n != 0 || err != boom {
+					t.Fatalf("then %d bytes, err %v; want the error", n, err)
+				}
+			})
+		}
+	}
+}
+
+// lastWith returns its data and its error in one Read.
+type lastWith struct {
+	data []byte
+	err  error
+}
+
+func (l *lastWith) Read(p []byte) (int, error) {
+	if len(l.data) == 0 {
+		return 0, l.err
+	}
+	n := copy(p, l.data)
+	l.data = l.data[n:]
+	if len(l.data) == 0 {
+		return n, l.err
+	}
+	return n, nil
 }
