@@ -220,11 +220,11 @@ func (e *Engine) digestHits(sha string) []hit {
 func (e *Engine) pathHits(base string) []hit {
 	var hits []hit
 	for _, r := range e.pathRules {
-		for _, g := range r.Path {
-			if ok, _ := path.Match(g, base); ok {
-				hits = append(hits, hit{rule: r, kind: finding.Marker,
-					evidence: fmt.Sprintf("file name %s matches %s", base, g),
-					message:  fmt.Sprintf("%s: named like a known artefact; its contents decide", r.Title)})
+		for _, g := range r.globs {
+			if g.match(base) {
+				hits = append(hits, hit{rule: r.rule, kind: finding.Marker,
+					evidence: fmt.Sprintf("file name %s matches %s", base, g.pattern),
+					message:  fmt.Sprintf("%s: named like a known artefact; its contents decide", r.rule.Title)})
 				break
 			}
 		}

@@ -38,8 +38,8 @@ type Engine struct {
 	sigRules    []patRule
 	markers     *matcher
 	markerRules []patRule
-	markerGlobs []string
-	pathRules   []*rules.Rule
+	markerGlobs []glob
+	pathRules   []pathRule
 	pkgRules    []*rules.Rule
 	imageRules  []*rules.Rule
 	scopeAny    bool // a signature rule searches every file
@@ -49,6 +49,34 @@ type Engine struct {
 type digestRef struct {
 	rule *rules.Rule
 	i    int
+}
+
+// pathRule is a path rule with its globs.
+type pathRule struct {
+	rule  *rules.Rule
+	globs []glob
+}
+
+// glob is a path.Match pattern with the literal text it starts with: a
+// name without that prefix cannot match, and most file names fail there,
+// before path.Match (which a scan would otherwise call for every rule's
+// every glob on every file).
+type glob struct{ pattern, prefix string }
+
+func newGlob(p string) glob {
+	i := strings.IndexAny(p, `*?[\`)
+	if i < 0 {
+		i = len(p)
+	}
+	return glob{pattern: p, prefix: p[:i]}
+}
+
+func (g glob) match(name string) bool {
+	if !strings.HasPrefix(name, g.prefix) {
+		return false
+	}
+	ok, _ := path.Match(g.pattern, name)
+	return ok
 }
 
 // patRule is a rule with its patterns' indexes in a matcher.
@@ -105,9 +133,15 @@ func New(rs *rules.Set, opts Options) (*Engine, error) {
 				pr.pats = append(pr.pats, intern(&markPats, markIdx, s, p))
 			}
 			e.markerRules = append(e.markerRules, pr)
-			e.markerGlobs = append(e.markerGlobs, r.Marker.MarkerFiles()...)
+			for _, g := range r.Marker.MarkerFiles() {
+				e.markerGlobs = append(e.markerGlobs, newGlob(g))
+			}
 		case rules.KindPath:
-			e.pathRules = append(e.pathRules, r)
+			pr := pathRule{rule: r}
+			for _, g := range r.Path {
+				pr.globs = append(pr.globs, newGlob(g))
+			}
+			e.pathRules = append(e.pathRules, pr)
 		case rules.KindPackage:
 			e.pkgRules = append(e.pkgRules, r)
 		case rules.KindImage:
@@ -138,7 +172,14 @@ func fixedMask(p rules.Pattern) string {
 // Ruleset identifies the rules the engine runs.
 func (e *Engine) Ruleset() rules.Info { return e.rs.Info() }
 
-func (e *Engine) markerApplies(base string) bool { return globAny(e.markerGlobs, base) }
+func (e *Engine) markerApplies(base string) bool {
+	for _, g := range e.markerGlobs {
+		if g.match(base) {
+			return true
+		}
+	}
+	return false
+}
 
 func (e *Engine) maxDB() int64 {
 	if e.opts.MaxDBBytes > 0 {

@@ -3,6 +3,7 @@ package detect
 import (
 	"bytes"
 	"math/rand"
+	"path"
 	"testing"
 
 	"github.com/strata-forensics/strata/forensics/rules"
@@ -144,6 +145,23 @@ func BenchmarkSignatureSearch(b *testing.B) {
 		s := e.sigs.newSearch()
 		for n := 0; n < total; n += len(data) {
 			s.Write(data)
+		}
+	}
+}
+
+// A glob's literal prefix only rules names out early: it matches exactly
+// what path.Match matches, escapes, classes and bad patterns included.
+func TestGlobMatchesAsPathMatch(t *testing.T) {
+	patterns := []string{"xz-5.6.[01].tar.gz", "liblzma.so.5*", "*.so", "configure", `a\*b`, `a\`, "[", "ab[", "a?c", "", "*"}
+	names := []string{"xz-5.6.0.tar.gz", "xz-5.6.2.tar.gz", "xz-5.6.1.tar", "liblzma.so.5.6.1", "liblzma.so", "libz.so", "configure", "configure.ac",
+		"a*b", "axb", `a\`, "a", "[", "ab[", "abc", "ac", ""}
+	for _, p := range patterns {
+		g := newGlob(p)
+		for _, n := range names {
+			want, _ := path.Match(p, n)
+			if got := g.match(n); got != want {
+				t.Errorf("glob %q on %q: %v, path.Match says %v", p, n, got, want)
+			}
 		}
 	}
 }
