@@ -70,8 +70,13 @@ type session struct {
 
 func start(t *testing.T, w, h int) *session {
 	t.Helper()
+	return startWith(t, w, h, loader(fake.XZ()))
+}
+
+func startWith(t *testing.T, w, h int, load app.Loader) *session {
+	t.Helper()
 	l := &latest{}
-	m := app.New(context.Background(), loader(fake.XZ()), app.Options{Styles: styles.Mono(), Keys: keys.Default()})
+	m := app.New(context.Background(), load, app.Options{Styles: styles.Mono(), Keys: keys.Default()})
 	tm := teatest.NewTestModel(t, probe{m: m, latest: l}, teatest.WithInitialTermSize(w, h))
 	s := &session{t: t, tm: tm, l: l}
 	s.waitFor("Layers (3)")
