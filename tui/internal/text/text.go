@@ -5,6 +5,7 @@ package text
 import (
 	"fmt"
 	"io/fs"
+	"math"
 	"strings"
 
 	"github.com/charmbracelet/x/ansi"
@@ -33,23 +34,25 @@ func Cut(s string, width int) string {
 	return s
 }
 
-// Size is a byte count in at most six cells: 512, 1.2K, 34M, 1.0G.
+// Size is a byte count in at most five cells, as ls -h writes it: 512,
+// 1.2K, 34M, 1.0G. The unit is chosen after rounding, so that 1 MiB less
+// a byte is 1.0M, not 1024K.
 func Size(n int64) string {
 	const unit = 1024
 	if n < unit {
 		return fmt.Sprintf("%d", n)
 	}
 	v := float64(n)
-	for _, u := range []string{"K", "M", "G", "T", "P"} {
+	for _, u := range []string{"K", "M", "G", "T", "P", "E"} {
 		v /= unit
-		if v < 10 {
+		if math.Round(v*10) < 100 {
 			return fmt.Sprintf("%.1f%s", v, u)
 		}
-		if v < unit {
+		if math.Round(v) < unit {
 			return fmt.Sprintf("%.0f%s", v, u)
 		}
 	}
-	return fmt.Sprintf("%.0fE", v/unit)
+	return fmt.Sprintf("%.0fE", v*unit) // unreachable: an int64 is under 8E
 }
 
 // Mode renders permission bits as ls does, with the type letter first.
