@@ -1,15 +1,56 @@
 package main
 
 import (
+	"runtime/debug"
+
 	"github.com/spf13/cobra"
 )
 
-// Set by the linker (see Makefile).
+// Set by the linker (see Makefile); what it leaves unset comes from the
+// build's own record (see stamp).
 var (
 	version = "dev"
 	commit  = "unknown"
 	date    = ""
 )
+
+func init() { version, commit, date = stamp(version, commit, date, debug.ReadBuildInfo) }
+
+// stamp fills in what the linker did not set, so that a report names the
+// build that wrote it however strata was built: `go install …@v1.2.0`
+// records the module version, and `go build` in a git checkout records
+// the commit, its time and whether the tree had uncommitted changes.
+func stamp(v, c, d string, read func() (*debug.BuildInfo, bool)) (string, string, string) {
+	bi, ok := read()
+	if !ok || bi == nil {
+		return v, c, d
+	}
+	if v == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		v = bi.Main.Version
+	}
+	var rev, at string
+	dirty := false
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			at = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	if c == "unknown" && rev != "" {
+		c = rev[:min(12, len(rev))]
+		if dirty {
+			c += "-dirty"
+		}
+		if d == "" {
+			d = at
+		}
+	}
+	return v, c, d
+}
 
 func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
