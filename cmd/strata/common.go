@@ -144,7 +144,7 @@ func problemsText(w io.Writer, res *scan.Result) {
 	if rep.OK {
 		fmt.Fprintln(w, "integrity: ok, with notes:")
 	} else {
-		fmt.Fprintf(w, "integrity: FAILED (%d problems)\n", len(rep.Problems))
+		fmt.Fprintf(w, "integrity: FAILED (%s)\n", plural(len(rep.Problems), "problem"))
 	}
 	for _, p := range rep.Problems {
 		fmt.Fprintf(w, "  %s  %s: %s\n", p.Kind, p.Blob, p.Detail)
@@ -156,4 +156,12 @@ func stdout(cmd *cobra.Command) io.Writer {
 		return w
 	}
 	return os.Stdout
+}
+
+// plural is "1 problem", "2 problems".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
