@@ -108,6 +108,22 @@ content that ships in the archive but is absent from the final filesystem.`,
 					return true
 				})
 			}
+			if len(recs) == 0 && len(args) == 2 && !cmd.Flags().Changed("layer") && !allLayers {
+				// An empty listing would not say whether PATH is absent
+				// or only on the other side of --deleted.
+				p := cleanAbs(prefix)
+				n := ir.Tree.Node(p)
+				switch {
+				case n == nil:
+					return fmt.Errorf("%s: no such path in any layer", p)
+				case deleted:
+					fmt.Fprintf(cmd.ErrOrStderr(), "strata: %s is in the final filesystem; drop --deleted to list it\n", p)
+				case n.Deleted() >= 0:
+					fmt.Fprintf(cmd.ErrOrStderr(), "strata: %s is not in the final filesystem (deleted or replaced by layer %d); --deleted lists it\n", p, n.Deleted())
+				default:
+					fmt.Fprintf(cmd.ErrOrStderr(), "strata: %s is not in the final filesystem; --deleted lists it\n", p)
+				}
+			}
 			if asJSON {
 				enc := json.NewEncoder(w)
 				for _, r := range recs {
