@@ -85,6 +85,36 @@ type Rule struct {
 	file int // index of the file in the Set that defined the rule
 }
 
+// UnmarshalJSON decodes a rule strictly (no unknown keys) and names the
+// rule in a decoding error, which the file's decoder alone would not: an
+// unknown severity or a misspelt key inside the tenth rule says which.
+func (r *Rule) UnmarshalJSON(b []byte) error {
+	type rule Rule // the same fields, without this method
+	var v rule
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&v); err != nil {
+		var id struct {
+			ID string `json:"id"`
+		}
+		if json.Unmarshal(b, &id) == nil && id.ID != "" {
+			return &ruleDecodeError{id: id.ID, err: err}
+		}
+		return err
+	}
+	*r = Rule(v)
+	return nil
+}
+
+// ruleDecodeError is a decoding error inside the rule id.
+type ruleDecodeError struct {
+	id  string
+	err error
+}
+
+func (e *ruleDecodeError) Error() string { return fmt.Sprintf("rule %q: %v", e.id, e.err) }
+func (e *ruleDecodeError) Unwrap() error { return e.err }
+
 // Digest is one known-bad sha256.
 type Digest struct {
 	SHA256   string `json:"sha256"`
@@ -385,6 +415,12 @@ func Parse(name string, data []byte) (*File, error) {
 	dec.DisallowUnknownFields()
 	var f File
 	if err := dec.Decode(&f); err != nil {
+		var re *ruleDecodeError
+		if errors.As(err, &re) {
+			// Offsets inside the rule's own bytes would not point into
+			// the file; the rule's id does.
+			return nil, &Error{File: name, Rule: re.id, Err: fmt.Errorf("%w: %v", ErrInvalid, re.err)}
+		}
 		return nil, &Error{File: name, Err: fmt.Errorf("%w: %s", ErrInvalid, jsonErr(data, err))}
 	}
 	if dec.More() {

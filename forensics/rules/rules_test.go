@@ -90,7 +90,7 @@ func TestInvalid(t *testing.T) {
 	}{
 		{"bad-schema.json", "schema"},
 		{"no-version.json", "version: invalid rule file: is empty"},
-		{"bad-severity.json", "unknown severity"},
+		{"bad-severity.json", `rule "example-digest": invalid rule file: unknown severity "urgent"`},
 		{"unknown-source.json", `rule "example-signature": sources: invalid rule file: source "nowhere"`},
 		{"two-kinds.json", "exactly one of"},
 		{"no-kind.json", `rule "example-path": kind`},
@@ -104,7 +104,7 @@ func TestInvalid(t *testing.T) {
 		{"bad-glob.json", "path[0]"},
 		{"bad-image-digest.json", "image.manifest_digests[0].digest"},
 		{"dup-rule.json", "duplicate rule id"},
-		{"unknown-field.json", `unknown field "severty"`},
+		{"unknown-field.json", `: rule "example-digest": invalid rule file: json: unknown field "severty"`},
 		{"bad-context.json", "context"},
 		{"truncated.json", "unexpected EOF"},
 	}
