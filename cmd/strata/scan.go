@@ -173,7 +173,7 @@ func runScan(cmd *cobra.Command, f *scanFlags, args []string) error {
 		}
 		if inputs[i].fromFolder && errors.Is(o.Err, archive.ErrUnknownFormat) {
 			// A stray file in a folder of archives: say so, go on.
-			fmt.Fprintf(errOut, "strata: skipped %s: %v\n", o.Path, o.Err)
+			fmt.Fprintf(errOut, "strata: skipped %v\n", o.Err) // the error names the file
 			continue
 		}
 		fmt.Fprintln(errOut, "strata:", o.Err)

@@ -18,7 +18,9 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -579,14 +581,80 @@ func (c ctxReader) Read(p []byte) (int, error) {
 // offsetReader counts what the tar reader consumed, which is where the
 // current member's content starts after Next.
 type offsetReader struct {
-	r io.Reader
-	n int64
+	r     io.Reader
+	n     int64
+	head  [512]byte // the first block, to tell a broken tar from a file that is none
+	headN int
 }
 
 func (o *offsetReader) Read(p []byte) (int, error) {
 	n, err := o.r.Read(p)
+	if o.n < int64(len(o.head)) {
+		o.headN += copy(o.head[o.n:], p[:n])
+	}
 	o.n += int64(n)
 	return n, err
+}
+
+// notTar reports whether the input's first bytes rule out a tar: some were
+// read, and they are not like a tar header, which has the "ustar" magic, or
+// a checksum that matches its bytes (the oldest format has no magic), or
+// numbers where a header keeps them. A stray text file in a folder of
+// archives is then not an archive at all (ErrUnknownFormat), while a tar
+// whose first header took a damaged byte, wherever, is still a broken
+// archive: a byte changed in the magic also breaks the checksum, but
+// leaves the numeric fields.
+func (o *offsetReader) notTar() bool {
+	if o.headN == 0 {
+		return false
+	}
+	b := o.head[:o.headN]
+	if !slices.ContainsFunc(b, func(c byte) bool { return c != 0 }) {
+		return false // zeros: an empty or wiped archive, reported as such
+	}
+	if len(b) < len(o.head) {
+		return true
+	}
+	if bytes.HasPrefix(b[257:], []byte("ustar")) {
+		return false
+	}
+	var unsigned, signed int64
+	for i, c := range b {
+		if i >= 148 && i < 156 {
+			c = ' ' // the checksum field counts as spaces
+		}
+		unsigned += int64(c)
+		signed += int64(int8(c))
+	}
+	want, err := strconv.ParseInt(strings.Trim(string(b[148:156]), " \x00"), 8, 64)
+	if err == nil && (want == unsigned || want == signed) {
+		return false
+	}
+	// mode, uid, gid, size, mtime, checksum
+	for _, f := range [][2]int{{100, 108}, {108, 116}, {116, 124}, {124, 136}, {136, 148}, {148, 156}} {
+		if !numberField(b[f[0]:f[1]]) {
+			return true
+		}
+	}
+	return false
+}
+
+// numberField reports whether a header field holds a number as tar writes
+// one: octal digits padded with spaces or NULs, or base-256 (high bit set).
+func numberField(f []byte) bool {
+	if f[0]&0x80 != 0 {
+		return true
+	}
+	digits := 0
+	for _, c := range f {
+		switch {
+		case c >= '0' && c <= '7':
+			digits++
+		case c != ' ' && c != 0:
+			return false
+		}
+	}
+	return digits > 0
 }
 
 func (o *offsetReader) Seek(off int64, whence int) (int64, error) {
@@ -618,6 +686,9 @@ func (a *Archive) indexTar(ctx context.Context, p string, r io.Reader, opts Opti
 		}
 		start := cr.n
 		h, err := tr.Next()
+		if err != nil && len(a.members) == 0 && start == 0 && cr.notTar() {
+			return &FormatError{File: p, Offset: 0, Err: fmt.Errorf("%w: no tar header at its start", ErrUnknownFormat)}
+		}
 		if err == io.EOF {
 			if len(a.members) == 0 {
 				return &FormatError{File: p, Offset: start, Err: errors.New("empty or not a tar archive")}

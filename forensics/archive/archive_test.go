@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -228,17 +229,33 @@ func TestOpenFolder(t *testing.T) {
 
 func TestOpenBroken(t *testing.T) {
 	full := mkTar(t, ociMembers...)
+	// A tar whose first header is damaged is a broken archive, not a file
+	// of another kind: a byte of its name flipped (the checksum no longer
+	// matches, the ustar magic stands), or the magic itself cleared.
+	badSum := slices.Clone(full)
+	badSum[3] ^= 1
+	noMagic := slices.Clone(full)
+	copy(noMagic[257:263], make([]byte, 6))
+	magicFlip := slices.Clone(full)
+	magicFlip[258] ^= 0x40
 	tests := []struct {
 		name        string
 		in          []byte
 		wantErr     bool
 		wantProblem integrity.Kind
+		unknown     bool // the error is ErrUnknownFormat: not an archive at all
 	}{
-		{"empty file", nil, true, ""},
-		{"not a tar", []byte(strings.Repeat("nonsense", 200)), true, ""},
-		{"tar of something else", mkTar(t, member{name: "hello.txt", body: "hi"}), true, ""},
-		{"truncated inside a member", full[:len(full)/2], false, integrity.Truncated},
-		{"truncated gzip", compressed(t, compress.Gzip, full)[:300], false, integrity.Truncated},
+		{"empty file", nil, true, "", false},
+		{"zeros", make([]byte, 4096), true, "", false},
+		{"not a tar", []byte(strings.Repeat("nonsense", 200)), true, "", true},
+		{"a short text", []byte("hello\n"), true, "", true},
+		{"gzip of a text", compressed(t, compress.Gzip, []byte(strings.Repeat("notes ", 300))), true, "", true},
+		{"first header's checksum broken", badSum, true, "", false},
+		{"first header's magic cleared", noMagic, true, "", false},
+		{"a bit of the first header's magic flipped", magicFlip, true, "", false},
+		{"tar of something else", mkTar(t, member{name: "hello.txt", body: "hi"}), true, "", true},
+		{"truncated inside a member", full[:len(full)/2], false, integrity.Truncated, false},
+		{"truncated gzip", compressed(t, compress.Gzip, full)[:300], false, integrity.Truncated, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -250,6 +267,9 @@ func TestOpenBroken(t *testing.T) {
 				}
 				if !strings.Contains(err.Error(), "in") {
 					t.Fatalf("error does not name the file: %v", err)
+				}
+				if errors.Is(err, ErrUnknownFormat) != tt.unknown {
+					t.Fatalf("errors.Is(%v, ErrUnknownFormat) = %v, want %v", err, !tt.unknown, tt.unknown)
 				}
 				return
 			}
