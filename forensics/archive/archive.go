@@ -37,6 +37,10 @@ const (
 	OCIArchive    Format = "oci-archive"    // a tar of an OCI image layout
 )
 
+// ErrNotAFile is returned for a pipe, a socket or a device: an input is a
+// file (or an image layout folder), read in place and hashed whole.
+var ErrNotAFile = errors.New("not a regular file or folder; save the stream to a file first (docker save -o image.tar IMAGE)")
+
 // ErrUnknownFormat is returned when the input is none of the formats above.
 var ErrUnknownFormat = errors.New("not a docker-archive, OCI layout or OCI archive")
 
@@ -196,7 +200,16 @@ func Open(ctx context.Context, p string, opts Options) (*Archive, error) {
 	}
 	st, err := os.Stat(p)
 	if err != nil {
+		if p == "-" && errors.Is(err, fs.ErrNotExist) {
+			// The usual name for standard input, which is a stream.
+			return nil, fmt.Errorf("-: standard input is %w", ErrNotAFile)
+		}
 		return nil, err
+	}
+	if !st.IsDir() && !st.Mode().IsRegular() {
+		// Blobs are read in place, by offset, and the input is hashed
+		// whole: a pipe or a device can be read only once.
+		return nil, fmt.Errorf("%s: %w", p, ErrNotAFile)
 	}
 	a := &Archive{Info: Info{Path: p}, members: map[string]*Member{}}
 	if st.IsDir() {

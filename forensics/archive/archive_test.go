@@ -227,6 +227,19 @@ func TestOpenFolder(t *testing.T) {
 	checkMember(t, a, "blobs/sha256/bbbb", "small")
 }
 
+func TestOpenRefusesStreams(t *testing.T) {
+	for _, p := range []string{os.DevNull, "-"} {
+		a, err := Open(context.Background(), p, Options{})
+		if err == nil {
+			a.Close()
+			t.Fatalf("Open(%s): no error", p)
+		}
+		if !errors.Is(err, ErrNotAFile) || !strings.HasPrefix(err.Error(), p+": ") {
+			t.Errorf("Open(%s): %v, want ErrNotAFile naming the input", p, err)
+		}
+	}
+}
+
 func TestOpenBroken(t *testing.T) {
 	full := mkTar(t, ociMembers...)
 	// A tar whose first header is damaged is a broken archive, not a file
