@@ -1,0 +1,54 @@
+package app_test
+
+import (
+	"strings"
+	"testing"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/strata-forensics/strata/tui/internal/fake"
+)
+
+// Every terminal size, down to nothing, renders without a panic and within
+// the terminal, through every pane, the viewer, the help and a prompt.
+func TestEverySize(t *testing.T) {
+	keys := [][]string{
+		nil,
+		{"tab"},
+		{"tab", "tab"},
+		{"tab", "tab", "tab"},
+		{"/", "l", "z", "m", "a", "enter", "n", "v"},
+		{"?"},
+		{"/", "r", "u", "n", "enter", "n", "x"},
+		{"H", "D", "s", "z"},
+	}
+	for w := 0; w <= 48; w += 3 {
+		for h := 0; h <= 14; h++ {
+			for _, ks := range keys {
+				m := loaded(t, fake.XZ(), 80, 24)
+				m, _ = m.Update(tea.WindowSizeMsg{Width: w, Height: h})
+				for _, k := range ks {
+					var cmd tea.Cmd
+					m, cmd = m.Update(press(k))
+					if cmd != nil && k == "v" {
+						if msg := cmd(); msg != nil {
+							m, _ = m.Update(msg)
+						}
+					}
+				}
+				v := m.View().Content
+				lines := strings.Split(v, "\n")
+				if h > 0 && len(lines) > h {
+					t.Errorf("%dx%d after %q: %d lines", w, h, ks, len(lines))
+				}
+				for i, l := range lines {
+					if cw := ansi.StringWidth(l); w > 0 && cw > w {
+						t.Errorf("%dx%d after %q: line %d is %d cells: %q", w, h, ks, i, cw, ansi.Strip(l))
+						break
+					}
+				}
+			}
+		}
+	}
+}
