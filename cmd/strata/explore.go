@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
@@ -113,8 +114,14 @@ func session(r *scan.Result) *app.Session {
 			Content:  blobs{r, ir},
 			Extract:  extractor{r, ir},
 		}
-		for _, lr := range ir.Layers {
-			img.LayerProblems = append(img.LayerProblems, lr.Problems)
+		for i, lr := range ir.Layers {
+			// The blob's own problems and this image's view of it (a
+			// diff_id its config disagrees with) both mark the layer.
+			ps := slices.Clone(lr.Problems)
+			if i < len(ir.LayerProblems) {
+				ps = append(ps, ir.LayerProblems[i]...)
+			}
+			img.LayerProblems = append(img.LayerProblems, ps)
 		}
 		s.Images = append(s.Images, img)
 	}

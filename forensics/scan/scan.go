@@ -187,6 +187,11 @@ type ImageResult struct {
 	Tree     *tree.Tree
 	Layers   []*LayerResult // index = layer index
 	Findings []finding.Finding
+	// LayerProblems holds, by layer index, the problems of this image's
+	// view of a layer, besides the blob's own (LayerResult.Problems,
+	// shared by every image of the blob): a diff_id its config disagrees
+	// with.
+	LayerProblems [][]integrity.Problem
 }
 
 // LayerResult is what reading one layer blob gave. Layers shared by several
@@ -752,7 +757,7 @@ func layerProblem(name string, d digest.Digest, err error) integrity.Problem {
 // of its lower layers that another image had (see baseTrees).
 func buildImage(img *image.Image, layers map[string]*LayerResult, eng *detect.Engine, bases *baseTrees) (*ImageResult, []integrity.Problem) {
 	var problems []integrity.Problem
-	ir := &ImageResult{Image: img, Layers: make([]*LayerResult, len(img.Layers))}
+	ir := &ImageResult{Image: img, Layers: make([]*LayerResult, len(img.Layers)), LayerProblems: make([][]integrity.Problem, len(img.Layers))}
 	var dets []*detect.LayerResult
 	sums := make([]*layer.Summary, len(img.Layers))
 	for i, l := range img.Layers {
@@ -769,8 +774,10 @@ func buildImage(img *image.Image, layers map[string]*LayerResult, eng *detect.En
 			l.UncompressedSize = lr.Summary.UncompressedSize
 			l.Entries = countEntries(lr.Summary.Entries)
 			if l.DiffID != "" && lr.Summary.DiffID != "" && l.DiffID != lr.Summary.DiffID {
-				problems = append(problems, integrity.Problem{Blob: l.Digest.String(), Kind: integrity.DiffIDMismatch,
-					Detail: fmt.Sprintf("layer %d of %s: uncompressed content hashes to %s, config rootfs.diff_ids says %s", i, img.Ref(), lr.Summary.DiffID, l.DiffID)})
+				p := integrity.Problem{Blob: l.Digest.String(), Kind: integrity.DiffIDMismatch,
+					Detail: fmt.Sprintf("layer %d of %s: uncompressed content hashes to %s, config rootfs.diff_ids says %s", i, img.Ref(), lr.Summary.DiffID, l.DiffID)}
+				problems = append(problems, p)
+				ir.LayerProblems[i] = append(ir.LayerProblems[i], p)
 			}
 		}
 		dets = append(dets, lr.Detect)
