@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/strata-forensics/strata/forensics/printable"
 	"github.com/strata-forensics/strata/forensics/scan"
 	"github.com/strata-forensics/strata/forensics/tree"
 )
@@ -119,7 +120,7 @@ func blame(ir *scan.ImageResult, p string) blameRecord {
 }
 
 func blameText(w io.Writer, rec blameRecord) {
-	fmt.Fprintf(w, "%s  (%s)\n", rec.Path, rec.Image)
+	fmt.Fprintf(w, "%s  (%s)\n", printable.String(rec.Path), printable.String(rec.Image))
 	if !rec.Found {
 		fmt.Fprintln(w, "  never seen in any layer")
 		return

@@ -11,6 +11,7 @@ import (
 
 	"github.com/strata-forensics/strata/forensics/detect"
 	"github.com/strata-forensics/strata/forensics/layer"
+	"github.com/strata-forensics/strata/forensics/printable"
 	"github.com/strata-forensics/strata/forensics/scan"
 )
 
@@ -147,7 +148,7 @@ func problemsText(w io.Writer, res *scan.Result) {
 		fmt.Fprintf(w, "integrity: FAILED (%s)\n", plural(len(rep.Problems), "problem"))
 	}
 	for _, p := range rep.Problems {
-		fmt.Fprintf(w, "  %s  %s: %s\n", p.Kind, p.Blob, p.Detail)
+		fmt.Fprintf(w, "  %s  %s: %s\n", p.Kind, printable.String(p.Blob), printable.String(p.Detail))
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/strata-forensics/strata/forensics/printable"
 	"github.com/strata-forensics/strata/forensics/report"
 )
 
@@ -39,18 +40,18 @@ digest and every layer against the config's diff_ids.`,
 				}
 				return verdictCode(res)
 			}
-			fmt.Fprintf(w, "input: %s\n  format: %s", res.Input.Path, res.Input.Format)
+			fmt.Fprintf(w, "input: %s\n  format: %s", printable.String(res.Input.Path), res.Input.Format)
 			if res.Input.Compression != "" {
 				fmt.Fprintf(w, " (compressed as a whole: %s)", res.Input.Compression)
 			}
 			fmt.Fprintf(w, "\n  sha256: %s\n  size: %d bytes\n", res.Input.SHA256, res.Input.Size)
 			for _, ir := range res.Images {
 				img := ir.Image
-				fmt.Fprintf(w, "\nimage: %s\n", strings.Join(append([]string{}, img.Names...), ", "))
+				fmt.Fprintf(w, "\nimage: %s\n", printable.String(strings.Join(img.Names, ", ")))
 				if len(img.Names) == 0 {
 					fmt.Fprintln(w, "  (untagged)")
 				}
-				fmt.Fprintf(w, "  platform: %s\n  manifest: %s\n  config: %s\n", img.Platform, orDash(img.ManifestDigest.String()), img.ConfigDigest)
+				fmt.Fprintf(w, "  platform: %s\n  manifest: %s\n  config: %s\n", printable.String(img.Platform), orDash(img.ManifestDigest.String()), img.ConfigDigest)
 				if img.Created != nil {
 					fmt.Fprintf(w, "  created: %s\n", img.Created.UTC().Format(time.RFC3339))
 				}
@@ -67,7 +68,7 @@ digest and every layer against the config's diff_ids.`,
 					if l.Absent {
 						mt += " (absent)"
 					}
-					fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%d\t%d\t%d\t%s\n", l.Index, shortDigest(l.Digest), shortDigest(l.DiffID), orDash(mt),
+					fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%d\t%d\t%d\t%s\n", l.Index, shortDigest(l.Digest), shortDigest(l.DiffID), orDash(printable.String(mt)),
 						l.Size, l.UncompressedSize, l.Entries, shorten(l.CreatedBy, 60))
 				}
 				tw.Flush()
@@ -90,8 +91,9 @@ func orDash(s string) string {
 }
 
 // shorten cuts s to n runes for a table cell, on one line.
+// shorten makes a build command one printable line of at most n runes.
 func shorten(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
+	s = printable.String(strings.Join(strings.Fields(s), " "))
 	r := []rune(s)
 	if len(r) <= n {
 		return s

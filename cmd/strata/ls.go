@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/strata-forensics/strata/forensics/layer"
+	"github.com/strata-forensics/strata/forensics/printable"
 	"github.com/strata-forensics/strata/forensics/scan"
 	"github.com/strata-forensics/strata/forensics/tree"
 )
@@ -186,11 +187,11 @@ func lsText(w io.Writer, recs []lsRecord) {
 		if r.Deleted != nil {
 			state += fmt.Sprintf(" del@L%d", *r.Deleted)
 		}
-		name := r.Path
+		name := printable.String(r.Path)
 		if r.Type == "symlink" {
-			name += " -> " + r.Link
+			name += " -> " + printable.String(r.Link)
 		} else if r.Type == "hardlink" {
-			name += " link to " + r.Link
+			name += " link to " + printable.String(r.Link)
 		} else if r.Type == "dir" {
 			name += "/"
 		}

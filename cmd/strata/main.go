@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/strata-forensics/strata/forensics/printable"
 	"os"
 	"os/signal"
 )
@@ -51,10 +52,10 @@ func run(ctx context.Context, args []string) int {
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
-			fmt.Fprintln(os.Stderr, "strata:", ee.err)
+			fmt.Fprintln(os.Stderr, "strata:", printable.String(ee.err.Error()))
 		}
 		return ee.code
 	}
-	fmt.Fprintln(os.Stderr, "strata:", err)
+	fmt.Fprintln(os.Stderr, "strata:", printable.String(err.Error())) // errors name members of the input
 	return exitUsage
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/strata-forensics/strata/forensics/archive"
 	"github.com/strata-forensics/strata/forensics/detect"
+	"github.com/strata-forensics/strata/forensics/printable"
 	"github.com/strata-forensics/strata/forensics/report"
 	"github.com/strata-forensics/strata/forensics/rules"
 	"github.com/strata-forensics/strata/forensics/scan"
@@ -128,7 +129,7 @@ func runScan(cmd *cobra.Command, f *scanFlags, args []string) error {
 	errOut := cmd.ErrOrStderr()
 	inputs, warnings, err := expandInputs(args)
 	for _, w := range warnings {
-		fmt.Fprintln(errOut, "strata:", w)
+		fmt.Fprintln(errOut, "strata:", printable.String(w))
 	}
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}
@@ -173,10 +174,10 @@ func runScan(cmd *cobra.Command, f *scanFlags, args []string) error {
 		}
 		if inputs[i].fromFolder && errors.Is(o.Err, archive.ErrUnknownFormat) {
 			// A stray file in a folder of archives: say so, go on.
-			fmt.Fprintf(errOut, "strata: skipped %v\n", o.Err) // the error names the file
+			fmt.Fprintf(errOut, "strata: skipped %s\n", printable.String(o.Err.Error())) // the error names the file
 			continue
 		}
-		fmt.Fprintln(errOut, "strata:", o.Err)
+		fmt.Fprintln(errOut, "strata:", printable.String(o.Err.Error()))
 		unusable++
 	}
 	if len(results) == 0 {
