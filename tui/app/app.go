@@ -12,6 +12,7 @@ import (
 	"github.com/strata-forensics/strata/forensics/finding"
 	"github.com/strata-forensics/strata/forensics/integrity"
 	"github.com/strata-forensics/strata/forensics/layer"
+	"github.com/strata-forensics/strata/forensics/printable"
 	"github.com/strata-forensics/strata/forensics/tree"
 	"github.com/strata-forensics/strata/tui/content"
 	"github.com/strata-forensics/strata/tui/details"
@@ -431,7 +432,7 @@ func (m *Model) view(asDiff bool) tea.Cmd {
 	}
 	img := m.sess.Images[m.img]
 	if !asDiff {
-		req := m.content.Begin(fmt.Sprintf("%s @ L%d", path.Base(n.Path()), v.Layer))
+		req := m.content.Begin(printable.String(fmt.Sprintf("%s @ L%d", path.Base(n.Path()), v.Layer)))
 		m.viewing = true
 		m.setFocus(paneTree)
 		return content.Load(img.Content, req, v)
@@ -441,7 +442,7 @@ func (m *Model) view(asDiff bool) tea.Cmd {
 		m.status = n.Path() + ": no earlier version to diff with"
 		return nil
 	}
-	req := m.content.Begin(fmt.Sprintf("%s L%d→L%d", path.Base(n.Path()), old.Layer, v.Layer))
+	req := m.content.Begin(printable.String(fmt.Sprintf("%s L%d→L%d", path.Base(n.Path()), old.Layer, v.Layer)))
 	m.viewing = true
 	m.setFocus(paneTree)
 	return content.LoadDiff(img.Content, req, old, v)

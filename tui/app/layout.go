@@ -6,6 +6,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/strata-forensics/strata/forensics/printable"
 	"github.com/strata-forensics/strata/tui/internal/text"
 )
 
@@ -137,7 +138,7 @@ func (m Model) titleLine() string {
 	s := m.st.Title.Render("strata explore")
 	if m.sess != nil {
 		img := m.sess.Images[m.img]
-		s += " " + img.Image.Ref()
+		s += " " + printable.String(img.Image.Ref())
 		if len(m.sess.Images) > 1 {
 			s += fmt.Sprintf(" (%d/%d, I: next)", m.img+1, len(m.sess.Images))
 		}
@@ -158,7 +159,7 @@ func (m Model) statusLine() string {
 	case m.dest.Active():
 		return text.Fit(m.dest.View(), m.width)
 	case m.status != "":
-		return text.Fit(m.st.Status.Render(m.status), m.width)
+		return text.Fit(m.st.Status.Render(printable.String(m.status)), m.width) // statuses name paths
 	}
 	return text.Fit(m.help.View(*m.km), m.width)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/strata-forensics/strata/forensics/image"
 	"github.com/strata-forensics/strata/forensics/integrity"
 	"github.com/strata-forensics/strata/forensics/layer"
+	"github.com/strata-forensics/strata/forensics/printable"
 	"github.com/strata-forensics/strata/forensics/tree"
 	"github.com/strata-forensics/strata/tui/internal/scroll"
 	"github.com/strata-forensics/strata/tui/internal/text"
@@ -78,7 +79,7 @@ func (m *Model) ShowLayer(l *image.Layer, problems []integrity.Problem, findings
 		lines = append(lines, m.st.Marker.Render(fmt.Sprintf("! %d finding(s) in this layer", findings)))
 	}
 	for _, p := range problems {
-		lines = append(lines, m.st.Error.Render(string(p.Kind)+": "+p.Detail))
+		lines = append(lines, m.st.Error.Render(string(p.Kind)+": "+printable.String(p.Detail)))
 	}
 	if l.Absent || l.Foreign {
 		lines = append(lines, m.st.Error.Render("blob absent from the archive"))
@@ -86,7 +87,7 @@ func (m *Model) ShowLayer(l *image.Layer, problems []integrity.Problem, findings
 	if l.CreatedBy != "" {
 		lines = append(lines, "created_by:")
 		// Wrapped in full so nothing of it is lost.
-		lines = append(lines, wrap(strings.Join(strings.Fields(l.CreatedBy), " "), w)...)
+		lines = append(lines, wrap(printable.String(strings.Join(strings.Fields(l.CreatedBy), " ")), w)...)
 	}
 	m.lines = lines
 	m.cur.SetLen(len(lines))
@@ -104,9 +105,9 @@ func wrap(s string, w int) []string {
 }
 
 func (m Model) describe(n *tree.Node, fs []finding.Finding) []string {
-	lines := []string{n.Path()}
+	lines := []string{printable.String(n.Path())}
 	for _, f := range fs {
-		lines = append(lines, m.st.SeverityStyle(f.Severity).Render(fmt.Sprintf("! %s %s: %s", strings.ToUpper(f.Severity.String()), f.Rule, f.Message)))
+		lines = append(lines, m.st.SeverityStyle(f.Severity).Render(printable.String(fmt.Sprintf("! %s %s: %s", strings.ToUpper(f.Severity.String()), f.Rule, f.Message))))
 	}
 	for _, c := range n.History {
 		l := fmt.Sprintf("L%-2d %-6s", c.Layer, c.Op)
@@ -129,7 +130,7 @@ func (m Model) describe(n *tree.Node, fs []finding.Finding) []string {
 				d += " " + text.Size(e.Size)
 			}
 			if e.Link != "" {
-				d += " → " + e.Link
+				d += " → " + printable.String(e.Link)
 			}
 			if c.Implied {
 				d += " (implied by content below)"

@@ -11,6 +11,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/strata-forensics/strata/forensics/layer"
+	"github.com/strata-forensics/strata/forensics/printable"
 	"github.com/strata-forensics/strata/forensics/tree"
 	"github.com/strata-forensics/strata/tui/internal/scroll"
 	"github.com/strata-forensics/strata/tui/internal/text"
@@ -490,7 +491,7 @@ func (m Model) renderRow(i int) string {
 	if s.Intro >= 0 {
 		intro = fmt.Sprintf("L%d", s.Intro)
 	}
-	name := path.Base(n.Path())
+	name := printable.String(path.Base(n.Path()))
 	if len(m.ix.kids[r.id]) > 0 {
 		if m.open(r.id) {
 			name = "▾ " + name + "/"
@@ -503,7 +504,7 @@ func (m Model) renderRow(i int) string {
 		name = "  " + name
 	}
 	if e != nil && (e.Type == layer.Symlink || e.Type == layer.Hardlink) && e.Link != "" {
-		name += " → " + e.Link
+		name += " → " + printable.String(e.Link)
 	}
 	var line string
 	if m.width < compactWidth {

@@ -11,6 +11,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/strata-forensics/strata/forensics/finding"
+	"github.com/strata-forensics/strata/forensics/printable"
 	"github.com/strata-forensics/strata/tui/internal/scroll"
 	"github.com/strata-forensics/strata/tui/internal/text"
 	"github.com/strata-forensics/strata/tui/keys"
@@ -90,9 +91,9 @@ func (m Model) View() string {
 	}
 	for i := from; i < to; i++ {
 		f := m.fs[i]
-		where := f.Path
+		where := printable.String(f.Path)
 		if where == "" {
-			where = f.Image
+			where = printable.String(f.Image)
 		}
 		layer := "  -"
 		if f.Layer >= 0 {

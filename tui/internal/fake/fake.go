@@ -127,3 +127,23 @@ func Big(n, layers int) *Image {
 	}
 	return &Image{Image: img, Tree: t}
 }
+
+// Hostile is a one-layer image whose strings carry terminal control
+// sequences (a title change, a colour, a screen clear) in a file name, a
+// symlink target, the build command, the image name and a finding.
+func Hostile() *Image {
+	const seq = "\x1b]0;PWNED\x07\x1b[31mred\x1b[2J"
+	b := &builder{layers: make([][]*layer.Entry, 1), content: Content{}}
+	b.add(0, layer.Entry{Path: "/etc", Type: layer.Dir, Mode: 0o755})
+	b.file(0, "/etc/evil"+seq, 0o644, "x\n")
+	b.add(0, layer.Entry{Path: "/etc/link", Type: layer.Symlink, Mode: 0o777, Link: "evil" + seq})
+	img := &image.Image{Names: []string{"evil/" + seq + ":latest"}, Platform: "linux/amd64",
+		ManifestDigest: digest.FromString("hostile"), ConfigDigest: digest.FromString("hostile config")}
+	t := tree.New()
+	t.Apply(0, b.layers[0])
+	img.Layers = append(img.Layers, &image.Layer{Index: 0, Digest: layerDigest(0), DiffID: layerDigest(0),
+		Size: 1000, CreatedBy: "/bin/sh -c echo " + seq, Entries: len(b.layers[0]), Blob: "blobs/sha256/0"})
+	fs := []finding.Finding{{Rule: "x-name", Kind: finding.Anomaly, Severity: finding.High, Image: img.Ref(),
+		Layer: 0, LayerDigest: layerDigest(0).String(), Path: "/etc/evil" + seq, Present: true, Message: "named " + seq}}
+	return &Image{Image: img, Tree: t, Findings: fs, Content: b.content}
+}

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/strata-forensics/strata/forensics/printable"
 )
 
 // Fit cuts s to width cells (with an ellipsis) or pads it with spaces.
@@ -105,7 +107,7 @@ func CreatedBy(s string) string {
 	for _, p := range []string{"/bin/sh -c #(nop) ", "/bin/sh -c ", "|1 "} {
 		s = strings.TrimPrefix(s, p)
 	}
-	s = strings.Join(strings.Fields(s), " ")
+	s = printable.String(strings.Join(strings.Fields(s), " "))
 	if s != "" && !strings.HasPrefix(s, "RUN") && !isUpperWord(s) {
 		s = "RUN " + s
 	}
