@@ -16,8 +16,14 @@ import (
 // nothing in it is lost or acted on: C0 controls and DEL in caret notation
 // (ESC is ^[, a tab ^I, DEL ^?), C1 controls as \u0080-\u009f, and bytes
 // that are not UTF-8 as \xNN. Anything else is left as it is.
-func String(s string) string {
-	if clean(s) {
+func String(s string) string { return show(s, false) }
+
+// Text is String for a document of many lines: newlines and tabs stay as
+// they are, every other control character is shown.
+func Text(s string) string { return show(s, true) }
+
+func show(s string, lines bool) string {
+	if clean(s, lines) {
 		return s
 	}
 	var b strings.Builder
@@ -26,6 +32,8 @@ func String(s string) string {
 		switch {
 		case r == utf8.RuneError && n == 1:
 			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case lines && (r == '\n' || r == '\t'):
+			b.WriteRune(r)
 		case r < 0x20:
 			b.WriteByte('^')
 			b.WriteByte(byte(r) + '@')
@@ -42,9 +50,13 @@ func String(s string) string {
 }
 
 // clean reports whether s needs no change, without allocating.
-func clean(s string) bool {
+func clean(s string, lines bool) bool {
 	for i := 0; i < len(s); {
 		r, n := utf8.DecodeRuneInString(s[i:])
+		if lines && (r == '\n' || r == '\t') {
+			i += n
+			continue
+		}
 		if (r == utf8.RuneError && n == 1) || r < 0x20 || (r >= 0x7f && r < 0xa0) {
 			return false
 		}

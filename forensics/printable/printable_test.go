@@ -25,6 +25,16 @@ func TestString(t *testing.T) {
 	}
 }
 
+func TestText(t *testing.T) {
+	in := "line one\n\tline two \x1b[2J\rover"
+	if got, want := Text(in), "line one\n\tline two ^[[2J^Mover"; got != want {
+		t.Errorf("Text(%q) = %q, want %q", in, got, want)
+	}
+	if got := Text("plain\ntext\n"); got != "plain\ntext\n" {
+		t.Errorf("Text changed clean text: %q", got)
+	}
+}
+
 func FuzzString(f *testing.F) {
 	f.Add("evil\x1b]0;x\x07")
 	f.Add("bad\xff")
@@ -38,7 +48,7 @@ func FuzzString(f *testing.F) {
 				t.Fatalf("String(%q) = %q: control character %U left", s, out, r)
 			}
 		}
-		if clean(s) != (out == s) {
+		if clean(s, false) != (out == s) {
 			t.Fatalf("String(%q) = %q changed a clean string or kept a dirty one", s, out)
 		}
 	})

@@ -5,7 +5,10 @@ import (
 	"fmt"
 	htmltemplate "html/template"
 	"io"
+	"strings"
 	texttemplate "text/template"
+
+	"github.com/strata-forensics/strata/forensics/printable"
 )
 
 //go:embed templates/*.tmpl
@@ -31,10 +34,14 @@ func (d *Document) WriteMarkdown(w io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("report: markdown template: %w", err)
 	}
-	if err := t.Execute(w, d.view()); err != nil {
+	var b strings.Builder
+	if err := t.Execute(&b, d.view()); err != nil {
 		return fmt.Errorf("report: markdown: %w", err)
 	}
-	return nil
+	// Names and messages from the image may hold control characters;
+	// shown, they cannot drive a terminal the file is printed on.
+	_, err = io.WriteString(w, printable.Text(b.String()))
+	return err
 }
 
 // WriteHTML writes the report as one self-contained HTML file: inline CSS,
@@ -44,8 +51,10 @@ func (d *Document) WriteHTML(w io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("report: html template: %w", err)
 	}
-	if err := t.Execute(w, d.view()); err != nil {
+	var b strings.Builder
+	if err := t.Execute(&b, d.view()); err != nil {
 		return fmt.Errorf("report: html: %w", err)
 	}
-	return nil
+	_, err = io.WriteString(w, printable.Text(b.String())) // as for Markdown
+	return err
 }

@@ -396,3 +396,28 @@ func TestShellJoin(t *testing.T) {
 		})
 	}
 }
+
+// Human formats show an image's control characters; JSON and SARIF keep
+// them exactly, escaped by their encoders.
+func TestControlCharacters(t *testing.T) {
+	res := sampleResult(t)
+	const seq = "\x1b]0;PWNED\x07\x1b[31mred\x1b[2J"
+	res.Findings[0].Path = "/etc/evil" + seq
+	res.Findings[0].Message = "named " + seq
+	d := NewDocument([]*scan.Result{res}, testMeta(t))
+	for _, fm := range []Format{Text, Markdown, HTML} {
+		out := string(render(t, d, fm, TextOptions{}))
+		if strings.ContainsAny(out, "\x1b\x07") {
+			t.Errorf("%v holds control characters from the image", fm)
+		}
+		if !strings.Contains(out, "/etc/evil^[]0;PWNED^G^[[31mred^[[2J") {
+			t.Errorf("%v does not show the path in caret notation", fm)
+		}
+	}
+	for _, fm := range []Format{JSON, SARIF} {
+		out := string(render(t, d, fm, TextOptions{}))
+		if !strings.Contains(out, `/etc/evil\u001b]0;PWNED\u0007\u001b[31mred\u001b[2J`) {
+			t.Errorf("%v does not keep the path exactly", fm)
+		}
+	}
+}

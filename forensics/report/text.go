@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/strata-forensics/strata/forensics/finding"
+	"github.com/strata-forensics/strata/forensics/printable"
 )
 
 // TextOptions configure the terminal text.
@@ -134,12 +135,5 @@ func orDash(s string) string {
 
 // oneLine keeps one record per line whatever a message or a hostile file
 // name contains: control characters would let an image forge lines of the
-// report or drive the terminal.
-func oneLine(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-			return ' '
-		}
-		return r
-	}, s)
-}
+// report or drive the terminal. They are shown (^J, ^[), not dropped.
+func oneLine(s string) string { return printable.String(s) }
