@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/strata-forensics/strata/forensics/extract"
+	"github.com/strata-forensics/strata/forensics/printable"
 )
 
 func init() { commands = append(commands, newExtractCmd) }
@@ -46,7 +47,7 @@ never overwritten without --force. Written files are never executable.`,
 			if err != nil {
 				return &exitError{code: exitUsage, err: err}
 			}
-			fmt.Fprintf(stdout(cmd), "%s  %s\n", sum, written)
+			fmt.Fprintf(stdout(cmd), "%s  %s\n", sum, printable.String(written))
 			return verdictCode(res)
 		},
 	}

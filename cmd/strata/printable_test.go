@@ -57,6 +57,7 @@ func TestTextOutputIsPrintable(t *testing.T) {
 		{"blame", p, "/etc/link"},
 		{"inspect", p},
 		{"scan", p},
+		{"extract", p, "/etc/evil\x1b]0;PWNED\x07\x1b[31mred\x1b[0m", "-o", filepath.Join(t.TempDir(), "out")},
 	} {
 		t.Run(args[0], func(t *testing.T) {
 			var out, errOut bytes.Buffer
