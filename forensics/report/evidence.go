@@ -16,6 +16,7 @@ import (
 
 	"github.com/strata-forensics/strata/forensics/finding"
 	"github.com/strata-forensics/strata/forensics/layer"
+	"github.com/strata-forensics/strata/forensics/printable"
 	"github.com/strata-forensics/strata/forensics/scan"
 )
 
@@ -285,14 +286,10 @@ func hashFile(p string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-func tsvField(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '\t' || r == '\n' || r == '\r' {
-			return ' '
-		}
-		return r
-	}, s)
-}
+// tsvField keeps a field in its column and line: tabs, newlines and every
+// other control character from the image are shown (^I, ^J, ^[), so that a
+// name can neither forge a row nor drive the terminal the list is read on.
+func tsvField(s string) string { return printable.String(s) }
 
 func appendUnique(s []string, v string) []string {
 	for _, x := range s {

@@ -199,3 +199,16 @@ func TestMatchedEntry(t *testing.T) {
 		})
 	}
 }
+
+func TestTSVField(t *testing.T) {
+	for in, want := range map[string]string{
+		"/usr/lib/liblzma.so.5":    "/usr/lib/liblzma.so.5",
+		"/tmp/a\tb\nc\rd":          "/tmp/a^Ib^Jc^Md",
+		"/etc/evil\x1b]0;x\x07":    "/etc/evil^[]0;x^G",
+		"strata-fixtures/x:latest": "strata-fixtures/x:latest",
+	} {
+		if got := tsvField(in); got != want {
+			t.Errorf("tsvField(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
