@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/strata-forensics/strata/tui/internal/fake"
@@ -43,16 +42,6 @@ func selected(m Model) string {
 		return ""
 	}
 	return n.Path()
-}
-
-var press = map[string]tea.KeyPressMsg{
-	"down":  {Code: tea.KeyDown},
-	"up":    {Code: tea.KeyUp},
-	"right": {Code: tea.KeyRight},
-	"left":  {Code: tea.KeyLeft},
-	"space": {Code: tea.KeySpace, Text: " "},
-	"l":     {Code: 'l', Text: "l"},
-	"h":     {Code: 'h', Text: "h"},
 }
 
 func TestFoldKeys(t *testing.T) {
@@ -94,7 +83,7 @@ func TestFoldKeys(t *testing.T) {
 				t.Fatalf("Select(%s) failed", tc.from)
 			}
 			for _, k := range strings.Fields(tc.keys) {
-				m, _ = m.Update(press[k])
+				m, _ = m.Update(fake.Key(k))
 			}
 			if got := selected(m); got != tc.sel {
 				t.Errorf("selected %s, want %s", got, tc.sel)

@@ -4,27 +4,13 @@ import (
 	"strings"
 	"testing"
 
-	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/strata-forensics/strata/tui/filter"
+	"github.com/strata-forensics/strata/tui/internal/fake"
 	"github.com/strata-forensics/strata/tui/keys"
 	"github.com/strata-forensics/strata/tui/styles"
 )
-
-func key(s string) tea.KeyPressMsg {
-	switch s {
-	case "enter":
-		return tea.KeyPressMsg{Code: tea.KeyEnter}
-	case "esc":
-		return tea.KeyPressMsg{Code: tea.KeyEscape}
-	case "backspace":
-		return tea.KeyPressMsg{Code: tea.KeyBackspace}
-	case "ctrl+u":
-		return tea.KeyPressMsg{Code: 'u', Mod: tea.ModCtrl}
-	}
-	return tea.KeyPressMsg{Code: []rune(s)[0], Text: s}
-}
 
 func TestEditing(t *testing.T) {
 	tests := []struct {
@@ -52,7 +38,7 @@ func TestEditing(t *testing.T) {
 			m := filter.New("/", &st, &km)
 			m.Open(tc.start)
 			for _, k := range tc.keys {
-				m, _ = m.Update(key(k))
+				m, _ = m.Update(fake.Key(k))
 			}
 			if m.Value() != tc.value || m.Active() != tc.active {
 				t.Errorf("value %q active %v, want %q %v", m.Value(), m.Active(), tc.value, tc.active)
@@ -64,7 +50,7 @@ func TestEditing(t *testing.T) {
 func TestClosedBoxIgnoresKeys(t *testing.T) {
 	st, km := styles.Mono(), keys.Default()
 	m := filter.New("/", &st, &km)
-	m, _ = m.Update(key("a"))
+	m, _ = m.Update(fake.Key("a"))
 	if m.Value() != "" || m.Active() {
 		t.Errorf("a closed box took a key: %q %v", m.Value(), m.Active())
 	}
