@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/strata-forensics/strata/forensics/printable"
 	"github.com/strata-forensics/strata/forensics/report"
 	"github.com/strata-forensics/strata/forensics/scan"
 )
@@ -73,9 +74,9 @@ func (p *progress) draw(line string) {
 func progressLine(s scan.Progress, elapsed time.Duration) string {
 	var b strings.Builder
 	if s.Indexing {
-		fmt.Fprintf(&b, "%s: decompressing", s.Input)
+		fmt.Fprintf(&b, "%s: decompressing", printable.String(s.Input))
 	} else {
-		fmt.Fprintf(&b, "%s: layer %d of %d", s.Input, s.LayersDone, s.Layers)
+		fmt.Fprintf(&b, "%s: layer %d of %d", printable.String(s.Input), s.LayersDone, s.Layers)
 	}
 	if s.TotalBytes > 0 {
 		fmt.Fprintf(&b, ", %s of %s", report.HumanBytes(s.Bytes), report.HumanBytes(s.TotalBytes))

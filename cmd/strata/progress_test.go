@@ -25,6 +25,9 @@ func TestProgressLine(t *testing.T) {
 			"a.tar.gz: decompressing, 1.0 MiB of 4.0 MiB, 1.0 MiB/s, 3s left"},
 		{"sizes unknown", scan.Progress{Input: "l.tar", LayersDone: 1, Layers: 2, Bytes: 512}, time.Second,
 			"l.tar: layer 1 of 2, 512 B, 512 B/s"},
+		// A file in a scanned folder may be named by whoever left it there.
+		{"a name with control characters", scan.Progress{Input: "ev/\x1b]0;x\x07.tar", Layers: 1}, 0,
+			"ev/^[]0;x^G.tar: layer 0 of 1, 0 B"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
