@@ -82,7 +82,7 @@ func (m Model) render() string {
 	}
 	switch {
 	case m.err != nil:
-		return m.frame(m.st.Error.Render("strata: "+m.err.Error()) + "\n\npress q to quit")
+		return m.frame(m.st.Error.Render("strata: "+printable.String(m.err.Error())) + "\n\npress q to quit")
 	case m.loading:
 		return m.frame(m.progressView())
 	case m.showHelp:
