@@ -306,6 +306,10 @@ func expandInputs(args []string) ([]scanInput, []string, error) {
 				n++
 			case st.IsDir():
 				warnings = append(warnings, fmt.Sprintf("skipped %s: a folder that is not an image layout", p))
+			default:
+				// A pipe, a socket or a device: opening a pipe would wait
+				// for a writer.
+				warnings = append(warnings, fmt.Sprintf("skipped %s: not a regular file (%s)", p, st.Mode().Type()))
 			}
 		}
 		if n == 0 {
