@@ -33,7 +33,7 @@ func (f *inputFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringArrayVar(&f.images, "image", nil, "only the image with this name, tag or (prefix of a) manifest or config digest; repeatable")
 	fl.StringVar(&f.platform, "platform", "", "only images for this platform, as os/arch[/variant]")
-	fl.StringVar(&f.tmpDir, "tmpdir", "", "for an input compressed as a whole: decompress it once into this folder instead of decompressing again for each pass")
+	fl.StringVar(&f.tmpDir, "tmpdir", "", "for an input compressed as a whole: write one decompressed copy into this folder and read it in place (disk: its uncompressed size; faster for repeated reads of single files, as in extract and explore)")
 	fl.IntVar(&f.limits.MaxEntries, "max-entries", layer.DefaultLimits.MaxEntries, "most tar entries read from one layer")
 	fl.Int64Var(&f.limits.MaxBytes, "max-layer-bytes", layer.DefaultLimits.MaxBytes, "most uncompressed bytes read from one layer")
 	fl.Int64Var(&f.maxImageBytes, "max-image-bytes", scan.DefaultMaxImageBytes, "most uncompressed bytes read for all of one image's layers")
