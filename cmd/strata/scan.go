@@ -17,6 +17,7 @@ import (
 
 	"github.com/strata-forensics/strata/forensics/archive"
 	"github.com/strata-forensics/strata/forensics/detect"
+	"github.com/strata-forensics/strata/forensics/finding"
 	"github.com/strata-forensics/strata/forensics/printable"
 	"github.com/strata-forensics/strata/forensics/report"
 	"github.com/strata-forensics/strata/forensics/rules"
@@ -37,6 +38,7 @@ type scanFlags struct {
 	evidence    string
 	quiet       bool
 	printSchema bool
+	failOn      string
 }
 
 func newScanCmd() *cobra.Command {
@@ -59,11 +61,14 @@ DIR, which must be empty or absent. SOURCE_DATE_EPOCH (seconds) fixes the
 scan's timestamps, so that reports are byte-for-byte reproducible.
 
 Exit codes: 0 no findings and integrity verified; 1 findings or integrity
-problems; 2 unusable input or usage error.`,
+problems; 2 unusable input or usage error. --fail-on SEVERITY leaves findings
+below SEVERITY out of the exit code (they stay in the report); integrity
+problems always give 1.`,
 		Example: `  strata scan image.tar
   strata scan --format html -o report.html --examiner "J. Doe" --case IR-42 image.tar.gz
   strata scan --format sarif -o strata.sarif --rules incident.rules.json archives/
-  strata scan --evidence case-42/ image.tar`,
+  strata scan --evidence case-42/ image.tar
+  strata scan --fail-on high --format sarif -o strata.sarif archives/`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if f.printSchema {
 				return nil
@@ -78,6 +83,7 @@ problems; 2 unusable input or usage error.`,
 	f.in.register(cmd)
 	fl := cmd.Flags()
 	fl.StringVar(&f.format, "format", "text", "report format: text, json, sarif, markdown or html")
+	fl.StringVar(&f.failOn, "fail-on", "info", "exit code 1 only for findings of at least `SEVERITY` (info, low, medium, high, critical); integrity problems always give 1")
 	fl.BoolVar(&f.asJSON, "json", false, "same as --format json")
 	fl.StringVarP(&f.output, "output", "o", "", "write the report to `FILE` instead of standard output")
 	fl.StringArrayVar(&f.rules, "rules", nil, "rule `FILE` to load besides the built-in rules (repeatable)")
@@ -100,6 +106,10 @@ func runScan(cmd *cobra.Command, f *scanFlags, args []string) error {
 	format, err := report.ParseFormat(f.format)
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}
+	}
+	failOn, err := finding.ParseSeverity(f.failOn)
+	if err != nil {
+		return &exitError{code: exitUsage, err: fmt.Errorf("--fail-on: %w", err)}
 	}
 	if f.asJSON {
 		if cmd.Flags().Changed("format") && format != report.JSON {
@@ -203,10 +213,16 @@ func runScan(cmd *cobra.Command, f *scanFlags, args []string) error {
 	switch {
 	case unusable > 0:
 		return &exitError{code: exitUsage}
-	case doc.Verdict.Failed():
+	case failed(doc.Verdict, failOn):
 		return &exitError{code: exitFindings}
 	}
 	return nil
+}
+
+// failed decides exit code 1: integrity problems, or a finding at or above
+// failOn.
+func failed(v report.Verdict, failOn finding.Severity) bool {
+	return v.Problems > 0 || (v.WorstSeverity != nil && *v.WorstSeverity >= failOn)
 }
 
 // writeReport writes the document to file, or to out when file is empty.
