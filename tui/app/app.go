@@ -320,6 +320,10 @@ func (m Model) key(k tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		}
 		m.dest.Open(".")
 		return m, nil
+	case key.Matches(k, m.km.Integrity):
+		m.details.ShowProblems(m.sess.Input, m.sess.Problems)
+		m.setFocus(paneDetails)
+		return m, nil
 	case key.Matches(k, m.km.NextImage):
 		if len(m.sess.Images) > 1 {
 			m.setImage((m.img + 1) % len(m.sess.Images))

@@ -146,7 +146,7 @@ func (m Model) titleLine() string {
 		if strings.HasPrefix(word, "integrity ok") {
 			s += "  " + m.st.OK.Render(word)
 		} else {
-			s += "  " + m.st.Error.Render(word)
+			s += "  " + m.st.Error.Render(word) + m.st.Dim.Render("  i: details")
 		}
 	}
 	return text.Fit(s, m.width)

@@ -93,6 +93,37 @@ func (m *Model) ShowLayer(l *image.Layer, problems []integrity.Problem, findings
 	m.cur.SetLen(len(lines))
 }
 
+// ShowProblems lists the input's integrity problems, every one in full:
+// the verdict in the title bar counts them, the layer rows show only their
+// kind, and a problem of the input as a whole (an extra or missing blob, a
+// manifest that does not parse) belongs to no layer.
+func (m *Model) ShowProblems(input string, problems []integrity.Problem) {
+	m.cur.To(0)
+	m.path, m.title = "integrity", "Integrity"
+	w := max(m.width-2, 20)
+	r := integrity.Verdict(problems)
+	lines := []string{printable.String(input)}
+	switch {
+	case len(problems) == 0:
+		lines = append(lines, m.st.OK.Render("every blob matches its digest"))
+	case r.OK:
+		lines = append(lines, m.st.OK.Render("verified, with notes:"))
+	default:
+		lines = append(lines, m.st.Error.Render(fmt.Sprintf("FAILED: %d problem(s)", len(problems))))
+	}
+	for _, p := range problems {
+		style := m.st.Error
+		if p.Informational() {
+			style = m.st.Dim
+		}
+		lines = append(lines, style.Render(string(p.Kind)))
+		lines = append(lines, wrap(printable.String(p.Blob), w)...)
+		lines = append(lines, wrap(printable.String(p.Detail), w)...)
+	}
+	m.lines = lines
+	m.cur.SetLen(len(lines))
+}
+
 // wrap cuts s into lines of w runes, indented by two spaces.
 func wrap(s string, w int) []string {
 	var out []string

@@ -13,6 +13,7 @@ type Map struct {
 	Changed, FindingsOnly, DeletedShipped key.Binding
 	Setuid, BySize, ShowDeleted, Sort     key.Binding
 	View, Diff, Extract, NextImage        key.Binding
+	Integrity                             key.Binding
 	Help, Quit                            key.Binding
 }
 
@@ -49,6 +50,7 @@ func Default() Map {
 		Diff:           b("d", "diff with previous", "d"),
 		Extract:        b("x", "extract file", "x"),
 		NextImage:      b("I", "next image", "I"),
+		Integrity:      b("i", "integrity problems", "i"),
 		Help:           b("?", "help", "?"),
 		Quit:           b("q", "quit", "q", "ctrl+c"),
 	}
@@ -65,6 +67,6 @@ func (m Map) FullHelp() [][]key.Binding {
 		{m.Up, m.Down, m.PageUp, m.PageDown, m.Home, m.End, m.Left, m.Right, m.Toggle},
 		{m.Enter, m.NextPane, m.PrevPane, m.Search, m.Next, m.Prev, m.Clear, m.Help, m.Quit},
 		{m.Changed, m.FindingsOnly, m.DeletedShipped, m.Setuid, m.BySize, m.ShowDeleted, m.Sort},
-		{m.View, m.Diff, m.Extract, m.NextImage},
+		{m.View, m.Diff, m.Extract, m.NextImage, m.Integrity},
 	}
 }
