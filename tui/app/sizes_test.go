@@ -22,6 +22,7 @@ func TestEverySize(t *testing.T) {
 		{"?"},
 		{"/", "r", "u", "n", "enter", "n", "x"},
 		{"H", "D", "s", "z"},
+		{"i"},
 	}
 	for w := 0; w <= 48; w += 3 {
 		for h := 0; h <= 14; h++ {
