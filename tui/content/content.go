@@ -234,7 +234,10 @@ func splitLines(b []byte) []string {
 
 // Safe makes a line from an image displayable: tabs become spaces and
 // control characters (escape sequences above all) become visible ^X
-// notation, so file content can never drive the terminal.
+// notation, so file content can never drive the terminal. Unlike
+// printable.String, which escapes names losslessly (\xNN), a byte that is
+// not UTF-8 or a C1 control takes one cell (·), as in a hex dump's text
+// column, so that the viewer's columns stay aligned.
 func Safe(s string) string {
 	var b strings.Builder
 	for _, r := range s {
