@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 
 	"github.com/strata-forensics/strata/forensics/printable"
 	"github.com/strata-forensics/strata/tui/internal/text"
@@ -86,7 +87,7 @@ func (m Model) render() string {
 	case m.loading:
 		return m.frame(m.progressView())
 	case m.showHelp:
-		return m.frame(m.st.Title.Render("Keys") + "  (any key closes)\n\n" + m.help.View(*m.km))
+		return m.frame(m.st.Title.Render("Keys") + "  (any key closes)\n\n" + m.fullHelp())
 	}
 	g := m.geometry()
 	left := []string{}
@@ -162,6 +163,28 @@ func (m Model) statusLine() string {
 		return text.Fit(m.st.Status.Render(printable.String(m.status)), m.width) // statuses name paths
 	}
 	return text.Fit(m.help.View(*m.km), m.width)
+}
+
+// fullHelp lays every key out in as many columns as the screen has room
+// for: the groups side by side when they fit, else in rows of fewer
+// groups, so that no key is cut off on a narrow terminal.
+func (m Model) fullHelp() string {
+	groups := m.km.FullHelp()
+	h := m.help
+	h.SetWidth(0)       // measured here, not cut
+	room := m.width - 2 // frame indents by two
+	var out string
+	for per := len(groups); per >= 1; per-- {
+		blocks := make([]string, 0, (len(groups)+per-1)/per)
+		for i := 0; i < len(groups); i += per {
+			blocks = append(blocks, h.FullHelpView(groups[i:min(i+per, len(groups))]))
+		}
+		out = strings.Join(blocks, "\n\n")
+		if lipgloss.Width(out) <= room {
+			break
+		}
+	}
+	return out
 }
 
 // frame fills the screen around a centred message.

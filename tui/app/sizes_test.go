@@ -8,6 +8,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/strata-forensics/strata/tui/internal/fake"
+	"github.com/strata-forensics/strata/tui/keys"
 )
 
 // Every terminal size, down to nothing, renders without a panic and within
@@ -48,6 +49,23 @@ func TestEverySize(t *testing.T) {
 						t.Errorf("%dx%d after %q: line %d is %d cells: %q", w, h, ks, i, cw, ansi.Strip(l))
 						break
 					}
+				}
+			}
+		}
+	}
+}
+
+// The help screen shows every key on common terminal widths: none is cut
+// off the right edge.
+func TestHelpShowsEveryKey(t *testing.T) {
+	for _, w := range []int{60, 80, 100, 160} {
+		m := loaded(t, fake.XZ(), w, 40)
+		m, _ = m.Update(press("?"))
+		screen := ansi.Strip(m.View().Content)
+		for _, group := range keys.Default().FullHelp() {
+			for _, b := range group {
+				if h := b.Help(); !strings.Contains(screen, h.Key) || !strings.Contains(screen, h.Desc) {
+					t.Errorf("%d columns: help lacks %q %q:\n%s", w, h.Key, h.Desc, screen)
 				}
 			}
 		}
