@@ -141,6 +141,11 @@ func (m Model) titleLine() string {
 		img := m.sess.Images[m.img]
 		s += " " + printable.String(img.Image.Ref())
 		if len(m.sess.Images) > 1 {
+			// The images of one index often share a name: the platform
+			// tells them apart.
+			if p := img.Image.Platform; p != "" {
+				s += " " + printable.String(p)
+			}
 			s += fmt.Sprintf(" (%d/%d, I: next)", m.img+1, len(m.sess.Images))
 		}
 		word := integrityWord(m.sess.Problems)
