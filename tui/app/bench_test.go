@@ -17,7 +17,13 @@ import (
 // would: run the commands and feed their messages back.
 func loaded(tb testing.TB, img *fake.Image, w, h int) tea.Model {
 	tb.Helper()
-	var m tea.Model = app.New(context.Background(), loader(img), app.Options{Styles: styles.New(true), Keys: keys.Default()})
+	return loadedWith(tb, loader(img), w, h)
+}
+
+// loadedWith is loaded for any loader, one that fails included.
+func loadedWith(tb testing.TB, load app.Loader, w, h int) tea.Model {
+	tb.Helper()
+	var m tea.Model = app.New(context.Background(), load, app.Options{Styles: styles.New(true), Keys: keys.Default()})
 	m, _ = m.Update(tea.WindowSizeMsg{Width: w, Height: h})
 	queue := []tea.Cmd{m.Init()}
 	for len(queue) > 0 {

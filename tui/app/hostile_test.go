@@ -6,12 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	tea "charm.land/bubbletea/v2"
-
 	"github.com/strata-forensics/strata/tui/app"
 	"github.com/strata-forensics/strata/tui/internal/fake"
-	"github.com/strata-forensics/strata/tui/keys"
-	"github.com/strata-forensics/strata/tui/styles"
 )
 
 // An image's strings reach the screen in caret notation, never as the
@@ -51,23 +47,7 @@ func TestHostileErrorIsPrintable(t *testing.T) {
 	load := func(ctx context.Context, progress func(app.Progress)) (*app.Session, error) {
 		return nil, errors.New("blobs/sha256/evil\x1b]0;PWNED\x07: digest mismatch")
 	}
-	var m tea.Model = app.New(context.Background(), load, app.Options{Styles: styles.Mono(), Keys: keys.Default()})
-	m, _ = m.Update(tea.WindowSizeMsg{Width: 100, Height: 20})
-	for cmds := []tea.Cmd{m.Init()}; len(cmds) > 0; cmds = cmds[1:] {
-		if cmds[0] == nil {
-			continue
-		}
-		switch msg := cmds[0]().(type) {
-		case tea.BatchMsg:
-			cmds = append(cmds, msg...)
-		case nil:
-		default:
-			var next tea.Cmd
-			m, next = m.Update(msg)
-			cmds = append(cmds, next)
-		}
-	}
-	v := m.View().Content
+	v := loadedWith(t, load, 100, 20).View().Content
 	if strings.ContainsAny(v, "\x07") || strings.Contains(v, "\x1b]") || !strings.Contains(v, "evil^[]0;PWNED^G: digest mismatch") {
 		t.Errorf("error screen:\n%q", v)
 	}
