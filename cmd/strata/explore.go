@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
@@ -114,14 +113,8 @@ func session(r *scan.Result) *app.Session {
 			Content:  blobs{r, ir},
 			Extract:  extractor{r, ir},
 		}
-		for i, lr := range ir.Layers {
-			// The blob's own problems and this image's view of it (a
-			// diff_id its config disagrees with) both mark the layer.
-			ps := slices.Clone(lr.Problems)
-			if i < len(ir.LayerProblems) {
-				ps = append(ps, ir.LayerProblems[i]...)
-			}
-			img.LayerProblems = append(img.LayerProblems, ps)
+		for i := range ir.Layers {
+			img.LayerProblems = append(img.LayerProblems, ir.LayerIntegrity(i))
 		}
 		s.Images = append(s.Images, img)
 	}

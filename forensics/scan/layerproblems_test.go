@@ -40,6 +40,9 @@ func TestDiffIDMismatchMarksTheLayer(t *testing.T) {
 			t.Errorf("layer %d: problems %v, want %d diff_id mismatch", i, ps, want)
 		}
 	}
+	if got := ir.LayerIntegrity(0); len(got) != 1 || got[0].Kind != integrity.DiffIDMismatch {
+		t.Errorf("LayerIntegrity(0) = %v", got)
+	}
 	if len(ir.Layers[0].Problems) != 0 {
 		t.Errorf("the blob itself read whole, yet has problems %v", ir.Layers[0].Problems)
 	}

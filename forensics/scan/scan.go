@@ -194,6 +194,16 @@ type ImageResult struct {
 	LayerProblems [][]integrity.Problem
 }
 
+// LayerIntegrity is every problem of layer i as this image sees it: the
+// blob's own and the image's (a diff_id its config disagrees with).
+func (ir *ImageResult) LayerIntegrity(i int) []integrity.Problem {
+	ps := slices.Clone(ir.Layers[i].Problems)
+	if i < len(ir.LayerProblems) {
+		ps = append(ps, ir.LayerProblems[i]...)
+	}
+	return ps
+}
+
 // LayerResult is what reading one layer blob gave. Layers shared by several
 // images share one LayerResult.
 type LayerResult struct {
