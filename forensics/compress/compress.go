@@ -36,12 +36,18 @@ var magics = []struct {
 	{Bzip2, []byte{'B', 'Z', 'h'}},
 }
 
-// Sniff names the compression of a stream starting with head.
+// Sniff names the compression of a stream starting with head. A zstd
+// stream may start with a skippable frame (magic 0x184D2A50 to 0x184D2A5F,
+// RFC 8878 §3.1.2), which decoders skip; zstd:chunked writes such frames
+// after its data frames, and a producer may put one first.
 func Sniff(head []byte) Format {
 	for _, m := range magics {
 		if bytes.HasPrefix(head, m.magic) {
 			return m.f
 		}
+	}
+	if len(head) >= 4 && head[0]&0xf0 == 0x50 && head[1] == 0x2a && head[2] == 0x4d && head[3] == 0x18 {
+		return Zstd
 	}
 	return None
 }

@@ -92,9 +92,13 @@ type Options struct {
 	// Sinks is asked, for every regular file, which sinks want its bytes.
 	// It may return nil. It runs on the walking goroutine, and a file's
 	// sinks are done before the next file's are asked for, so that they
-	// can be reused.
+	// can be reused. Files that may be eStargz metadata (see held) are
+	// asked for late, once the walk knows they are files of the image, and
+	// never when they are not.
 	Sinks func(e *Entry) []Sink
-	// Entry, when set, is called for every entry after its content was read.
+	// Entry, when set, is called for every entry of Summary.Entries after
+	// its content was read (for possible eStargz metadata, as late as
+	// Sinks); never for Summary.FormatEntries.
 	Entry func(e *Entry)
 	// RawSHA256, when set, returns the sha256 of the raw blob, which the
 	// caller computes while Walk reads it (a digest check). Walk calls it
@@ -124,6 +128,17 @@ type Summary struct {
 	// Skipped lists limits that dropped entries without stopping the walk
 	// (a name over --max-path), each once.
 	Skipped []*LimitError `json:",omitempty"`
+	// Format names the layer's encoding when the blob's own bytes prove one
+	// (a footer at its end): FormatEStargz, FormatZstdChunked, or "" for a
+	// plain (compressed) tar. It is set only by a walk that read the blob to
+	// its end without error.
+	Format string `json:",omitempty"`
+	// FormatEntries are the entries that the Format added to the tar for its
+	// own use and that are no files of the image: for eStargz the root
+	// stargz.index.json (its SHA256 is the toc.digest annotation's) and the
+	// landmark. They are left out of Entries, were given to no sink and to
+	// no Entry callback, but their bytes are in DiffID and UncompressedSize.
+	FormatEntries []*Entry `json:",omitempty"`
 }
 
 // countingReader counts bytes and checks the byte limit on the way.
@@ -170,10 +185,12 @@ func (q *ratioReader) Read(p []byte) (int, error) {
 // recorded, every regular file hashed and fed to the sinks, the uncompressed
 // stream hashed for the diff_id, and the raw blob drained so that a verifying
 // reader underneath sees its last byte. On error the Summary holds what was
-// read before it.
+// read before it. An eStargz layer's metadata entries are left out of
+// Entries, once its footer proved the format (see held and Summary.Format).
 func Walk(ctx context.Context, blob io.Reader, opts Options) (*Summary, error) {
 	lim := opts.Limits.withDefaults()
-	raw := &countingReader{r: blob}
+	tail := &tailReader{r: blob}
+	raw := &countingReader{r: tail}
 	dec, format, err := compress.Reader(raw)
 	sum := &Summary{Compression: format}
 	if err != nil {
@@ -199,7 +216,7 @@ func Walk(ctx context.Context, blob io.Reader, opts Options) (*Summary, error) {
 		src = io.TeeReader(src, diff)
 	}
 	un := &countingReader{r: src, max: lim.MaxBytes, budget: opts.Budget}
-	w := walker{sum: sum, lim: lim, opts: opts, seen: map[string]*Entry{}, fileHash: sha256.New()}
+	w := walker{sum: sum, lim: lim, opts: opts, format: format, seen: map[string]*Entry{}, fileHash: sha256.New()}
 	werr := w.walk(ctx, un)
 	if werr == nil {
 		// Trailing zero blocks and padding belong to the diff_id too.
@@ -209,6 +226,7 @@ func Walk(ctx context.Context, blob io.Reader, opts Options) (*Summary, error) {
 	}
 	sum.UncompressedSize = un.n
 	if werr != nil {
+		w.release()
 		return sum, werr
 	}
 	if !rawIsDiff {
@@ -217,8 +235,12 @@ func Walk(ctx context.Context, blob io.Reader, opts Options) (*Summary, error) {
 	// Drain the raw blob so a digest check underneath runs to completion.
 	ahead.Close()
 	if _, err := io.Copy(io.Discard, raw); err != nil {
+		w.release()
 		return sum, err
 	}
+	// The footer, if any, has been read: eStargz metadata held back by the
+	// walk is left out or put back (see held).
+	w.settle(format, tail.bytes(), raw.n)
 	if rawIsDiff {
 		sum.DiffID = opts.RawSHA256()
 	}
@@ -229,8 +251,10 @@ type walker struct {
 	sum      *Summary
 	lim      Limits
 	opts     Options
+	format   compress.Format   // the blob's compression
 	seen     map[string]*Entry // the last entry written at a path, for duplicates and hardlinks
 	fileHash hash.Hash
+	held     []held            // eStargz metadata candidates, not yet recorded (see held)
 	digest   [sha256.Size]byte // a file's digest; a local would escape through hash.Hash
 	buf      [64 << 10]byte
 }
@@ -253,6 +277,9 @@ func (w *walker) walk(ctx context.Context, un *countingReader) error {
 		if err != nil {
 			return &FormatError{Offset: start, Err: err}
 		}
+		// An eStargz TOC is the last entry: one followed by another is
+		// an ordinary file, recorded before the entry that follows it.
+		w.releaseTOC()
 		if n >= w.lim.MaxEntries {
 			return &LimitError{Limit: "entries per layer", Flag: "--max-entries", Value: fmt.Sprint(w.lim.MaxEntries)}
 		}
@@ -275,7 +302,12 @@ func (w *walker) walk(ctx context.Context, un *countingReader) error {
 		if !ok {
 			continue
 		}
-		if e.Type == File {
+		isHeld := false
+		if w.format == compress.Gzip && holdable(e) {
+			if isHeld, err = w.hold(tr, e); err != nil {
+				return &FormatError{Offset: un.n, Err: fmt.Errorf("%s: %w", e.Path, err)}
+			}
+		} else if e.Type == File {
 			if err := w.content(tr, e); err != nil {
 				return &FormatError{Offset: un.n, Err: fmt.Errorf("%s: %w", e.Path, err)}
 			}
@@ -286,10 +318,17 @@ func (w *walker) walk(ctx context.Context, un *countingReader) error {
 		if e.Type != Whiteout && e.Type != Opaque {
 			w.seen[e.Path] = e
 		}
-		w.sum.Entries = append(w.sum.Entries, e)
-		if w.opts.Entry != nil {
-			w.opts.Entry(e)
+		if !isHeld {
+			w.record(e)
 		}
+	}
+}
+
+// record appends an entry to the summary and tells the Entry callback.
+func (w *walker) record(e *Entry) {
+	w.sum.Entries = append(w.sum.Entries, e)
+	if w.opts.Entry != nil {
+		w.opts.Entry(e)
 	}
 }
 

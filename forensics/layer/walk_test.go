@@ -240,10 +240,32 @@ func FuzzWalk(f *testing.F) {
 	f.Add(mkTar(f, tentry{name: "a", body: "x"}, tentry{name: "b/.wh.c"}, tentry{name: "d/.wh..wh..opq"}))
 	f.Add(compressWith(f, "gzip", mkTar(f, tentry{name: "../x", body: "y"})))
 	f.Add([]byte{0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0})
+	// eStargz from the builder, with and without its footer, and an
+	// ordinary layer with the metadata names; zstd:chunked.
+	esgz, _, _ := buildEStargz(f, mkTar(f, tentry{name: "a", body: "x"}, tentry{name: "stargz.index.json", body: "y"}))
+	f.Add(esgz)
+	f.Add(footerless(esgz))
+	f.Add(withFooter(f, gzipOf(f, mkTar(f, tentry{name: ".no.prefetch.landmark", body: "\x0f"}, tentry{name: "stargz.index.json", body: `{"version":1,"entries":[]}`}))))
+	f.Add(zstdChunked(f, mkTar(f, tentry{name: "a", body: "x"}), true))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		s, _ := walkModes(t, b, Options{Limits: Limits{MaxEntries: 1000, MaxBytes: 1 << 20}})
+		s, err := walkModes(t, b, Options{Limits: Limits{MaxEntries: 1000, MaxBytes: 1 << 20}})
 		if s == nil {
 			t.Fatal("nil summary")
+		}
+		// Metadata is left out only of an eStargz layer read to its end,
+		// and only the builder's: root names, a one-byte 0x0f landmark,
+		// the TOC last.
+		if len(s.FormatEntries) > 0 && (s.Format != FormatEStargz || err != nil) {
+			t.Fatalf("format entries %v in a %q layer (err %v)", s.FormatEntries, s.Format, err)
+		}
+		for i, e := range s.FormatEntries {
+			last := i == len(s.FormatEntries)-1
+			switch {
+			case last && e.Path == "/stargz.index.json":
+			case !last && (e.Path == "/.prefetch.landmark" || e.Path == "/.no.prefetch.landmark") && e.SHA256 == sum("\x0f"):
+			default:
+				t.Fatalf("format entry %d of %d: %+v", i, len(s.FormatEntries), e)
+			}
 		}
 		for _, e := range s.Entries {
 			if !strings.HasPrefix(e.Path, "/") || strings.Contains(e.Path, "/../") || strings.HasSuffix(e.Path, "/..") {
