@@ -12,6 +12,7 @@ import (
 	"github.com/strata-forensics/strata/forensics/detect"
 	"github.com/strata-forensics/strata/forensics/layer"
 	"github.com/strata-forensics/strata/forensics/printable"
+	"github.com/strata-forensics/strata/forensics/report"
 	"github.com/strata-forensics/strata/forensics/scan"
 )
 
@@ -135,20 +136,35 @@ func shortDigest(d fmt.Stringer) string {
 	return s
 }
 
-// problemsText prints integrity problems for humans.
+// problemsText prints the integrity verdict for humans: the verdict with
+// what the input carries, the problems, then what is absent by design,
+// unreferenced or noted, each on its own line.
 func problemsText(w io.Writer, res *scan.Result) {
 	rep := res.Integrity()
-	if rep.OK && len(rep.Problems) == 0 {
-		fmt.Fprintln(w, "integrity: ok (every blob matches its digest)")
-		return
+	words := report.NewInspection(res).Coverage.Words()
+	if words != "" {
+		words = " — " + words
 	}
 	if rep.OK {
-		fmt.Fprintln(w, "integrity: ok, with notes:")
+		fmt.Fprintf(w, "integrity: ok (every blob carried matches its digest)%s\n", printable.String(words))
 	} else {
-		fmt.Fprintf(w, "integrity: FAILED (%s)\n", plural(len(rep.Problems), "problem"))
+		fmt.Fprintf(w, "integrity: FAILED (%s)%s\n", plural(len(rep.Problems), "problem"), printable.String(words))
 	}
 	for _, p := range rep.Problems {
 		fmt.Fprintf(w, "  %s  %s: %s\n", p.Kind, printable.String(p.Blob), printable.String(p.Detail))
+	}
+	for _, p := range rep.Absent {
+		fmt.Fprintf(w, "  absent (%s)  %s: %s\n", p.Reason, printable.String(p.Blob), printable.String(p.Detail))
+	}
+	for _, p := range rep.Unreferenced {
+		fmt.Fprintf(w, "  unreferenced (%s)  %s: %s\n", printable.String(p.Content), printable.String(p.Blob), printable.String(p.Detail))
+	}
+	for _, p := range rep.Notes {
+		what := string(p.Kind)
+		if p.Reason != "" {
+			what = string(p.Reason)
+		}
+		fmt.Fprintf(w, "  note (%s)  %s: %s\n", what, printable.String(p.Blob), printable.String(p.Detail))
 	}
 }
 

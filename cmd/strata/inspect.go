@@ -2,12 +2,14 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/strata-forensics/strata/forensics/image"
 	"github.com/strata-forensics/strata/forensics/printable"
 	"github.com/strata-forensics/strata/forensics/report"
 )
@@ -65,13 +67,17 @@ digest and every layer against the config's diff_ids.`,
 				fmt.Fprintln(tw, "  #\tDIGEST\tDIFF_ID\tMEDIA TYPE\tSIZE\tUNCOMPRESSED\tENTRIES\tCREATED BY")
 				for _, l := range img.Layers {
 					mt := l.MediaType
-					if l.Absent {
+					switch {
+					case l.Absent:
 						mt += " (absent)"
+					case l.Opaque:
+						mt += " (not a filesystem)"
 					}
 					fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%d\t%d\t%d\t%s\n", l.Index, shortDigest(l.Digest), shortDigest(l.DiffID), orDash(printable.String(mt)),
 						l.Size, l.UncompressedSize, l.Entries, shorten(l.CreatedBy, 60))
 				}
 				tw.Flush()
+				attachmentsText(w, img)
 			}
 			fmt.Fprintln(w)
 			problemsText(w, res)
@@ -99,4 +105,23 @@ func shorten(s string, n int) string {
 		return s
 	}
 	return string(r[:n-1]) + "…"
+}
+
+// attachmentsText lists an image's attestations, signatures and other
+// artifacts, with what SLSA provenance says of the build.
+func attachmentsText(w io.Writer, img *image.Image) {
+	if len(img.Attachments) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "  attachments:")
+	for _, a := range img.Attachments {
+		carried := "verified, not unpacked"
+		if !a.Carried {
+			carried = "not carried"
+		}
+		fmt.Fprintf(w, "    %s  %s  %s (%s)\n", a.Kind, shortDigest(a.Digest), printable.String(orDash(a.ArtifactType)), carried)
+		if p := a.Provenance; p != nil {
+			fmt.Fprintf(w, "      provenance: builder %s, source %s\n", printable.String(orDash(p.Builder)), printable.String(orDash(p.Source)))
+		}
+	}
 }

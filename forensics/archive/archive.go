@@ -241,8 +241,15 @@ func (a *Archive) add(name string, off, size int64) {
 	if name == "" {
 		return
 	}
-	if _, dup := a.members[name]; !dup {
+	if prev, dup := a.members[name]; !dup {
 		a.order = append(a.order, name)
+	} else if a.dir == nil {
+		// Producers write each member once (containerd's writeTar
+		// dedups); a second one is a tar appended to, and readers
+		// disagree on which copy counts (tar keeps the last, a
+		// streaming reader may take the first).
+		a.Problems = append(a.Problems, integrity.Problem{Blob: name, Kind: integrity.DuplicateMember,
+			Detail: fmt.Sprintf("%s is in the archive twice (offsets %d and %d, %d and %d bytes); the last is read", name, prev.Offset, off, prev.Size, size)})
 	}
 	a.members[name] = &Member{Name: name, Offset: off, Size: size}
 }

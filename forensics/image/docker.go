@@ -57,6 +57,9 @@ func (l *loader) loadManifestJSON(withOCI bool) error {
 		if withOCI && l.matchOCI(e, names) {
 			continue
 		}
+		if withOCI && l.listedNotCarried(e) {
+			continue
+		}
 		if e.Config == "" {
 			l.problem(name, integrity.BadJSON, "entry %d has no Config", i)
 			continue
@@ -112,30 +115,130 @@ func topLayerID(layers []string) string {
 }
 
 // matchOCI adds names to the OCI images whose config and layer blobs are
-// those of entry e.
+// those of entry e. An image whose manifest lists the same layers in
+// another order, or fewer of them, is Docker 25.0.0's map-ordered manifest
+// (moby#47150): when manifest.json's order is the config's diff_ids, that
+// order is taken and the defect noted.
 func (l *loader) matchOCI(e dockerEntry, names []string) bool {
 	cfg := blob.FromPath(memberName(e.Config))
 	if cfg == "" {
 		return false
 	}
+	listed := make([]digest.Digest, len(e.Layers))
+	for i, p := range e.Layers {
+		listed[i] = blob.FromPath(memberName(p))
+	}
 	matched := false
 	for _, img := range l.images {
-		if img.ManifestDigest == "" || img.ConfigDigest != cfg || len(img.Layers) != len(e.Layers) {
+		if img.ManifestDigest == "" || img.ConfigDigest != cfg {
 			continue
 		}
-		same := true
-		for i, p := range e.Layers {
-			if blob.FromPath(memberName(p)) != img.Layers[i].Digest {
-				same = false
-				break
-			}
+		switch {
+		case sameLayers(img, listed):
+		case l.docker25Order(img, listed):
+		default:
+			continue
 		}
-		if same {
-			img.Names = append(img.Names, names...)
-			matched = true
-		}
+		img.Names = append(img.Names, names...)
+		matched = true
 	}
 	return matched
+}
+
+func sameLayers(img *Image, listed []digest.Digest) bool {
+	if len(img.Layers) != len(listed) {
+		return false
+	}
+	for i, d := range listed {
+		if d != img.Layers[i].Digest {
+			return false
+		}
+	}
+	return true
+}
+
+// docker25Order puts img's layers in manifest.json's order when the
+// manifest holds the same layers shuffled or with repeats collapsed, and
+// manifest.json's order is exactly the config's diff_ids (Docker's classic
+// store names an uncompressed layer by its diff_id). Anything else is left
+// for the diff_id checks to report.
+func (l *loader) docker25Order(img *Image, listed []digest.Digest) bool {
+	if len(listed) < len(img.Layers) || len(listed) == 0 {
+		return false
+	}
+	byDigest := map[digest.Digest]*Layer{}
+	for _, layer := range img.Layers {
+		byDigest[layer.Digest] = layer
+	}
+	if len(byDigest) != len(img.Layers) {
+		return false // the manifest itself repeats a layer: not this defect
+	}
+	cfg := l.configs[img]
+	if cfg == nil {
+		return false
+	}
+	var cfgIDs []digest.Digest
+	for _, s := range cfg.diffIDs() {
+		cfgIDs = append(cfgIDs, digest.Digest(s))
+	}
+	if len(cfgIDs) != len(listed) {
+		return false
+	}
+	used := map[digest.Digest]bool{}
+	for i, d := range listed {
+		if byDigest[d] == nil || d != cfgIDs[i] {
+			return false
+		}
+		used[d] = true
+	}
+	if len(used) != len(byDigest) {
+		return false
+	}
+	layers := make([]*Layer, len(listed))
+	for i, d := range listed {
+		src := byDigest[d]
+		nl := *src
+		nl.Index, nl.DiffID, nl.CreatedBy = i, cfgIDs[i], ""
+		layers[i] = &nl
+	}
+	createdBy := cfg.createdBy()
+	for i, layer := range layers {
+		if i < len(createdBy) {
+			layer.CreatedBy = createdBy[i]
+		}
+	}
+	manifestLayers := len(img.Layers)
+	img.Layers = layers
+	l.record(integrity.Problem{Blob: img.ManifestDigest.String(), Kind: integrity.Defect, Reason: integrity.Docker25LayerOrder,
+		Detail: fmt.Sprintf("the manifest lists its %d layer(s) out of order or with repeats collapsed, a Docker 25.0.0 defect (moby#47150, fixed in 25.0.1); manifest.json's %d layer(s), in the config's diff_ids order, are used", manifestLayers, len(layers))})
+	return true
+}
+
+// listedNotCarried reports whether entry e of a manifest.json written beside
+// an index names a config the archive does not carry: containerd's exporter
+// lists the host platform's image even when skip-missing left its blobs
+// out. The entry describes nothing carried, so it is recorded, not loaded.
+func (l *loader) listedNotCarried(e dockerEntry) bool {
+	name := memberName(e.Config)
+	if _, ok := l.a.Stat(name); ok {
+		return false
+	}
+	l.reached[name] = true
+	absent := 0
+	for _, p := range e.Layers {
+		lp := memberName(p)
+		l.reached[lp] = true
+		if _, ok := l.a.Stat(lp); !ok {
+			absent++
+		}
+	}
+	id := name
+	if d := blob.FromPath(name); d != "" {
+		id = d.String()
+	}
+	l.record(integrity.Problem{Blob: id, Kind: integrity.Absent, Reason: integrity.ListedNotCarried,
+		Detail: fmt.Sprintf("manifest.json names config %s and %d layer(s), %d of them absent: not exported", name, len(e.Layers), absent)})
+	return true
 }
 
 // legacy describes an image from a manifest.json entry. No manifest exists:
@@ -223,7 +326,8 @@ func (l *loader) legacyLayer(i int, name string, e dockerEntry, diffIDs []string
 	switch {
 	case !layer.Absent:
 	case layer.Foreign:
-		l.problem(name, integrity.Foreign, "%s: non-distributable (%s), not in the archive", what, layer.MediaType)
+		l.record(integrity.Problem{Blob: name, Kind: integrity.Absent, Reason: integrity.NonDistributable, Size: layer.Size,
+			Detail: fmt.Sprintf("%s: non-distributable (%s), not in the archive", what, layer.MediaType)})
 	default:
 		l.problem(name, integrity.MissingBlob, "%s: %s is not in the archive", what, name)
 	}

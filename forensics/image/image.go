@@ -5,6 +5,7 @@
 package image
 
 import (
+	"strings"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -28,11 +29,21 @@ type Image struct {
 	Entrypoint   []string        `json:"entrypoint,omitempty"`
 	Cmd          []string        `json:"cmd,omitempty"`
 	Layers       []*Layer        `json:"layers"`
+	// Attachments are the attestations, signatures and other artifacts
+	// whose subject is this image, carried or not.
+	Attachments []Attachment `json:"attachments,omitempty"`
 }
 
-// Ref is how an image is named in findings and reports: its first name,
-// else its manifest digest, else its config digest.
+// Ref is how an image is named in findings and reports: its first name
+// that is a reference (has a repository: the OCI ref.name annotation is
+// often a bare tag, containerd's io.containerd.image.name the full name),
+// else its first name, else its manifest digest, else its config digest.
 func (i *Image) Ref() string {
+	for _, n := range i.Names {
+		if strings.ContainsAny(n, ":/@") {
+			return n
+		}
+	}
 	switch {
 	case len(i.Names) > 0:
 		return i.Names[0]
@@ -58,6 +69,10 @@ type Layer struct {
 	Absent bool `json:"absent,omitempty"`
 	// Foreign marks a non-distributable layer (absent on purpose).
 	Foreign bool `json:"foreign,omitempty"`
+	// Opaque marks a layer whose media type is no filesystem tar (nydus,
+	// EROFS, encrypted, in-toto): its blob was verified by Load and is
+	// never unpacked; Blob is empty.
+	Opaque bool `json:"opaque,omitempty"`
 
 	// Filled once the layer has been read.
 	UncompressedSize int64 `json:"uncompressed_size"`

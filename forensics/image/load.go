@@ -45,14 +45,18 @@ func Load(ctx context.Context, a *archive.Archive, opts Options) ([]*Image, []in
 		opts.MaxJSON = 16 << 20
 	}
 	l := &loader{
-		ctx:      ctx,
-		a:        a,
-		opts:     opts,
-		reached:  map[string]bool{},
-		blobs:    map[digest.Digest]*blobResult{},
-		byDigest: map[digest.Digest]*Image{},
-		byConfig: map[string]*Image{},
-		reported: map[integrity.Problem]bool{},
+		ctx:         ctx,
+		a:           a,
+		opts:        opts,
+		reached:     map[string]bool{},
+		blobs:       map[digest.Digest]*blobResult{},
+		byDigest:    map[digest.Digest]*Image{},
+		byConfig:    map[string]*Image{},
+		reported:    map[integrity.Problem]bool{},
+		verified:    map[digest.Digest]struct{}{},
+		configs:     map[*Image]*configFile{},
+		mismatched:  map[digest.Digest]bool{},
+		leftConfigs: map[string][]string{},
 	}
 	if err := l.load(); err != nil {
 		return nil, l.problems, err
@@ -60,7 +64,16 @@ func Load(ctx context.Context, a *archive.Archive, opts Options) ([]*Image, []in
 	if err := ctx.Err(); err != nil {
 		return nil, l.problems, err
 	}
-	l.extraBlobs()
+	l.referencedOnly()
+	l.checkCounts()
+	l.attach()
+	l.unreferenced()
+	l.leftBehind()
+	if len(l.images) == 0 && (len(l.notCarried) > 0 || hasAbsent(l.problems)) {
+		// Absence by design explains a platform left out, not an
+		// archive that carries no image at all.
+		l.problem("index.json", integrity.MissingBlob, "the archive carries none of the images its index names")
+	}
 	imgs := l.images
 	for _, img := range imgs {
 		img.Names = uniqueSorted(img.Names)
@@ -85,15 +98,41 @@ type loader struct {
 	byDigest map[digest.Digest]*Image
 	byConfig map[string]*Image
 	steps    int
+	// attachments are every attachment found, given to their images
+	// once all are loaded; notCarried are manifests carried without
+	// their content; verified holds the opaque blobs already read.
+	attachments []*Attachment
+	notCarried  []notCarried
+	verified    map[digest.Digest]struct{}
+	// configs keeps each OCI image's config for manifest.json's checks;
+	// counts the diff_ids counts to check at the end.
+	configs map[*Image]*configFile
+	counts  []diffIDCount
+	// configless are the manifests whose config is absent; mismatched
+	// the JSON blobs whose content failed their digest or size.
+	configless []pendingManifest
+	mismatched map[digest.Digest]bool
+	// leftConfigs are the unreferenced configs by platform.
+	leftConfigs map[string][]string
+}
+
+// notCarried is a manifest carried without its config and layers.
+type notCarried struct {
+	digest   digest.Digest
+	platform string
 }
 
 func (l *loader) problem(name string, k integrity.Kind, format string, args ...any) {
-	if name == "" {
+	l.record(integrity.Problem{Blob: name, Kind: k, Detail: fmt.Sprintf(format, args...)})
+}
+
+// record keeps p once.
+func (l *loader) record(p integrity.Problem) {
+	if p.Blob == "" {
 		// A descriptor with an empty digest names no blob; a report
 		// must still say which problem row this is.
-		name = "(empty digest)"
+		p.Blob = "(empty digest)"
 	}
-	p := integrity.Problem{Blob: name, Kind: k, Detail: fmt.Sprintf(format, args...)}
 	if l.reported[p] {
 		return
 	}
@@ -187,9 +226,11 @@ func (l *loader) readVerified(name string, d digest.Digest, size int64, id, what
 	case err == nil:
 		return buf.Bytes(), true
 	case errors.Is(err, blob.ErrDigestMismatch):
+		l.mismatched[d] = true
 		l.problem(id, integrity.DigestMismatch, "%s: %v", what, err)
 		return buf.Bytes(), true
 	case errors.Is(err, blob.ErrSizeMismatch):
+		l.mismatched[d] = true
 		l.problem(id, integrity.SizeMismatch, "%s: %s is %d bytes: %v", what, name, m.Size, err)
 		// Describe the content as stored: read the member whole (it is
 		// within MaxJSON) and say whether it at least hashes to d.
@@ -201,33 +242,6 @@ func (l *loader) readVerified(name string, d digest.Digest, size int64, id, what
 	default:
 		l.problem(id, integrity.Truncated, "%s: reading %s: %v", what, name, err)
 		return nil, false
-	}
-}
-
-// extraBlobs reports members nothing refers to: everything under blobs/,
-// and for a legacy docker save the layer.tar files and <hex>.json configs.
-// Aliases (linked members) share an offset with the member they name.
-func (l *loader) extraBlobs() {
-	reachedAt := map[int64]bool{}
-	for _, m := range l.a.Members() {
-		if l.reached[m.Name] && m.Offset > 0 {
-			reachedAt[m.Offset] = true
-		}
-	}
-	for _, m := range l.a.Members() {
-		if l.reached[m.Name] || (m.Offset > 0 && reachedAt[m.Offset]) {
-			continue
-		}
-		switch {
-		case strings.HasPrefix(m.Name, "blobs/"):
-			id := m.Name
-			if d := blob.FromPath(m.Name); d != "" {
-				id = d.String()
-			}
-			l.problem(id, integrity.ExtraBlob, "%s (%d bytes) is not reached from index.json or manifest.json", m.Name, m.Size)
-		case !l.a.Info.OCI && isLegacyBlob(m.Name):
-			l.problem(m.Name, integrity.ExtraBlob, "%s (%d bytes) is not referred to by manifest.json", m.Name, m.Size)
-		}
 	}
 }
 
@@ -296,4 +310,13 @@ func sortImages(imgs []*Image) {
 		}
 		return a.ConfigDigest < b.ConfigDigest
 	})
+}
+
+func hasAbsent(ps []integrity.Problem) bool {
+	for _, p := range ps {
+		if p.Kind == integrity.Absent {
+			return true
+		}
+	}
+	return false
 }

@@ -190,9 +190,13 @@ func TestLoad(t *testing.T) {
 				f.layout(named(f.blobJSON(ocispec.MediaTypeImageIndex, f.index(md, ad)), annotationRefName, "latest"))
 				return f.writeTar("")
 			},
+			wantKinds: []integrity.Kind{integrity.NotUnpacked},
 			check: func(t *testing.T, imgs []*Image) {
 				if len(imgs) != 1 || imgs[0].Platform != amd64 {
-					t.Errorf("want one linux/amd64 image, got %d", len(imgs))
+					t.Fatalf("want one linux/amd64 image, got %d", len(imgs))
+				}
+				if a := imgs[0].Attachments; len(a) != 1 || a[0].Kind != "attestation" || !a[0].Carried {
+					t.Errorf("attachments %+v, want one carried attestation", a)
 				}
 			},
 		},
@@ -220,7 +224,7 @@ func TestLoad(t *testing.T) {
 				f.add("index.json", f.get("index.json")[:40])
 				return f.writeTar("")
 			},
-			wantKinds: sortedKinds(integrity.BadJSON, integrity.ExtraBlob),
+			wantKinds: sortedKinds(integrity.BadJSON, integrity.Unreferenced),
 			check: func(t *testing.T, imgs []*Image) {
 				// From manifest.json alone: no manifest digest, the
 				// manifest blob is extra, layers named by their blobs.
@@ -331,7 +335,7 @@ func TestLoad(t *testing.T) {
 				return f.writeTar("")
 			},
 			// The v1 config and top layer are now referred to by nothing.
-			wantKinds: sortedKinds(integrity.MissingBlob, integrity.ExtraBlob, integrity.ExtraBlob),
+			wantKinds: sortedKinds(integrity.MissingBlob, integrity.Unreferenced, integrity.Unreferenced),
 			check: func(t *testing.T, imgs []*Image) {
 				if len(imgs) != 1 || imgs[0].Cmd[0] != "--v2" {
 					t.Errorf("want the v2 image only, got %d", len(imgs))
@@ -364,7 +368,7 @@ func TestLoad(t *testing.T) {
 				return f.writeTar("")
 			},
 			wantKinds: sortedKinds(integrity.SizeMismatch, integrity.DigestMismatch, integrity.BadJSON,
-				integrity.ExtraBlob, integrity.ExtraBlob, integrity.ExtraBlob),
+				integrity.Unreferenced, integrity.Unreferenced, integrity.Unreferenced),
 		},
 		{
 			name: "truncated-config-addressed",
@@ -434,7 +438,7 @@ func TestLoad(t *testing.T) {
 			},
 			// The inner index is not followed: its manifest, config and
 			// layers are reached from nothing.
-			wantKinds: sortedKinds(integrity.Limit, integrity.ExtraBlob, integrity.ExtraBlob, integrity.ExtraBlob, integrity.ExtraBlob),
+			wantKinds: sortedKinds(integrity.Limit, integrity.Unreferenced, integrity.Unreferenced, integrity.Unreferenced, integrity.Unreferenced),
 		},
 		{
 			name: "descriptor-says-manifest-content-is-index",
@@ -473,7 +477,7 @@ func TestLoad(t *testing.T) {
 				f.json("index.json", idx)
 				return f.writeTar("")
 			},
-			wantKinds: []integrity.Kind{integrity.MediaType},
+			wantKinds: []integrity.Kind{integrity.NotUnpacked},
 		},
 		{
 			name: "bad-layer-digest",
@@ -482,7 +486,7 @@ func TestLoad(t *testing.T) {
 				f.layout(f.imageWith(appSpec(t, "v1"), nil, func(m *ocispec.Manifest) { m.Layers[1].Digest = "sha256:../../../etc/passwd" }))
 				return f.writeTar("")
 			},
-			wantKinds: sortedKinds(integrity.BadDigest, integrity.ExtraBlob),
+			wantKinds: sortedKinds(integrity.BadDigest, integrity.Unreferenced),
 			check: func(t *testing.T, imgs []*Image) {
 				if l := imgs[0].Layers[1]; !l.Absent || l.Blob != "" {
 					t.Errorf("bad-digest layer: %+v", l)
@@ -503,7 +507,7 @@ func TestLoad(t *testing.T) {
 				}
 				return f.writeTar("")
 			},
-			wantKinds: sortedKinds(integrity.Foreign, integrity.MissingBlob),
+			wantKinds: sortedKinds(integrity.Absent, integrity.MissingBlob),
 			check: func(t *testing.T, imgs []*Image) {
 				l0, l1 := imgs[0].Layers[0], imgs[0].Layers[1]
 				if !l0.Foreign || !l0.Absent || l1.Foreign || !l1.Absent {
@@ -529,7 +533,7 @@ func TestLoad(t *testing.T) {
 				f.blob("application/octet-stream", []byte("hidden payload"))
 				return f.writeTar("")
 			},
-			wantKinds: []integrity.Kind{integrity.ExtraBlob},
+			wantKinds: []integrity.Kind{integrity.Unreferenced},
 		},
 		{
 			name: "legacy-config-renamed",
@@ -557,7 +561,7 @@ func TestLoad(t *testing.T) {
 				f.remove(v1ID(1) + "/layer.tar")
 				return f.writeTar("")
 			},
-			wantKinds: []integrity.Kind{integrity.Foreign},
+			wantKinds: []integrity.Kind{integrity.Absent},
 			check: func(t *testing.T, imgs []*Image) {
 				l := imgs[0].Layers[0]
 				if !l.Foreign || !l.Absent || l.Digest != digest.FromString("remote base") || l.MediaType != mtDockerForeign || l.Size != 1234 {

@@ -1,6 +1,8 @@
 package image
 
 import (
+	"strings"
+
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -77,6 +79,22 @@ func isForeign(mediaType string) bool {
 		return true
 	}
 	return false
+}
+
+// isFilesystemLayer reports whether a layer of this media type is a tar to
+// unpack. Media types are often wrong about compression (the layer reader
+// sniffs it), so any tar type counts; what is not a tar at all (nydus,
+// EROFS, in-toto, an encrypted layer) is verified and never unpacked. An
+// empty media type is a legacy docker save layer.
+func isFilesystemLayer(mediaType string) bool {
+	if mediaType == "" || isLayer(mediaType) {
+		return true
+	}
+	mt := strings.ToLower(mediaType)
+	if strings.Contains(mt, "encrypted") {
+		return false
+	}
+	return strings.Contains(mt, ".tar") || strings.HasSuffix(mt, "/tar") || strings.Contains(mt, "tar+")
 }
 
 func isLayer(mediaType string) bool {

@@ -20,6 +20,8 @@ type versioned struct {
 	Layers        []ocispec.Descriptor `json:"layers"`
 	Manifests     []ocispec.Descriptor `json:"manifests"`
 	FSLayers      json.RawMessage      `json:"fsLayers"` // schema 1
+	ArtifactType  string               `json:"artifactType"`
+	Subject       *ocispec.Descriptor  `json:"subject"`
 }
 
 // kind is what the content says it is, else what its shape is.
@@ -50,6 +52,14 @@ type walk struct {
 	indexes  []digest.Digest
 	names    []string
 	platform string
+}
+
+// parent names the index an entry was found in.
+func (w walk) parent() string {
+	if len(w.indexes) == 0 {
+		return "index.json"
+	}
+	return w.indexes[len(w.indexes)-1].String()
 }
 
 func (w walk) down(index digest.Digest, d ocispec.Descriptor) walk {
@@ -125,17 +135,27 @@ func (l *loader) descend(d ocispec.Descriptor, w walk, depth int) {
 			return
 		}
 	}
+	if subject, kind := attachmentOf(d); kind != "" {
+		l.attachment(d, subject, kind, w, depth)
+		return
+	}
 	descKind := kindOf(d.MediaType)
 	if d.MediaType != "" && descKind == kindUnknown {
-		if p := blob.Path(d.Digest); p != "" {
-			l.reached[p] = true
-		}
-		l.problem(shorten(d.Digest.String()), integrity.MediaType, "index entry has media type %q, neither an index nor a manifest", shorten(d.MediaType))
+		// The image-spec: "An encountered mediaType that is unknown to
+		// the implementation MUST NOT generate an error." Verify what
+		// is carried, unpack nothing.
+		l.opaque(d, "index entry", "media type "+shorten(d.MediaType))
 		return
 	}
 	what := "manifest"
 	if descKind == kindIndex {
 		what = "index"
+	}
+	if p := blob.Path(d.Digest); p != "" {
+		if _, ok := l.a.Stat(p); !ok {
+			l.absentManifest(d, w, depth, what)
+			return
+		}
 	}
 	data, ok := l.readBlob(d.Digest, d.Size, what)
 	if !ok {
@@ -170,6 +190,10 @@ func (l *loader) descend(d ocispec.Descriptor, w walk, depth int) {
 			l.descend(c, w.down(d.Digest, c), depth+1)
 		}
 	case kindManifest:
+		if subject, kind := v.attachment(); kind != "" {
+			l.attachmentManifest(d, &v, subject, kind, w)
+			return
+		}
 		l.manifest(d, &v, w)
 	case kindSchema1:
 		l.problem(d.Digest.String(), integrity.MediaType, "docker schema 1 manifests are not supported")
@@ -178,34 +202,106 @@ func (l *loader) descend(d ocispec.Descriptor, w walk, depth int) {
 	}
 }
 
+// absentManifest records an index entry whose blob the archive lacks. Below
+// a carried index this is how containerd's exporter writes a platform that
+// was never pulled (WithSkipMissing): absent by design. An entry of
+// index.json itself names what the producer was asked to export, so its
+// absence has no producer reason.
+func (l *loader) absentManifest(d ocispec.Descriptor, w walk, depth int, what string) {
+	p := blob.Path(d.Digest)
+	l.reached[p] = true
+	if depth <= 1 {
+		l.problem(d.Digest.String(), integrity.MissingBlob, "%s named by index.json: %s is not in the archive", what, p)
+		return
+	}
+	reason := integrity.Unknown
+	if w.platform != "" && w.platform != "unknown/unknown" {
+		reason = integrity.PlatformNotCarried
+	}
+	l.record(integrity.Problem{Blob: d.Digest.String(), Kind: integrity.Absent, Reason: reason, Platform: w.platform, Size: d.Size,
+		Detail: fmt.Sprintf("%s of index %s is not in the archive", what, w.parent())})
+}
+
 // maxSteps bounds the index entries followed: content addressing makes
 // the graph a DAG, but a hostile one can fan out exponentially with depth.
 const maxSteps = 100_000
 
 // manifest turns an image manifest into an Image. The same manifest
-// reached again (another tag, another index) only adds names.
+// reached again (another tag, another index) only adds names. A manifest
+// carried without its config and its layers is containerd's
+// referenced-only manifest (its exporter writes a manifest alone when any
+// child is missing): described, not an image.
 func (l *loader) manifest(d ocispec.Descriptor, m *versioned, w walk) {
 	if img, ok := l.byDigest[d.Digest]; ok {
 		img.Names = append(img.Names, w.names...)
 		return
 	}
-	artifact := d.Annotations[annotationRefType] != ""
 	if m.Config == nil {
 		l.problem(d.Digest.String(), integrity.BadJSON, "manifest has no config")
 		return
 	}
-	if !isImageConfig(m.Config.MediaType) {
-		artifact = true
-	}
-	if artifact {
-		// Attestations, signatures and other artifacts are not images:
-		// their blobs are referred to, and checked for presence, only.
-		l.reachDescriptor(*m.Config, "artifact config")
+	if !l.carried(m.Config.Digest) {
+		// Decided once every image is loaded: see referencedOnly.
+		l.reachDescriptor(*m.Config)
 		for _, ld := range m.Layers {
-			l.reachDescriptor(ld, "artifact layer")
+			l.reachDescriptor(ld)
 		}
+		l.configless = append(l.configless, pendingManifest{d: d, m: m, w: w})
 		return
 	}
+	l.image(d, m, w)
+}
+
+// pendingManifest is a manifest whose config the archive lacks.
+type pendingManifest struct {
+	d ocispec.Descriptor
+	m *versioned
+	w walk
+}
+
+// referencedOnly settles the manifests carried without their config. After
+// containerd's exporter (WithSkipMissing), a manifest whose children are
+// missing is written alone, though blobs it shares with an exported image
+// are in the archive anyway: when every layer of it that is carried belongs
+// to a carried image, it is a referenced-only manifest, absent by design.
+// Otherwise blobs of its own are here without their config: an image
+// missing its config, which fails.
+func (l *loader) referencedOnly() {
+	owned := map[digest.Digest]bool{}
+	for _, img := range l.images {
+		for _, layer := range img.Layers {
+			owned[layer.Digest] = true
+		}
+	}
+	seen := map[digest.Digest]bool{}
+	for _, p := range l.configless {
+		if seen[p.d.Digest] {
+			continue
+		}
+		seen[p.d.Digest] = true
+		if l.mismatched[p.d.Digest] {
+			// Content that is not what its digest names says nothing
+			// trustworthy about what it refers to.
+			continue
+		}
+		own := 0
+		for _, ld := range p.m.Layers {
+			if l.carried(ld.Digest) && !owned[ld.Digest] {
+				own++
+			}
+		}
+		if own > 0 {
+			l.image(p.d, p.m, p.w)
+			continue
+		}
+		l.record(integrity.Problem{Blob: p.d.Digest.String(), Kind: integrity.Absent, Reason: integrity.ReferencedOnly, Platform: p.w.platform, Size: p.d.Size,
+			Detail: fmt.Sprintf("manifest carried without its config and its own layers (%d listed)", len(p.m.Layers))})
+		l.notCarried = append(l.notCarried, notCarried{digest: p.d.Digest, platform: p.w.platform})
+	}
+}
+
+// image describes the image of manifest m.
+func (l *loader) image(d ocispec.Descriptor, m *versioned, w walk) {
 	img := &Image{
 		Names:          w.names,
 		Platform:       w.platform,
@@ -230,6 +326,7 @@ func (l *loader) manifest(d ocispec.Descriptor, m *versioned, w walk) {
 		img.Layers = append(img.Layers, l.ociLayer(i, ld))
 	}
 	if haveConfig {
+		l.configs[img] = &cfg
 		l.applyDiffIDs(img, &cfg, m.Config.Digest.String())
 		createdBy := cfg.createdBy()
 		for i, layer := range img.Layers {
@@ -240,29 +337,26 @@ func (l *loader) manifest(d ocispec.Descriptor, m *versioned, w walk) {
 	}
 }
 
-// reachDescriptor marks a blob referred to and reports it when missing.
-func (l *loader) reachDescriptor(d ocispec.Descriptor, what string) {
-	p := blob.Path(d.Digest)
+// carried reports whether the archive holds the blob of d.
+func (l *loader) carried(d digest.Digest) bool {
+	p := blob.Path(d)
 	if p == "" {
-		l.problem(shorten(d.Digest.String()), integrity.BadDigest, "%s: %v", what, blob.Validate(d.Digest))
-		return
+		return false
 	}
-	l.reached[p] = true
-	if _, ok := l.a.Stat(p); !ok {
-		if isForeign(d.MediaType) {
-			l.problem(d.Digest.String(), integrity.Foreign, "%s: non-distributable (%s), not in the archive", what, d.MediaType)
-		} else {
-			l.problem(d.Digest.String(), integrity.MissingBlob, "%s: %s is not in the archive", what, p)
-		}
+	_, ok := l.a.Stat(p)
+	return ok
+}
+
+// reachDescriptor marks a blob referred to.
+func (l *loader) reachDescriptor(d ocispec.Descriptor) {
+	if p := blob.Path(d.Digest); p != "" {
+		l.reached[p] = true
 	}
 }
 
 func (l *loader) ociLayer(i int, d ocispec.Descriptor) *Layer {
 	layer := &Layer{Index: i, Digest: d.Digest, MediaType: d.MediaType, Size: d.Size, Foreign: isForeign(d.MediaType)}
 	what := fmt.Sprintf("layer %d", i)
-	if !isLayer(d.MediaType) {
-		l.problem(shorten(d.Digest.String()), integrity.MediaType, "%s has media type %q, not a layer", what, shorten(d.MediaType))
-	}
 	p := blob.Path(d.Digest)
 	if p == "" {
 		l.problem(shorten(d.Digest.String()), integrity.BadDigest, "%s: %v", what, blob.Validate(d.Digest))
@@ -270,25 +364,56 @@ func (l *loader) ociLayer(i int, d ocispec.Descriptor) *Layer {
 		return layer
 	}
 	l.reached[p] = true
+	if !isFilesystemLayer(d.MediaType) {
+		// A nydus or EROFS blob, an encrypted layer, an in-toto
+		// statement: verified, never unpacked as a tar.
+		layer.Opaque = true
+		if !l.verifyOpaque(d, what) {
+			layer.Absent = true
+			l.problem(d.Digest.String(), integrity.MissingBlob, "%s: %s is not in the archive", what, p)
+			return layer
+		}
+		l.record(integrity.Problem{Blob: d.Digest.String(), Kind: integrity.NotUnpacked, Content: "layer", Size: d.Size,
+			Detail: fmt.Sprintf("%s has media type %q, no filesystem tar: verified, not unpacked", what, shorten(d.MediaType))})
+		return layer
+	}
 	if _, ok := l.a.Stat(p); ok {
 		layer.Blob = p
 		return layer
 	}
 	layer.Absent = true
 	if layer.Foreign {
-		l.problem(d.Digest.String(), integrity.Foreign, "%s: non-distributable (%s), not in the archive", what, d.MediaType)
+		l.record(integrity.Problem{Blob: d.Digest.String(), Kind: integrity.Absent, Reason: integrity.NonDistributable, Size: d.Size,
+			Detail: fmt.Sprintf("%s: non-distributable (%s), not in the archive", what, d.MediaType)})
 	} else {
 		l.problem(d.Digest.String(), integrity.MissingBlob, "%s: %s is not in the archive", what, p)
 	}
 	return layer
 }
 
+// diffIDCount is a config's diff_ids count to hold against its image's
+// layers once manifest.json has had its say (a Docker 25.0.0 manifest
+// collapses repeated layers, which manifest.json restores).
+type diffIDCount struct {
+	img    *Image
+	ids    int
+	config string
+}
+
+// checkCounts reports every image with more or fewer layers than its
+// config's diff_ids.
+func (l *loader) checkCounts() {
+	for _, c := range l.counts {
+		if c.ids != len(c.img.Layers) {
+			l.problem(c.config, integrity.DiffIDMismatch, "config lists %d diff_ids for %d layers", c.ids, len(c.img.Layers))
+		}
+	}
+}
+
 // applyDiffIDs copies rootfs.diff_ids onto the layers, in order.
 func (l *loader) applyDiffIDs(img *Image, cfg *configFile, id string) {
 	ids := cfg.diffIDs()
-	if len(ids) != len(img.Layers) {
-		l.problem(id, integrity.DiffIDMismatch, "config lists %d diff_ids for %d layers", len(ids), len(img.Layers))
-	}
+	l.counts = append(l.counts, diffIDCount{img: img, ids: len(ids), config: id})
 	for i, s := range ids {
 		if i >= len(img.Layers) {
 			break

@@ -22,12 +22,13 @@ type Inspection struct {
 	Input     InputInfo        `json:"input"`
 	Images    []Image          `json:"images"`
 	Integrity integrity.Report `json:"integrity"`
+	Coverage  Coverage         `json:"coverage"`
 }
 
 // NewInspection describes one scan result as inspect prints it.
 func NewInspection(res *scan.Result) Inspection {
 	in := newInput(res)
-	return Inspection{Input: in.Input, Images: in.Images, Integrity: in.Integrity}
+	return Inspection{Input: in.Input, Images: in.Images, Integrity: in.Integrity, Coverage: in.Coverage}
 }
 
 // InspectJSON writes the inspect --json document for res.

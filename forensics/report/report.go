@@ -140,6 +140,9 @@ type Image struct {
 	Entrypoint     []string `json:"entrypoint"`
 	Cmd            []string `json:"cmd"`
 	Layers         []Layer  `json:"layers"`
+	// Attachments are the image's attestations, signatures and other
+	// artifacts, carried or named only.
+	Attachments []Attachment `json:"attachments"`
 }
 
 // Layer is one layer of an image, numbered from 0 at the bottom.
@@ -154,6 +157,7 @@ type Layer struct {
 	CreatedBy        string `json:"created_by"`
 	Absent           bool   `json:"absent,omitempty"`
 	Foreign          bool   `json:"foreign,omitempty"`
+	Opaque           bool   `json:"opaque,omitempty"` // verified, no filesystem: not unpacked
 }
 
 // Input is everything one scanned input revealed.
@@ -161,6 +165,7 @@ type Input struct {
 	Input     InputInfo         `json:"input"`
 	Images    []Image           `json:"images"`
 	Integrity integrity.Report  `json:"integrity"`
+	Coverage  Coverage          `json:"coverage"`
 	Findings  []finding.Finding `json:"findings"`
 	Verdict   Verdict           `json:"verdict"`
 	Started   time.Time         `json:"started"`
@@ -246,6 +251,7 @@ func newInput(res *scan.Result) Input {
 		in.Images = append(in.Images, imageOf(ir.Image))
 	}
 	in.Verdict = NewVerdict(in.Findings, in.Integrity.Problems)
+	in.Coverage = newCoverage(in.Images, in.Integrity)
 	return in
 }
 
@@ -263,6 +269,7 @@ func imageOf(img *image.Image) Image {
 		Entrypoint:     nonNil(img.Entrypoint),
 		Cmd:            nonNil(img.Cmd),
 		Layers:         []Layer{},
+		Attachments:    attachmentsOf(img),
 	}
 	for _, d := range img.IndexDigests {
 		out.IndexDigests = append(out.IndexDigests, d.String())
@@ -278,7 +285,7 @@ func imageOf(img *image.Image) Image {
 		out.Layers = append(out.Layers, Layer{
 			Index: i, Digest: l.Digest.String(), DiffID: l.DiffID.String(), MediaType: l.MediaType,
 			Size: l.Size, UncompressedSize: l.UncompressedSize, Entries: l.Entries, CreatedBy: l.CreatedBy,
-			Absent: l.Absent, Foreign: l.Foreign,
+			Absent: l.Absent, Foreign: l.Foreign, Opaque: l.Opaque,
 		})
 	}
 	return out

@@ -134,8 +134,8 @@ func TestInspectJSON(t *testing.T) {
 	if err := json.Unmarshal(buf.Bytes(), &insp); err != nil {
 		t.Fatal(err)
 	}
-	if len(insp) != 3 {
-		t.Errorf("inspect JSON has %d top-level fields, want input, images, integrity", len(insp))
+	if len(insp) != 4 {
+		t.Errorf("inspect JSON has %d top-level fields, want input, images, integrity, coverage", len(insp))
 	}
 	full := render(t, NewDocument([]*scan.Result{sampleResult(t)}, testMeta(t)), JSON, TextOptions{})
 	if err := json.Unmarshal(full, &rep); err != nil {

@@ -1,6 +1,8 @@
 package report
 
 import (
+	"github.com/strata-forensics/strata/forensics/integrity"
+
 	"bufio"
 	"fmt"
 	"io"
@@ -91,12 +93,24 @@ func (d *Document) WriteText(w io.Writer, o TextOptions) error {
 			fmt.Fprintf(bw, "%s  %s  %s  %s  %s  %s  %s\n", o.paint(sevColor(f.Severity), fmt.Sprintf("%-8s", f.Severity)),
 				oneLine(f.Rule), oneLine(f.Image), layerLabel(f), oneLine(orDash(f.Path)), presence(f.Present), oneLine(f.Message))
 		}
+		if words := in.Coverage.Words(); words != "" {
+			fmt.Fprintf(bw, "integrity: %s — %s\n", integrityState(in.Integrity), oneLine(words))
+		}
 		for _, p := range in.Integrity.Problems {
-			label := "integrity"
-			if p.Informational() {
-				label = "note"
+			fmt.Fprintf(bw, "%s  %s  %s  %s\n", o.paint(ansiRed, "integrity"), p.Kind, oneLine(p.Blob), oneLine(p.Detail))
+		}
+		for _, p := range in.Integrity.Absent {
+			fmt.Fprintf(bw, "absent  %s  %s  %s\n", p.Reason, oneLine(p.Blob), oneLine(p.Detail))
+		}
+		for _, p := range in.Integrity.Unreferenced {
+			fmt.Fprintf(bw, "unreferenced  %s  %s  %s\n", oneLine(p.Content), oneLine(p.Blob), oneLine(p.Detail))
+		}
+		for _, p := range in.Integrity.Notes {
+			label := string(p.Kind)
+			if p.Reason != "" {
+				label = string(p.Reason)
 			}
-			fmt.Fprintf(bw, "%s  %s  %s  %s\n", o.paint(ansiRed, label), p.Kind, oneLine(p.Blob), oneLine(p.Detail))
+			fmt.Fprintf(bw, "note  %s  %s  %s\n", label, oneLine(p.Blob), oneLine(p.Detail))
 		}
 	}
 	if len(d.Inputs) > 1 {
@@ -114,6 +128,14 @@ func countFindings(v Verdict) string {
 		return "1 finding, " + sevOrNone(v.WorstSeverity)
 	}
 	return fmt.Sprintf("%d findings, worst %s", v.Findings, sevOrNone(v.WorstSeverity))
+}
+
+// integrityState is the integrity verdict in a word or two.
+func integrityState(r integrity.Report) string {
+	if r.OK {
+		return "ok"
+	}
+	return "FAILED, " + integrityWords(len(r.Problems))
 }
 
 func integrityWords(problems int) string {

@@ -18,12 +18,16 @@ type view struct {
 	Findings []findingView // all, in document order
 	Deleted  []findingView // present=false
 	Problems []problemView
-	Rules    []RuleDoc
+	// Records are the informational integrity records: absent by
+	// design, unreferenced, notes.
+	Records []problemView
+	Rules   []RuleDoc
 }
 
 type inputView struct {
 	Input     InputInfo
 	Integrity integrity.Report
+	Coverage  string // Coverage.Words
 	Verdict   Verdict
 	N         int // 1-based, for headings
 	Images    []imageView
@@ -56,12 +60,20 @@ type problemView struct {
 	Input string
 }
 
+// Why is an informational record's reason in words, or what the blob is.
+func (p problemView) Why() string {
+	if p.Reason != "" {
+		return p.Reason.Text()
+	}
+	return p.Content
+}
+
 func (d *Document) view() *view {
 	v := &view{Doc: d, Rules: d.Rules()}
 	n := 0
 	for i := range d.Inputs {
 		in := &d.Inputs[i]
-		iv := inputView{Input: in.Input, Integrity: in.Integrity, Verdict: in.Verdict, N: i + 1}
+		iv := inputView{Input: in.Input, Integrity: in.Integrity, Coverage: in.Coverage.Words(), Verdict: in.Verdict, N: i + 1}
 		for j := range in.Images {
 			img := in.Images[j]
 			imv := imageView{Image: img, N: j + 1, Verdict: in.ImageVerdict(&in.Images[j])}
@@ -108,6 +120,9 @@ func (d *Document) view() *view {
 		}
 		for _, p := range in.Integrity.Problems {
 			v.Problems = append(v.Problems, problemView{Problem: p, Input: in.Input.Path})
+		}
+		for _, p := range in.Integrity.Records()[len(in.Integrity.Problems):] {
+			v.Records = append(v.Records, problemView{Problem: p, Input: in.Input.Path})
 		}
 		v.Inputs = append(v.Inputs, iv)
 	}

@@ -1,0 +1,103 @@
+package scan_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/strata-forensics/strata/forensics/integrity"
+	"github.com/strata-forensics/strata/forensics/scan"
+)
+
+// damagedBlob names, for each damaged twin of a producer fixture, the blob
+// (a digest prefix or a member name) the verdict must name; fixtures/
+// producers/*/README.md says how each was damaged.
+var damagedBlob = map[string]string{
+	"c8d-partial-flipped.oci.tar":                "e897776c04ea",
+	"c8d-partial-nolayer.oci.tar":                "0cb0dd40cb44",
+	"c8d-partial-swapped.oci.tar":                "58d46b7c4068",
+	"q-attached-flipped.oci":                     "60e904c5a901",
+	"q-containerd17-nomediatype-flipped.oci.tar": "60e904c5a901",
+	"q-docker25-v1json-flipped.docker.tar":       "c71bdb26ecb0",
+	"q-docker2500-dupdiff-flipped.docker.tar":    "c71bdb26ecb0",
+	"q-docker2500-shuffled-flipped.docker.tar":   "c71bdb26ecb0",
+	"q-docker2502-byid-flipped.docker.tar":       "c71bdb26ecb0",
+	"q-empty-twice-flipped.oci":                  "60e904c5a901",
+	"q-ggcr-pre2382-zstd-flipped.docker.tar":     "c7ffe394cb7f",
+	"q-ggcr-zstd-flipped.docker.tar":             "c7ffe394cb7f",
+	"q-helm-mixed-flipped.oci":                   "60e904c5a901",
+	"q-jib-docker-flipped.docker.tar":            "60e904c5a901",
+	"q-jib-oci-flipped.oci.tar":                  "60e904c5a901",
+	"q-nix-stream-flipped.docker.tar.gz":         "c294a628891a",
+	"q-oras-flat-flipped.oci":                    "60e904c5a901",
+	"q-retar-dotslash-flipped.oci.tar":           "60e904c5a901",
+	"q-rules-oci-load-flipped.docker.tar":        "c7ffe394cb7f",
+	"q-rules-oci-load-oci-flipped.oci.tar":       "c7ffe394cb7f",
+	"q-windows-foreign-flipped.oci.tar":          "dd374d0e26ec",
+}
+
+// TestProducerFixtures holds every archive written by a real producer, or
+// shaped after one, to the integrity verdict a responder must be able to
+// trust: genuine archives verify (what their producer leaves out by design
+// is information), and every damaged twin fails naming the damaged blob.
+func TestProducerFixtures(t *testing.T) {
+	dir := filepath.Join("..", "..", "fixtures", "testdata", "producers")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	genuine, twins := 0, 0
+	for _, e := range entries {
+		name := e.Name()
+		if strings.HasSuffix(name, ".md") {
+			continue
+		}
+		blob, damaged := damagedBlob[name]
+		if !damaged && (strings.Contains(name, "-flipped") || strings.Contains(name, "-nolayer") || strings.Contains(name, "-swapped")) {
+			t.Errorf("%s: a damaged twin without an entry in damagedBlob", name)
+			continue
+		}
+		if damaged {
+			twins++
+		} else {
+			genuine++
+		}
+		t.Run(name, func(t *testing.T) {
+			res, err := scan.Run(context.Background(), filepath.Join(dir, name), scan.Options{Parallel: 2})
+			if err != nil {
+				t.Fatalf("scan.Run: %v", err)
+			}
+			defer res.Close()
+			r := res.Integrity()
+			if len(res.Images) == 0 {
+				t.Errorf("no image read")
+			}
+			if !damaged {
+				if !r.OK {
+					t.Errorf("a genuine archive fails integrity: %v", r.Problems)
+				}
+				return
+			}
+			if r.OK {
+				t.Fatalf("a damaged archive verifies")
+			}
+			if !names(r.Problems, blob) {
+				t.Errorf("no problem names %s: %v", blob, r.Problems)
+			}
+		})
+	}
+	if genuine < 20 || twins != len(damagedBlob) {
+		t.Errorf("%d genuine fixtures and %d twins; expected at least 20 and %d", genuine, twins, len(damagedBlob))
+	}
+}
+
+func names(ps []integrity.Problem, blob string) bool {
+	for _, p := range ps {
+		if strings.Contains(p.Blob, blob) || strings.Contains(p.Detail, blob) {
+			return true
+		}
+	}
+	return false
+}
