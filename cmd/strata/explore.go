@@ -15,6 +15,7 @@ import (
 	"github.com/strata-forensics/strata/forensics/detect"
 	"github.com/strata-forensics/strata/forensics/extract"
 	"github.com/strata-forensics/strata/forensics/layer"
+	"github.com/strata-forensics/strata/forensics/report"
 	"github.com/strata-forensics/strata/forensics/rules"
 	"github.com/strata-forensics/strata/forensics/scan"
 	"github.com/strata-forensics/strata/tui/app"
@@ -104,7 +105,7 @@ func runExplore(cmd *cobra.Command, f *exploreFlags, input string) error {
 
 // session adapts a scan result to what the explorer shows.
 func session(r *scan.Result) *app.Session {
-	s := &app.Session{Input: r.Input.Path, Problems: r.Problems}
+	s := &app.Session{Input: r.Input.Path, Problems: r.Problems, Coverage: report.NewInspection(r).Coverage}
 	for _, ir := range r.Images {
 		img := app.Image{
 			Image:    ir.Image,

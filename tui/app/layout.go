@@ -152,7 +152,13 @@ func (m Model) titleLine() string {
 		if strings.HasPrefix(word, "integrity ok") {
 			s += "  " + m.st.OK.Render(word)
 		} else {
-			s += "  " + m.st.Error.Render(word) + m.st.Dim.Render("  i: details")
+			s += "  " + m.st.Error.Render(word)
+		}
+		if c := carriedWords(m.sess.Coverage); c != "" {
+			s += m.st.Dim.Render(", " + c)
+		}
+		if !strings.HasPrefix(word, "integrity ok") || carriedWords(m.sess.Coverage) != "" {
+			s += m.st.Dim.Render("  i: details")
 		}
 	}
 	return text.Fit(s, m.width)

@@ -11,6 +11,7 @@ import (
 	"github.com/strata-forensics/strata/forensics/finding"
 	"github.com/strata-forensics/strata/forensics/image"
 	"github.com/strata-forensics/strata/forensics/integrity"
+	"github.com/strata-forensics/strata/forensics/report"
 	"github.com/strata-forensics/strata/forensics/tree"
 	"github.com/strata-forensics/strata/tui/content"
 	"github.com/strata-forensics/strata/tui/filetree"
@@ -23,6 +24,9 @@ type Session struct {
 	Input    string
 	Images   []Image
 	Problems []integrity.Problem
+	// Coverage says what the input carries of what it names (platforms
+	// not pulled, attachments).
+	Coverage report.Coverage
 }
 
 // Image is one image of the input with its rebuilt tree.

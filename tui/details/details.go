@@ -93,11 +93,12 @@ func (m *Model) ShowLayer(l *image.Layer, problems []integrity.Problem, findings
 	m.cur.SetLen(len(lines))
 }
 
-// ShowProblems lists the input's integrity problems, every one in full:
-// the verdict in the title bar counts them, the layer rows show only their
-// kind, and a problem of the input as a whole (an extra or missing blob, a
-// manifest that does not parse) belongs to no layer.
-func (m *Model) ShowProblems(input string, problems []integrity.Problem) {
+// ShowProblems lists the input's integrity records, every one in full:
+// the verdict in the title bar counts the problems, the layer rows show
+// only their kind, and a record of the input as a whole (a missing or
+// unreferenced blob, a platform not pulled) belongs to no layer. coverage
+// says what the input carries of what it names.
+func (m *Model) ShowProblems(input string, problems []integrity.Problem, coverage string) {
 	m.cur.To(0)
 	m.path, m.title = "integrity", "Integrity"
 	w := max(m.width-2, 20)
@@ -105,18 +106,27 @@ func (m *Model) ShowProblems(input string, problems []integrity.Problem) {
 	lines := []string{printable.String(input)}
 	switch {
 	case len(problems) == 0:
-		lines = append(lines, m.st.OK.Render("every blob matches its digest"))
+		lines = append(lines, m.st.OK.Render("every blob carried matches its digest"))
 	case r.OK:
-		lines = append(lines, m.st.OK.Render("verified, with notes:"))
+		lines = append(lines, m.st.OK.Render("verified; absent by design, unreferenced and notes below are information, not tampering"))
 	default:
-		lines = append(lines, m.st.Error.Render(fmt.Sprintf("FAILED: %d problem(s)", len(problems))))
+		lines = append(lines, m.st.Error.Render(fmt.Sprintf("FAILED: %d problem(s)", len(r.Problems))))
 	}
-	for _, p := range problems {
-		style := m.st.Error
+	if coverage != "" {
+		lines = append(lines, wrap(printable.String(coverage), w)...)
+	}
+	for _, p := range r.Records() {
+		style, label := m.st.Error, string(p.Kind)
 		if p.Informational() {
 			style = m.st.Dim
 		}
-		lines = append(lines, style.Render(string(p.Kind)))
+		switch {
+		case p.Reason != "":
+			label += ": " + p.Reason.Text()
+		case p.Content != "":
+			label += ": " + printable.String(p.Content)
+		}
+		lines = append(lines, style.Render(label))
 		lines = append(lines, wrap(printable.String(p.Blob), w)...)
 		lines = append(lines, wrap(printable.String(p.Detail), w)...)
 	}
