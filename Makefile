@@ -14,6 +14,7 @@ export CGO_ENABLED=0
 
 FIXTURES  := fixtures/testdata
 DEMO      := $(FIXTURES)/xz-planted.docker.tar
+PARTIAL   := $(FIXTURES)/producers/c8d-partial.oci.tar
 FUZZTIME  ?= 30s
 
 .PHONY: all build test test-go hostile-big tools demo demo-run bench fuzz fuzz-smoke fixtures lint dist dist-check clean offline-check screenshot
@@ -59,6 +60,8 @@ demo-run:
 	@echo; echo "== strata blame $(DEMO) /usr/lib/x86_64-linux-gnu/liblzma.so.5.6.1 /tmp/xz-5.6.1.tar.gz"; \
 		$(BIN) blame $(DEMO) /usr/lib/x86_64-linux-gnu/liblzma.so.5.6.1 /tmp/xz-5.6.1.tar.gz; test $$? -le 1
 	@echo; echo "== strata scan $(DEMO)"; $(BIN) scan $(DEMO); test $$? -le 1
+	@echo; echo "== strata scan $(PARTIAL) (docker save on Docker 29's containerd store: 1 of 3 platforms, absent by design)"; \
+		$(BIN) scan $(PARTIAL); test $$? -le 1
 	@echo; echo "== strata scan $(FIXTURES)/clean.docker.tar (control)"; $(BIN) scan $(FIXTURES)/clean.docker.tar
 
 # bench generates (once, cached in BENCH_DIR) a 1.5 GB image, its
@@ -91,6 +94,9 @@ fuzz-smoke:
 # fixtures regenerates every committed fixture (needs `make tools`).
 fixtures:
 	$(GO) run ./fixtures/gen -out fixtures/testdata -inputs fixtures/gen/inputs
+	$(GO) run ./fixtures/producers/containerd -out fixtures/testdata/producers
+	$(GO) run ./fixtures/producers/estargz -out fixtures/testdata/producers
+	$(GO) run ./fixtures/producers/quirks -out fixtures/testdata/producers
 	bash fixtures/pkgdb/gen.sh
 
 lint:
