@@ -361,3 +361,24 @@ func TestAbsentByDesign(t *testing.T) {
 		})
 	}
 }
+
+// TestRefsUniqueInInput: two platforms both named only "latest" (oras'
+// flat index, a ref.name per manifest) are told apart by manifest digest,
+// so a finding of one is never counted against the other.
+func TestRefsUniqueInInput(t *testing.T) {
+	f := newFixture(t)
+	amd := named(onPlatform(f.image(appSpec(t, "v1")), "linux", "amd64", ""), annotationRefName, "latest")
+	arm := named(onPlatform(f.image(appSpec(t, "arm")), "linux", "arm64", ""), annotationRefName, "latest")
+	f.layout(amd, arm)
+	imgs, _, err := load(t, f.writeTar(""), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(imgs) != 2 {
+		t.Fatalf("%d images", len(imgs))
+	}
+	a, b := imgs[0].Ref(), imgs[1].Ref()
+	if a == b || a != "latest@"+imgs[0].ManifestDigest.String() {
+		t.Errorf("refs %q and %q", a, b)
+	}
+}

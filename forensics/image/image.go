@@ -32,6 +32,34 @@ type Image struct {
 	// Attachments are the attestations, signatures and other artifacts
 	// whose subject is this image, carried or not.
 	Attachments []Attachment `json:"attachments,omitempty"`
+
+	// pinned is the Ref Load gave the image when another image of the
+	// input has the same one (two platforms both tagged "latest"):
+	// findings and verdicts are matched to images by Ref.
+	pinned string
+}
+
+// pinRefs makes every image's Ref unique in its input: images sharing one
+// are told apart by their manifest digest (name@digest), else their
+// config digest.
+func pinRefs(imgs []*Image) {
+	count := map[string]int{}
+	for _, img := range imgs {
+		count[img.baseRef()]++
+	}
+	for _, img := range imgs {
+		base := img.baseRef()
+		if count[base] < 2 {
+			continue
+		}
+		d := img.ManifestDigest
+		if d == "" {
+			d = img.ConfigDigest
+		}
+		if d != "" && !strings.Contains(base, d.String()) {
+			img.pinned = base + "@" + d.String()
+		}
+	}
 }
 
 // Ref is how an image is named in findings and reports: its first name
@@ -39,6 +67,14 @@ type Image struct {
 // often a bare tag, containerd's io.containerd.image.name the full name),
 // else its first name, else its manifest digest, else its config digest.
 func (i *Image) Ref() string {
+	if i.pinned != "" {
+		return i.pinned
+	}
+	return i.baseRef()
+}
+
+// baseRef is Ref before Load made it unique in its input.
+func (i *Image) baseRef() string {
 	for _, n := range i.Names {
 		if strings.ContainsAny(n, ":/@") {
 			return n

@@ -79,6 +79,7 @@ func Load(ctx context.Context, a *archive.Archive, opts Options) ([]*Image, []in
 		img.Names = uniqueSorted(img.Names)
 	}
 	sortImages(imgs)
+	pinRefs(imgs)
 	return imgs, l.problems, nil
 }
 
