@@ -304,7 +304,7 @@ func (l *loader) legacy(e dockerEntry, names []string) {
 }
 
 func (l *loader) legacyLayer(i int, name string, e dockerEntry, diffIDs []string) *Layer {
-	layer := &Layer{Index: i, MediaType: legacyLayerMediaType, Digest: blob.FromPath(name)}
+	layer := &Layer{Index: i, MediaType: legacyLayerMediaType, Digest: claimedLayerDigest(name)}
 	l.reached[name] = true
 	if m, ok := l.a.Stat(name); ok {
 		layer.Blob = name
@@ -365,6 +365,27 @@ func claimedDigest(name string) digest.Digest {
 	}
 	if base := path.Base(name); strings.HasSuffix(base, ".json") && isHex64(strings.TrimSuffix(base, ".json")) {
 		return digest.NewDigestFromEncoded(digest.SHA256, strings.TrimSuffix(base, ".json"))
+	}
+	return ""
+}
+
+// claimedLayerDigest is the digest a layer file's name claims, for the
+// scan to check: "blobs/<alg>/<hex>" (Docker 25+), and the names that add
+// an extension whatever the compression, "<hex>.tar.gz" (go-containerregistry,
+// Jib), "blobs/sha256/<hex>.tar.gz" (rules_oci), "<hex>.tar" (skopeo); not
+// "<id>/layer.tar", whose id is no digest.
+func claimedLayerDigest(name string) digest.Digest {
+	if d := blob.FromPath(name); d != "" {
+		return d
+	}
+	dir, base := path.Split(name)
+	if dir != "" && dir != "blobs/sha256/" {
+		return ""
+	}
+	for _, ext := range []string{".tar.gz", ".tar.zst", ".tar.zstd", ".tgz", ".tar", ".gz", ".zst"} {
+		if hex, ok := strings.CutSuffix(base, ext); ok && isHex64(hex) {
+			return digest.NewDigestFromEncoded(digest.SHA256, hex)
+		}
 	}
 	return ""
 }

@@ -101,3 +101,25 @@ func names(ps []integrity.Problem, blob string) bool {
 	}
 	return false
 }
+
+// TestNamedLayerDigestChecked: a docker tarball that names each layer file
+// after its digest with an extension (<hex>.tar.gz from go-containerregistry
+// and Jib, blobs/sha256/<hex>.tar.gz from rules_oci) has that claim
+// checked, so a flipped byte is a digest mismatch, not only a broken layer.
+func TestNamedLayerDigestChecked(t *testing.T) {
+	for _, name := range []string{"q-jib-docker-flipped.docker.tar", "q-ggcr-zstd-flipped.docker.tar", "q-rules-oci-load-flipped.docker.tar"} {
+		t.Run(name, func(t *testing.T) {
+			res, err := scan.Run(context.Background(), filepath.Join("..", "..", "fixtures", "testdata", "producers", name), scan.Options{Parallel: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Close()
+			for _, p := range res.Integrity().Problems {
+				if p.Kind == integrity.DigestMismatch && strings.Contains(p.Blob, damagedBlob[name]) {
+					return
+				}
+			}
+			t.Errorf("no digest-mismatch naming %s: %v", damagedBlob[name], res.Integrity().Problems)
+		})
+	}
+}
