@@ -159,8 +159,11 @@ func NewMemo(dir string) *Memo {
 	return &Memo{mem: map[string]*LayerResult{}, byDiff: map[string]digest.Digest{}, walking: map[string]*walk{}, copies: map[digest.Digest]blobCopy{}, dir: dir}
 }
 
-// cacheFormat is bumped when the on-disk form changes.
-const cacheFormat = 2
+// cacheFormat is bumped when the on-disk form changes, or what a walk
+// records does: 3 since eStargz metadata entries are left out of a layer's
+// Entries (layer.Summary.FormatEntries), so a layer cached by format 2
+// would show them as files.
+const cacheFormat = 3
 
 type cached struct {
 	Format  int                 `json:"format"`
