@@ -108,27 +108,16 @@ func holdable(e *Entry) bool {
 // out (a landmark other than 0x0f) has had its sinks already, and is to be
 // recorded as usual.
 func (w *walker) hold(r io.Reader, e *Entry) (bool, error) {
-	// The buffer grows as bytes arrive, never past the size the header
-	// claims (at most MaxTOCBytes: holdable), so that a header's claim
-	// alone allocates little.
-	body := make([]byte, 0, min(e.Size, 64<<10))
-	for int64(len(body)) < e.Size {
-		if len(body) == cap(body) {
-			body = append(make([]byte, 0, min(e.Size, 2*int64(cap(body)))), body...)
-		}
-		n, err := r.Read(body[len(body):cap(body)])
-		body = body[:len(body)+n]
-		if err == io.EOF && int64(len(body)) < e.Size {
-			err = io.ErrUnexpectedEOF
-		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			// Hand what was read to the sinks with the error, as content does.
-			w.replay(e, body, err)
-			return false, err
-		}
+	// ReadAll grows its buffer as bytes arrive, so a header's claim alone
+	// allocates nothing; the claim is at most MaxTOCBytes (holdable).
+	body, err := io.ReadAll(io.LimitReader(r, e.Size))
+	if err == nil && int64(len(body)) < e.Size {
+		err = io.ErrUnexpectedEOF
+	}
+	if err != nil {
+		// Hand what was read to the sinks with the error, as content does.
+		w.replay(e, body, err)
+		return false, err
 	}
 	w.fileHash.Reset()
 	w.fileHash.Write(body)
