@@ -486,3 +486,27 @@ func TestEarlyMembers(t *testing.T) {
 		t.Fatalf("a cut-short member kept, or no truncation problem: %v", a.Problems)
 	}
 }
+
+// TestVisitSmallMembersReadsNoPass: in an input compressed as a whole, the
+// members the index kept in memory are visited from memory: a visit of
+// those alone decompresses nothing (the input is gone by then).
+func TestVisitSmallMembersReadsNoPass(t *testing.T) {
+	p := writeFile(t, compressed(t, compress.Gzip, mkTar(t, ociMembers...)))
+	a, err := Open(context.Background(), p, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if err := os.Remove(p); err != nil {
+		t.Fatal(err)
+	}
+	var got string
+	err = a.Visit(context.Background(), []string{"blobs/sha256/bbbb"}, 1, func(name string, r io.Reader) error {
+		b, err := io.ReadAll(r)
+		got = string(b)
+		return err
+	})
+	if err != nil || got != "small" {
+		t.Fatalf("Visit: %q, %v", got, err)
+	}
+}

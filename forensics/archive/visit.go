@@ -51,8 +51,9 @@ func reopen(f namedFile) (io.ReadCloser, error) {
 }
 
 // Visit calls fn once for each named member with a reader of its bytes.
-// For a compressed input it makes a single decompression pass, in archive
-// order; otherwise it runs up to parallel calls at once, largest member
+// For a compressed input it serves the members kept in memory first, then
+// makes a single decompression pass for the others, in archive order (none
+// when every member wanted is in memory); otherwise it runs up to parallel calls at once, largest member
 // first, so fn must be safe for concurrent use. A member the input lacks is passed to fn as an error
 // reader wrapping ErrNotExist. fn's errors are joined and returned.
 func (a *Archive) Visit(ctx context.Context, names []string, parallel int, fn func(name string, r io.Reader) error) error {
@@ -79,7 +80,19 @@ func (a *Archive) Visit(ctx context.Context, names []string, parallel int, fn fu
 	}
 	sort.Slice(wanted, func(i, j int) bool { return wanted[i].Offset < wanted[j].Offset })
 	if a.compressed {
-		errs = append(errs, a.visitStream(ctx, wanted, fn)...)
+		// Members the index kept in memory cost no pass; the others
+		// share one, so a visit of small members alone reads nothing.
+		var stream []*Member
+		for _, m := range wanted {
+			if _, ok := a.small[m.Name]; !ok {
+				stream = append(stream, m)
+				continue
+			}
+			if err := a.visitOne(m, fn); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		errs = append(errs, a.visitStream(ctx, stream, fn)...)
 		return errors.Join(errs...)
 	}
 	// Members read in place can go in any order: largest first, so that
