@@ -177,11 +177,14 @@ func (l *loader) attachmentManifest(d ocispec.Descriptor, m *versioned, subject 
 			l.reachDescriptor(bd)
 			continue
 		}
-		if !l.verifyOpaque(bd, kind+" blob") {
+		switch {
+		case bd.MediaType == mtInToto && l.carried(bd.Digest) && bd.Size <= l.opts.MaxJSON:
+			// Read once: readBlob verifies what provenance parses.
+			if p := l.provenance(bd); att.Provenance == nil {
+				att.Provenance = p
+			}
+		case !l.verifyOpaque(bd, kind+" blob"):
 			missing++
-		}
-		if bd.MediaType == mtInToto && att.Provenance == nil {
-			att.Provenance = l.provenance(bd)
 		}
 	}
 	l.record(integrity.Problem{Blob: d.Digest.String(), Kind: integrity.NotUnpacked, Content: kind, Size: d.Size,
@@ -206,8 +209,9 @@ func (l *loader) opaque(d ocispec.Descriptor, what, why string) {
 	}
 }
 
-// verifyOpaque streams a carried blob through a Verifier and records a
-// mismatch; it returns false when the blob is absent.
+// verifyOpaque marks a blob referred to and queues it to be verified by
+// readQueued, with the others, in one pass over the input; it returns
+// false when the blob is absent.
 func (l *loader) verifyOpaque(d ocispec.Descriptor, what string) bool {
 	p := blob.Path(d.Digest)
 	if p == "" {
@@ -218,27 +222,32 @@ func (l *loader) verifyOpaque(d ocispec.Descriptor, what string) bool {
 	if _, ok := l.a.Stat(p); !ok {
 		return false
 	}
-	if _, seen := l.verified[d.Digest]; seen {
-		return true
-	}
-	l.verified[d.Digest] = struct{}{}
-	rc, err := l.a.Open(p)
-	if err != nil {
-		l.problem(d.Digest.String(), integrity.Truncated, "%s: opening %s: %v", what, p, err)
-		return true
-	}
-	defer rc.Close()
-	_, err = io.Copy(io.Discard, blob.NewVerifier(rc, d.Digest, d.Size))
-	switch {
-	case err == nil:
-	case errors.Is(err, blob.ErrDigestMismatch):
-		l.problem(d.Digest.String(), integrity.DigestMismatch, "%s: %v", what, err)
-	case errors.Is(err, blob.ErrSizeMismatch):
-		l.problem(d.Digest.String(), integrity.SizeMismatch, "%s: %v", what, err)
-	default:
-		l.problem(d.Digest.String(), integrity.Truncated, "%s: reading %s: %v", what, p, err)
+	if _, queued := l.queued[p]; !queued {
+		l.queued[p] = queuedBlob{d: d, what: what}
+		l.queue = append(l.queue, p)
 	}
 	return true
+}
+
+// queuedBlob is a blob to verify without parsing it.
+type queuedBlob struct {
+	d    ocispec.Descriptor
+	what string
+}
+
+// verifyStream checks a queued blob's bytes against its descriptor.
+func verifyStream(q queuedBlob, name string, r io.Reader) *integrity.Problem {
+	_, err := io.Copy(io.Discard, blob.NewVerifier(r, q.d.Digest, q.d.Size))
+	id := q.d.Digest.String()
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, blob.ErrDigestMismatch):
+		return &integrity.Problem{Blob: id, Kind: integrity.DigestMismatch, Detail: fmt.Sprintf("%s: %v", q.what, err)}
+	case errors.Is(err, blob.ErrSizeMismatch):
+		return &integrity.Problem{Blob: id, Kind: integrity.SizeMismatch, Detail: fmt.Sprintf("%s: %v", q.what, err)}
+	}
+	return &integrity.Problem{Blob: id, Kind: integrity.Truncated, Detail: fmt.Sprintf("%s: reading %s: %v", q.what, name, err)}
 }
 
 // provenance reads an in-toto statement and keeps what SLSA provenance

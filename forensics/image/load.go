@@ -53,7 +53,7 @@ func Load(ctx context.Context, a *archive.Archive, opts Options) ([]*Image, []in
 		byDigest:    map[digest.Digest]*Image{},
 		byConfig:    map[string]*Image{},
 		reported:    map[integrity.Problem]bool{},
-		verified:    map[digest.Digest]struct{}{},
+		queued:      map[string]queuedBlob{},
 		configs:     map[*Image]*configFile{},
 		mismatched:  map[digest.Digest]bool{},
 		leftConfigs: map[string][]string{},
@@ -67,9 +67,9 @@ func Load(ctx context.Context, a *archive.Archive, opts Options) ([]*Image, []in
 	l.referencedOnly()
 	l.checkCounts()
 	l.attach()
-	l.unreferenced()
+	l.readQueued(l.unreferenced())
 	l.leftBehind()
-	if len(l.images) == 0 && (len(l.notCarried) > 0 || hasAbsent(l.problems)) {
+	if len(l.images) == 0 && hasAbsent(l.problems) {
 		// Absence by design explains a platform left out, not an
 		// archive that carries no image at all.
 		l.problem("index.json", integrity.MissingBlob, "the archive carries none of the images its index names")
@@ -100,11 +100,11 @@ type loader struct {
 	byConfig map[string]*Image
 	steps    int
 	// attachments are every attachment found, given to their images
-	// once all are loaded; notCarried are manifests carried without
-	// their content; verified holds the opaque blobs already read.
+	// once all are loaded; queue holds, in order, the members of the
+	// blobs to verify without parsing them (queued), read at the end.
 	attachments []*Attachment
-	notCarried  []notCarried
-	verified    map[digest.Digest]struct{}
+	queue       []string
+	queued      map[string]queuedBlob
 	// configs keeps each OCI image's config for manifest.json's checks;
 	// counts the diff_ids counts to check at the end.
 	configs map[*Image]*configFile
@@ -115,12 +115,6 @@ type loader struct {
 	mismatched map[digest.Digest]bool
 	// leftConfigs are the unreferenced configs by platform.
 	leftConfigs map[string][]string
-}
-
-// notCarried is a manifest carried without its config and layers.
-type notCarried struct {
-	digest   digest.Digest
-	platform string
 }
 
 func (l *loader) problem(name string, k integrity.Kind, format string, args ...any) {

@@ -296,7 +296,6 @@ func (l *loader) referencedOnly() {
 		}
 		l.record(integrity.Problem{Blob: p.d.Digest.String(), Kind: integrity.Absent, Reason: integrity.ReferencedOnly, Platform: p.w.platform, Size: p.d.Size,
 			Detail: fmt.Sprintf("manifest carried without its config and its own layers (%d listed)", len(p.m.Layers))})
-		l.notCarried = append(l.notCarried, notCarried{digest: p.d.Digest, platform: p.w.platform})
 	}
 }
 

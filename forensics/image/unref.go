@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/strata-forensics/strata/forensics/archive"
 	"github.com/strata-forensics/strata/forensics/blob"
 	"github.com/strata-forensics/strata/forensics/compress"
 	"github.com/strata-forensics/strata/forensics/integrity"
@@ -17,37 +18,81 @@ import (
 // The image-layout spec allows them and Docker 25+ writes some in every
 // save (each layer's legacy v1 JSON), so they are described, never failed.
 // Aliases (linked members) share an offset with the member they name.
-func (l *loader) unreferenced() {
+func (l *loader) unreferenced() []archive.Member {
 	reachedAt := map[int64]bool{}
 	for _, m := range l.a.Members() {
 		if l.reached[m.Name] && m.Offset > 0 {
 			reachedAt[m.Offset] = true
 		}
 	}
+	var out []archive.Member
 	for _, m := range l.a.Members() {
-		if l.ctx.Err() != nil {
-			return
-		}
 		if l.reached[m.Name] || (m.Offset > 0 && reachedAt[m.Offset]) {
 			continue
 		}
-		switch {
-		case strings.HasPrefix(m.Name, "blobs/"):
-			id := m.Name
-			if d := blob.FromPath(m.Name); d != "" {
-				id = d.String()
-			}
-			content, platform := l.sniff(m.Name, m.Size)
-			if content == "config" && platform != "" {
-				l.leftConfigs[platform] = append(l.leftConfigs[platform], id)
-			}
-			l.record(integrity.Problem{Blob: id, Kind: integrity.Unreferenced, Content: content, Size: m.Size,
-				Detail: fmt.Sprintf("%s (%d bytes, %s) is not reached from index.json or manifest.json", m.Name, m.Size, content)})
-		case !l.a.Info.OCI && isLegacyBlob(m.Name):
-			content, _ := l.sniff(m.Name, m.Size)
-			l.record(integrity.Problem{Blob: m.Name, Kind: integrity.Unreferenced, Content: content, Size: m.Size,
-				Detail: fmt.Sprintf("%s (%d bytes, %s) is not referred to by manifest.json", m.Name, m.Size, content)})
+		if strings.HasPrefix(m.Name, "blobs/") || (!l.a.Info.OCI && isLegacyBlob(m.Name)) {
+			out = append(out, m)
 		}
+	}
+	return out
+}
+
+// readQueued reads, in one pass over the input (archive.Visit), the blobs
+// queued to be verified and the first bytes of the unreferenced ones, to
+// say what they are, then records both in a fixed order. A member the pass
+// never reached (the input broke off) is recorded as unread.
+func (l *loader) readQueued(unref []archive.Member) {
+	names := append([]string(nil), l.queue...)
+	sizes := map[string]int64{}
+	for _, m := range unref {
+		names = append(names, m.Name)
+		sizes[m.Name] = m.Size
+	}
+	if len(names) == 0 {
+		return
+	}
+	type sniffed struct{ content, platform string }
+	checked := map[string]*integrity.Problem{}
+	seen := map[string]sniffed{}
+	err := l.a.Visit(l.ctx, names, 1, func(name string, r io.Reader) error {
+		if q, ok := l.queued[name]; ok {
+			checked[name] = verifyStream(q, name, r)
+			return nil
+		}
+		// What a broken member still gives is described, as it stands.
+		head, _ := io.ReadAll(io.LimitReader(r, sniffBytes))
+		c, p := sniff(head, int64(len(head)) < sizes[name])
+		seen[name] = sniffed{c, p}
+		return nil
+	})
+	for _, name := range l.queue {
+		p, ok := checked[name]
+		switch {
+		case !ok:
+			q := l.queued[name]
+			l.record(integrity.Problem{Blob: q.d.Digest.String(), Kind: integrity.Truncated, Detail: fmt.Sprintf("%s: %s not read: %v", q.what, name, err)})
+		case p != nil:
+			l.record(*p)
+		}
+	}
+	for _, m := range unref {
+		s, ok := seen[m.Name]
+		if !ok {
+			s.content = "unreadable"
+		}
+		id := m.Name
+		if d := blob.FromPath(m.Name); d != "" {
+			id = d.String()
+			if s.content == "config" && s.platform != "" {
+				l.leftConfigs[s.platform] = append(l.leftConfigs[s.platform], id)
+			}
+		}
+		from := "index.json or manifest.json"
+		if !l.a.Info.OCI && !strings.HasPrefix(m.Name, "blobs/") {
+			from = "manifest.json"
+		}
+		l.record(integrity.Problem{Blob: id, Kind: integrity.Unreferenced, Content: s.content, Size: m.Size,
+			Detail: fmt.Sprintf("%s (%d bytes, %s) is not reached from %s", m.Name, m.Size, s.content, from)})
 	}
 }
 
@@ -56,17 +101,12 @@ const sniffBytes = 64 << 10
 
 // sniff says what an unreferenced blob is from its first bytes: an index,
 // a manifest, an image config (with its platform), a legacy v1 layer JSON,
-// a layer (a tar, compressed or not), else unknown.
-func (l *loader) sniff(name string, size int64) (content, platform string) {
-	rc, err := l.a.Open(name)
-	if err != nil {
-		return "unreadable", ""
-	}
-	defer rc.Close()
-	head, _ := io.ReadAll(io.LimitReader(rc, sniffBytes))
+// a layer (a tar, compressed or not), else unknown. cut says the blob is
+// longer than head (or was cut short), so JSON in it cannot be parsed.
+func sniff(head []byte, cut bool) (content, platform string) {
 	trimmed := bytes.TrimLeft(head, " \t\r\n")
 	if len(trimmed) > 0 && trimmed[0] == '{' {
-		if int64(len(head)) < size {
+		if cut {
 			return "json", ""
 		}
 		return jsonContent(head)
