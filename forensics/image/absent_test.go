@@ -382,3 +382,41 @@ func TestRefsUniqueInInput(t *testing.T) {
 		t.Errorf("refs %q and %q", a, b)
 	}
 }
+
+// TestListedConfigRemoved: manifest.json beside an index that lists no
+// manifests (Docker 25.0.0-25.0.2 saved by ID) names two images; one's
+// config is removed, its layers are still here. That is an image missing
+// its config, not containerd's listed-not-carried (which leaves config and
+// layers out together).
+func TestListedConfigRemoved(t *testing.T) {
+	f := newFixture(t)
+	var entries []map[string]any
+	var removed string
+	for _, v := range []string{"v1", "v2"} {
+		spec := appSpec(t, v)
+		spec.uncompressed = true
+		spec.layers[0] = layerTar(t, "etc/os-release", "ID="+v+"\n")
+		md := f.image(spec)
+		var m ocispec.Manifest
+		if err := json.Unmarshal(f.get("blobs/sha256/"+md.Digest.Encoded()), &m); err != nil {
+			t.Fatal(err)
+		}
+		var layers []string
+		for _, l := range m.Layers {
+			layers = append(layers, "blobs/sha256/"+l.Digest.Encoded())
+		}
+		entries = append(entries, map[string]any{"Config": "blobs/sha256/" + m.Config.Digest.Encoded(), "RepoTags": []string{"app:" + v}, "Layers": layers})
+		removed = "blobs/sha256/" + m.Config.Digest.Encoded()
+	}
+	f.add("oci-layout", []byte(`{"imageLayoutVersion":"1.0.0"}`))
+	f.add("index.json", []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":null}`))
+	f.json("manifest.json", entries)
+	f.remove(removed)
+	_, problems, err := load(t, f.writeTar(""), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := integrity.Verdict(problems); r.OK {
+		t.Fatalf("a removed config reads as absent by design: %v", problems)
+	}
+}

@@ -215,22 +215,36 @@ func (l *loader) docker25Order(img *Image, listed []digest.Digest) bool {
 }
 
 // listedNotCarried reports whether entry e of a manifest.json written beside
-// an index names a config the archive does not carry: containerd's exporter
-// lists the host platform's image even when skip-missing left its blobs
-// out. The entry describes nothing carried, so it is recorded, not loaded.
+// an index names an image the archive does not carry: containerd's exporter
+// lists the host platform's image even when skip-missing left its config
+// and layers out. Layers it shares with a carried image are in the archive
+// anyway; a layer of its own that is carried means the config alone is
+// gone: that entry is read as an image (missing its config), not recorded.
 func (l *loader) listedNotCarried(e dockerEntry) bool {
 	name := memberName(e.Config)
 	if _, ok := l.a.Stat(name); ok {
 		return false
 	}
-	l.reached[name] = true
+	owned := map[string]bool{}
+	for _, img := range l.images {
+		for _, layer := range img.Layers {
+			owned[layer.Blob] = true
+		}
+	}
 	absent := 0
 	for _, p := range e.Layers {
 		lp := memberName(p)
-		l.reached[lp] = true
-		if _, ok := l.a.Stat(lp); !ok {
+		_, ok := l.a.Stat(lp)
+		switch {
+		case !ok:
 			absent++
+		case !owned[lp]:
+			return false
 		}
+	}
+	l.reached[name] = true
+	for _, p := range e.Layers {
+		l.reached[memberName(p)] = true
 	}
 	id := name
 	if d := blob.FromPath(name); d != "" {
