@@ -420,3 +420,63 @@ func TestListedConfigRemoved(t *testing.T) {
 		t.Fatalf("a removed config reads as absent by design: %v", problems)
 	}
 }
+
+// TestMarkedImagesStillImages: marks of an attachment (an artifactType, a
+// subject, an index entry calling it an attestation) do not stop a
+// manifest with an image config and filesystem layers from being read as
+// an image: otherwise an image could hide its layers from every detector
+// by wearing one.
+func TestMarkedImagesStillImages(t *testing.T) {
+	tests := map[string]func(f *fixture, t *testing.T) ocispec.Descriptor{
+		"artifactType": func(f *fixture, t *testing.T) ocispec.Descriptor {
+			return f.imageWith(appSpec(t, "v1"), nil, func(m *ocispec.Manifest) { m.ArtifactType = ocispec.MediaTypeImageConfig })
+		},
+		"subject": func(f *fixture, t *testing.T) ocispec.Descriptor {
+			base := f.image(appSpec(t, "base"))
+			return f.imageWith(appSpec(t, "v1"), nil, func(m *ocispec.Manifest) { m.Subject = &base })
+		},
+		"attestation-annotation": func(f *fixture, t *testing.T) ocispec.Descriptor {
+			return named(f.image(appSpec(t, "v1")), annotationRefType, annotationRefTypeAtt, annotationRefDigest, digest.FromString("x").String())
+		},
+	}
+	for name, build := range tests {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t)
+			f.layout(build(f, t))
+			imgs, _, err := load(t, f.writeTar(""), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(imgs) != 1 || len(imgs[0].Layers) != 2 || imgs[0].Layers[1].Blob == "" {
+				t.Fatalf("%d images: a marked image was not read as one", len(imgs))
+			}
+		})
+	}
+}
+
+// TestCosignSignature: cosign stores a signature as a manifest with an
+// image config and a simplesigning layer, tagged sha256-<subject hex>.sig:
+// an attachment of its subject, not an image.
+func TestCosignSignature(t *testing.T) {
+	f := newFixture(t)
+	img := named(f.image(appSpec(t, "v1")), annotationRefName, "latest")
+	sig := ocispec.Manifest{MediaType: ocispec.MediaTypeImageManifest,
+		Config: f.blob(ocispec.MediaTypeImageConfig, []byte(`{"architecture":"","os":"","rootfs":{"type":"layers","diff_ids":[]}}`)),
+		Layers: []ocispec.Descriptor{f.blob(mtCosignSimpleSigning, []byte(`{"critical":{}}`))}}
+	sig.SchemaVersion = 2
+	sd := named(f.blobJSON(sig.MediaType, sig), annotationRefName, "sha256-"+img.Digest.Encoded()+".sig")
+	f.layout(img, sd)
+	imgs, problems, err := load(t, f.writeTar(""), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(imgs) != 1 {
+		t.Fatalf("%d images, want the signed image alone", len(imgs))
+	}
+	if a := imgs[0].Attachments; len(a) != 1 || a[0].Kind != "signature" || !a[0].Carried {
+		t.Errorf("attachments %+v, want one carried signature", a)
+	}
+	if !integrity.Verdict(problems).OK {
+		t.Errorf("problems %v", problems)
+	}
+}

@@ -67,12 +67,38 @@ func attachmentOf(d ocispec.Descriptor) (subject digest.Digest, kind string) {
 	if k := d.Annotations[annotationCosignKind]; strings.HasPrefix(k, "dev.cosignproject.cosign/") {
 		return "", kindOfArtifact("", k)
 	}
-	return "", ""
+	return cosignTag(d.Annotations[annotationRefName])
+}
+
+// cosignTag reads cosign's tag for what it attaches to an image,
+// sha256-<hex>.sig (signature), .att (attestation) or .sbom, as the
+// subject's digest and the kind.
+func cosignTag(ref string) (subject digest.Digest, kind string) {
+	hexPart, suffix, ok := strings.Cut(strings.TrimPrefix(ref, "sha256-"), ".")
+	if !ok || len(ref) == len(hexPart)+len(suffix)+1 || !isHex64(hexPart) {
+		return "", ""
+	}
+	switch suffix {
+	case "sig":
+		kind = "signature"
+	case "att":
+		kind = "attestation"
+	case "sbom":
+		kind = "sbom"
+	default:
+		return "", ""
+	}
+	return digest.NewDigestFromEncoded(digest.SHA256, hexPart), kind
 }
 
 // attachment tells from a manifest whether it is an attachment: it has a
-// subject, an artifactType, or a config that is no image config.
+// subject, an artifactType, or a config that is no image config. A manifest
+// with an image config and filesystem layers is an image whatever it is
+// marked with (filesystemImage).
 func (v *versioned) attachment() (subject digest.Digest, kind string) {
+	if v.filesystemImage() {
+		return "", ""
+	}
 	if v.Subject != nil {
 		subject = v.Subject.Digest
 	}
@@ -81,8 +107,34 @@ func (v *versioned) attachment() (subject digest.Digest, kind string) {
 		return subject, kindOfArtifact(v.ArtifactType, v.layerTypes())
 	case v.Config != nil && !isImageConfig(v.Config.MediaType):
 		return subject, kindOfArtifact(v.Config.MediaType, v.layerTypes())
+	case len(v.Layers) > 0:
+		// An image config over layers that say what they are (cosign's
+		// simplesigning, an in-toto statement, an SBOM), none a
+		// filesystem. A nydus or EROFS image says nothing of the kind and
+		// stays an image of opaque layers.
+		if k := kindOfArtifact("", v.layerTypes()); k != "artifact" {
+			return subject, k
+		}
 	}
 	return "", ""
+}
+
+// filesystemImage reports whether a manifest describes a filesystem: an
+// image config and at least one tar layer. Such a manifest is read as an
+// image even when something marks it as an attachment (an artifactType,
+// which go-containerregistry writes on images too; a subject; an index
+// entry calling it an attestation): otherwise an image could keep its
+// layers from every detector by wearing such a mark.
+func (v *versioned) filesystemImage() bool {
+	if v.Config == nil || !isImageConfig(v.Config.MediaType) {
+		return false
+	}
+	for _, l := range v.Layers {
+		if l.MediaType != "" && isFilesystemLayer(l.MediaType) {
+			return true
+		}
+	}
+	return false
 }
 
 func (v *versioned) layerTypes() string {
@@ -132,6 +184,10 @@ func (l *loader) attachment(d ocispec.Descriptor, subject digest.Digest, kind st
 	var v versioned
 	if err := json.Unmarshal(data, &v); err != nil {
 		l.problem(d.Digest.String(), integrity.BadJSON, "%s manifest: %v", kind, err)
+		return
+	}
+	if v.filesystemImage() {
+		l.manifest(d, &v, w)
 		return
 	}
 	if v.shape() == kindIndex {
