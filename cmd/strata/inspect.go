@@ -115,7 +115,7 @@ func attachmentsText(w io.Writer, img *image.Image) {
 	}
 	fmt.Fprintln(w, "  attachments:")
 	for _, a := range img.Attachments {
-		carried := "verified, not unpacked"
+		carried := "carried, not unpacked"
 		if !a.Carried {
 			carried = "not carried"
 		}

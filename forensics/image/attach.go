@@ -244,7 +244,7 @@ func (l *loader) attachmentManifest(d ocispec.Descriptor, m *versioned, subject 
 		}
 	}
 	l.record(integrity.Problem{Blob: d.Digest.String(), Kind: integrity.NotUnpacked, Content: kind, Size: d.Size,
-		Detail: fmt.Sprintf("%s of %s: verified, not a filesystem", kind, orUnknown(subject))})
+		Detail: fmt.Sprintf("%s of %s: not a filesystem; its blobs are checked against their digests, never unpacked", kind, orUnknown(subject))})
 	if missing > 0 {
 		l.record(integrity.Problem{Blob: d.Digest.String(), Kind: integrity.Absent, Reason: integrity.ReferencedOnly, Size: d.Size,
 			Detail: fmt.Sprintf("%s carried without %d of its blobs", kind, missing)})
@@ -256,7 +256,7 @@ func (l *loader) attachmentManifest(d ocispec.Descriptor, m *versioned, subject 
 func (l *loader) opaque(d ocispec.Descriptor, what, why string) {
 	if l.verifyOpaque(d, what) {
 		l.record(integrity.Problem{Blob: d.Digest.String(), Kind: integrity.NotUnpacked, Content: "artifact", Size: d.Size,
-			Detail: fmt.Sprintf("%s of %s: verified, not an image", what, why)})
+			Detail: fmt.Sprintf("%s of %s: not an image; checked against its digest, never unpacked", what, why)})
 		return
 	}
 	if blob.Path(d.Digest) != "" {

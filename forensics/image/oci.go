@@ -373,7 +373,7 @@ func (l *loader) ociLayer(i int, d ocispec.Descriptor) *Layer {
 			return layer
 		}
 		l.record(integrity.Problem{Blob: d.Digest.String(), Kind: integrity.NotUnpacked, Content: "layer", Size: d.Size,
-			Detail: fmt.Sprintf("%s has media type %q, no filesystem tar: verified, not unpacked", what, shorten(d.MediaType))})
+			Detail: fmt.Sprintf("%s has media type %q, no filesystem tar: checked against its digest, never unpacked", what, shorten(d.MediaType))})
 		return layer
 	}
 	if _, ok := l.a.Stat(p); ok {
