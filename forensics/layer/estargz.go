@@ -27,7 +27,7 @@ const (
 	// FormatZstdChunked is a zstd:chunked layer (containers/storage
 	// pkg/chunked/internal/minimal/compression.go): a zstd tar followed by
 	// skippable frames (the TOC, the tar-split data) and a last skippable
-	// frame of 64 bytes ending in the magic "GNUlInUx". The frames decode to
+	// frame, the footer (see zstdChunkedFooter). The frames decode to
 	// nothing: the layer's tar holds no extra entries.
 	FormatZstdChunked = "zstd:chunked"
 )
@@ -259,26 +259,44 @@ func validTOC(b []byte) bool {
 	return json.Unmarshal(b, &toc) == nil && toc.Version >= 1 && toc.Entries != nil
 }
 
-// zstdChunkedFooter reports whether the blob ends in a zstd:chunked footer:
-// a skippable frame (magic 50 2A 4D 18) of 64 bytes whose last eight are
-// "GNUlInUx", and whose manifest and tar-split offsets lie inside the blob
-// (containers/storage minimal/compression.go footerDataToBlob).
+// zstdChunkedFooter reports whether the blob ends in a zstd:chunked footer,
+// as containers/storage has written it over time (pkg/chunked/internal
+// compression.go, later minimal/compression.go): a last skippable frame
+// (magic 50 2A 4D 18) of 40 or 48 bytes ending in "GnUlInUx" (buildah 1.28
+// and its time), or of 64 bytes ending in "GNUlInUx" (with the tar-split
+// offsets), whose TOC (and tar-split) offsets lie inside the blob
+// (footerDataToBlob).
 func zstdChunkedFooter(tail []byte, size int64) bool {
-	if len(tail) < zstdChunkedFooterSize {
-		return false
+	for _, f := range []struct {
+		data  int
+		magic string
+	}{{64, "GNUlInUx"}, {48, "GnUlInUx"}, {40, "GnUlInUx"}} {
+		n := 8 + f.data
+		if len(tail) < n {
+			continue
+		}
+		p := tail[len(tail)-n:]
+		if !bytes.Equal(p[:4], []byte{0x50, 0x2a, 0x4d, 0x18}) || binary.LittleEndian.Uint32(p[4:8]) != uint32(f.data) {
+			continue
+		}
+		d := p[8:]
+		if string(d[f.data-8:]) != f.magic {
+			continue
+		}
+		end := uint64(size - int64(n))
+		manifest, mlen := binary.LittleEndian.Uint64(d[0:]), binary.LittleEndian.Uint64(d[8:])
+		if manifest > end || mlen > end-manifest {
+			continue
+		}
+		if f.data == 64 {
+			tarSplit, tlen := binary.LittleEndian.Uint64(d[32:]), binary.LittleEndian.Uint64(d[40:])
+			if tarSplit > end || tlen > end-tarSplit {
+				continue
+			}
+		}
+		return true
 	}
-	p := tail[len(tail)-zstdChunkedFooterSize:]
-	if !bytes.Equal(p[:4], []byte{0x50, 0x2a, 0x4d, 0x18}) || binary.LittleEndian.Uint32(p[4:8]) != 64 {
-		return false
-	}
-	d := p[8:]
-	if string(d[56:]) != "GNUlInUx" {
-		return false
-	}
-	end := uint64(size - zstdChunkedFooterSize)
-	manifest, tarSplit := binary.LittleEndian.Uint64(d[0:]), binary.LittleEndian.Uint64(d[32:])
-	mlen, tlen := binary.LittleEndian.Uint64(d[8:]), binary.LittleEndian.Uint64(d[40:])
-	return manifest <= end && mlen <= end-manifest && tarSplit <= end && tlen <= end-tarSplit
+	return false
 }
 
 // tailReader keeps the last bytes read through it: the footer, once the

@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -359,5 +361,24 @@ func TestWalkEStargzBrokenKeepsNames(t *testing.T) {
 	}
 	if !slices.Contains(paths, "/stargz.index.json") || !slices.Contains(paths, "/.no.prefetch.landmark") || s.Format != "" {
 		t.Errorf("entries %v format %q: a broken eStargz layer must keep its metadata names", paths, s.Format)
+	}
+}
+
+// TestWalkZstdChunkedBuildah walks a zstd:chunked layer written by a real
+// producer: buildah 1.28.2 (Debian 12), `buildah push --compression-format
+// zstd:chunked` of the top layer of fixtures/testdata/xz-planted.oci.tar.
+// Its containers/storage writes the 40-byte footer with the GnUlInUx magic
+// (the 64-byte GNUlInUx footer came later).
+func TestWalkZstdChunkedBuildah(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "zstd-chunked-buildah-1.28.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := walkModes(t, b, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Format != FormatZstdChunked || s.DiffID != "sha256:46c2660c991dc8773d7c31d52248c12d251c0d7590382f1b726a7f1b90cf1bca" || len(s.Entries) != 1 {
+		t.Errorf("format %q, diff_id %s, %d entries", s.Format, s.DiffID, len(s.Entries))
 	}
 }
