@@ -171,6 +171,10 @@ func TestAbsentByDesign(t *testing.T) {
 			images:  1,
 		},
 		{
+			// What skopeo copy --multi-arch index-only writes, and what
+			// removing every platform would leave: nothing to tell them
+			// apart, so no failure; the scan refuses the input as
+			// carrying no image (scan's TestIndexOnly).
 			name: "carries-no-platform",
 			input: func(t *testing.T) string {
 				f := newFixture(t)
@@ -184,8 +188,8 @@ func TestAbsentByDesign(t *testing.T) {
 				}
 				return f.writeTar("")
 			},
-			failing: []string{"missing-blob"},
-			absent:  []string{"attestation-not-carried ", "platform-not-carried linux/amd64", "platform-not-carried linux/arm/v7", "platform-not-carried linux/arm64/v8"},
+			ok:     true,
+			absent: []string{"attestation-not-carried ", "platform-not-carried linux/amd64", "platform-not-carried linux/arm/v7", "platform-not-carried linux/arm64/v8"},
 		},
 		{
 			name: "docker-25.0.0-shuffled-layers",

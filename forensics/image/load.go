@@ -69,11 +69,6 @@ func Load(ctx context.Context, a *archive.Archive, opts Options) ([]*Image, []in
 	l.attach()
 	l.readQueued(l.unreferenced())
 	l.leftBehind()
-	if len(l.images) == 0 && hasAbsent(l.problems) {
-		// Absence by design explains a platform left out, not an
-		// archive that carries no image at all.
-		l.problem("index.json", integrity.MissingBlob, "the archive carries none of the images its index names")
-	}
 	imgs := l.images
 	for _, img := range imgs {
 		img.Names = uniqueSorted(img.Names)
@@ -305,13 +300,4 @@ func sortImages(imgs []*Image) {
 		}
 		return a.ConfigDigest < b.ConfigDigest
 	})
-}
-
-func hasAbsent(ps []integrity.Problem) bool {
-	for _, p := range ps {
-		if p.Kind == integrity.Absent {
-			return true
-		}
-	}
-	return false
 }

@@ -2,6 +2,7 @@ package scan_test
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -121,5 +122,38 @@ func TestNamedLayerDigestChecked(t *testing.T) {
 			}
 			t.Errorf("no digest-mismatch naming %s: %v", damagedBlob[name], res.Integrity().Problems)
 		})
+	}
+}
+
+// TestIndexOnly: skopeo copy --multi-arch index-only writes a layout that
+// holds a multi-platform index and nothing it names. That is no image to
+// examine (exit 2), and not damage: no missing-blob, the absences listed.
+func TestIndexOnly(t *testing.T) {
+	src := filepath.Join("..", "..", "fixtures", "testdata", "multi-platform.oci")
+	dst := t.TempDir()
+	idx, err := os.ReadFile(filepath.Join(src, "index.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var top struct {
+		Manifests []struct{ Digest string } `json:"manifests"`
+	}
+	if err := json.Unmarshal(idx, &top); err != nil || len(top.Manifests) != 1 {
+		t.Fatalf("index.json: %v", err)
+	}
+	hex := strings.TrimPrefix(top.Manifests[0].Digest, "sha256:")
+	inner, err := os.ReadFile(filepath.Join(src, "blobs", "sha256", hex))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(dst, "blobs", "sha256"), 0o755)
+	for name, b := range map[string][]byte{"oci-layout": []byte(`{"imageLayoutVersion":"1.0.0"}`), "index.json": idx, filepath.Join("blobs", "sha256", hex): inner} {
+		if err := os.WriteFile(filepath.Join(dst, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = scan.Run(context.Background(), dst, scan.Options{Parallel: 2})
+	if err == nil || !strings.Contains(err.Error(), "carries no image") || strings.Contains(err.Error(), "missing-blob") {
+		t.Fatalf("err = %v, want 'carries no image' and no missing-blob", err)
 	}
 }

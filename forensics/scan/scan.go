@@ -273,6 +273,12 @@ func Run(ctx context.Context, path string, opts Options) (*Result, error) {
 		// Nothing readable is left: the input is unusable, and the
 		// problems, not a filter that matched nothing, say why.
 		a.Close()
+		if integrity.Failing(res.Problems) == 0 {
+			// An index whose images were all left out by design
+			// (skopeo copy --multi-arch index-only writes one): not
+			// damage, and nothing to examine.
+			return nil, fmt.Errorf("%s: carries no image, only names of images absent by design: %s", path, problemList(res.Problems))
+		}
 		return nil, fmt.Errorf("%s: no image could be read: %s", path, problemList(res.Problems))
 	}
 	imgs, err = image.Filter(imgs, opts.Images, opts.Platform)
