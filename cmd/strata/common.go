@@ -150,21 +150,12 @@ func problemsText(w io.Writer, res *scan.Result) {
 	} else {
 		fmt.Fprintf(w, "integrity: FAILED (%s)%s\n", plural(len(rep.Problems), "problem"), printable.String(words))
 	}
-	for _, p := range rep.Problems {
-		fmt.Fprintf(w, "  %s  %s: %s\n", p.Kind, printable.String(p.Blob), printable.String(p.Detail))
-	}
-	for _, p := range rep.Absent {
-		fmt.Fprintf(w, "  absent (%s)  %s: %s\n", p.Reason, printable.String(p.Blob), printable.String(p.Detail))
-	}
-	for _, p := range rep.Unreferenced {
-		fmt.Fprintf(w, "  unreferenced (%s)  %s: %s\n", printable.String(p.Content), printable.String(p.Blob), printable.String(p.Detail))
-	}
-	for _, p := range rep.Notes {
-		what := string(p.Kind)
-		if p.Reason != "" {
-			what = string(p.Reason)
+	for _, p := range rep.Records() {
+		label := string(p.Kind)
+		if class := p.Class(); class != "problem" {
+			label = class + " (" + p.Qualifier() + ")"
 		}
-		fmt.Fprintf(w, "  note (%s)  %s: %s\n", what, printable.String(p.Blob), printable.String(p.Detail))
+		fmt.Fprintf(w, "  %s  %s: %s\n", printable.String(label), printable.String(p.Blob), printable.String(p.Detail))
 	}
 }
 

@@ -120,6 +120,39 @@ func (p Problem) Informational() bool {
 	return false
 }
 
+// Class names the part of a Report a record belongs to: "problem",
+// "absent", "unreferenced" or "note".
+func (p Problem) Class() string {
+	switch p.Kind {
+	case Absent, Foreign:
+		return "absent"
+	case Unreferenced:
+		return "unreferenced"
+	case Defect, NotUnpacked:
+		return "note"
+	}
+	return "problem"
+}
+
+// Qualifier is what a line about a record says after its class: why an
+// absent blob is absent, what an unreferenced blob is, which producer
+// defect a note is about (else its kind), a problem's kind.
+func (p Problem) Qualifier() string {
+	switch p.Class() {
+	case "absent":
+		if p.Reason != "" {
+			return string(p.Reason)
+		}
+	case "unreferenced":
+		return p.Content
+	case "note":
+		if p.Reason != "" {
+			return string(p.Reason)
+		}
+	}
+	return string(p.Kind)
+}
+
 // Report is an integrity verdict with its records sorted into the outcomes
 // they describe.
 type Report struct {
@@ -142,12 +175,12 @@ type Report struct {
 func Verdict(records []Problem) Report {
 	r := Report{OK: true, Problems: []Problem{}, Absent: []Problem{}, Unreferenced: []Problem{}, Notes: []Problem{}}
 	for _, p := range records {
-		switch p.Kind {
-		case Absent, Foreign:
+		switch p.Class() {
+		case "absent":
 			r.Absent = append(r.Absent, p)
-		case Unreferenced:
+		case "unreferenced":
 			r.Unreferenced = append(r.Unreferenced, p)
-		case Defect, NotUnpacked:
+		case "note":
 			r.Notes = append(r.Notes, p)
 		default:
 			r.Problems = append(r.Problems, p)

@@ -96,21 +96,12 @@ func (d *Document) WriteText(w io.Writer, o TextOptions) error {
 		if words := in.Coverage.Words(); words != "" {
 			fmt.Fprintf(bw, "integrity: %s — %s\n", integrityState(in.Integrity), oneLine(words))
 		}
-		for _, p := range in.Integrity.Problems {
-			fmt.Fprintf(bw, "%s  %s  %s  %s\n", o.paint(ansiRed, "integrity"), p.Kind, oneLine(p.Blob), oneLine(p.Detail))
-		}
-		for _, p := range in.Integrity.Absent {
-			fmt.Fprintf(bw, "absent  %s  %s  %s\n", p.Reason, oneLine(p.Blob), oneLine(p.Detail))
-		}
-		for _, p := range in.Integrity.Unreferenced {
-			fmt.Fprintf(bw, "unreferenced  %s  %s  %s\n", oneLine(p.Content), oneLine(p.Blob), oneLine(p.Detail))
-		}
-		for _, p := range in.Integrity.Notes {
-			label := string(p.Kind)
-			if p.Reason != "" {
-				label = string(p.Reason)
+		for _, p := range in.Integrity.Records() {
+			class, what := p.Class(), p.Qualifier()
+			if class == "problem" {
+				class = o.paint(ansiRed, "integrity")
 			}
-			fmt.Fprintf(bw, "note  %s  %s  %s\n", label, oneLine(p.Blob), oneLine(p.Detail))
+			fmt.Fprintf(bw, "%s  %s  %s  %s\n", class, oneLine(what), oneLine(p.Blob), oneLine(p.Detail))
 		}
 	}
 	if len(d.Inputs) > 1 {
