@@ -181,7 +181,11 @@ func sevOrNone(s *finding.Severity) string {
 }
 
 func layerLabel(f finding.Finding) string {
-	if f.Layer < 0 {
+	switch {
+	case f.Layer < 0 && f.LayerDigest != "":
+		// A layer no image has (an unreferenced blob): no index to give.
+		return "blob (" + shortDigest(f.LayerDigest) + ")"
+	case f.Layer < 0:
 		return "image"
 	}
 	return fmt.Sprintf("layer %d (%s)", f.Layer, shortDigest(f.LayerDigest))

@@ -288,7 +288,8 @@ func Run(ctx context.Context, path string, opts Options) (*Result, error) {
 	}
 	log.Debug("images resolved", "input", path, "images", len(imgs))
 
-	layers, err := readLayers(ctx, a, imgs, opts)
+	lost := orphans(a, res.Problems)
+	layers, err := readLayers(ctx, a, append(slices.Clone(imgs), lost...), opts)
 	if err == nil {
 		// The input's own sha256 was computed while its layers were read.
 		err = a.Wait()
@@ -314,9 +315,19 @@ func Run(ctx context.Context, path string, opts Options) (*Result, error) {
 		res.Findings = append(res.Findings, ir.Findings...)
 		res.Problems = append(res.Problems, problems...)
 	}
-	// Layer problems once per blob, however many images share it.
+	var lostFindings []finding.Finding
+	lostFindings, res.Problems = orphanResults(lost, layers, opts.Engine, res.Problems)
+	res.Findings = append(res.Findings, lostFindings...)
+	lostBlob := map[string]bool{}
+	for _, img := range lost {
+		lostBlob[img.Layers[0].Blob] = true
+	}
+	// Layer problems once per blob, however many images share it; an
+	// orphan's are in its unreferenced record.
 	for _, name := range sortedKeys(layers) {
-		res.Problems = append(res.Problems, layers[name].Problems...)
+		if !lostBlob[name] {
+			res.Problems = append(res.Problems, layers[name].Problems...)
+		}
 	}
 	res.Problems = dedupeProblems(res.Problems)
 	finding.Sort(res.Findings)
