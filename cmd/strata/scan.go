@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/strata-forensics/strata/forensics/archive"
+	"github.com/strata-forensics/strata/forensics/atomicfile"
 	"github.com/strata-forensics/strata/forensics/detect"
 	"github.com/strata-forensics/strata/forensics/finding"
 	"github.com/strata-forensics/strata/forensics/printable"
@@ -232,22 +232,11 @@ func writeReport(doc *report.Document, format report.Format, file string, out io
 		o := report.TextOptions{Color: colorWanted(out)}
 		return doc.Write(out, format, o)
 	}
-	fh, err := os.Create(file)
-	if err != nil {
-		return err
-	}
-	bw := bufio.NewWriter(fh)
-	err = doc.Write(bw, format, report.TextOptions{})
-	if ferr := bw.Flush(); err == nil {
-		err = ferr
-	}
-	if cerr := fh.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("%s: %w", file, err)
-	}
-	return nil
+	// All or nothing: a full disk or a kill leaves no half-written report
+	// under the name asked for.
+	return atomicfile.Write(file, 0o644, func(w io.Writer) error {
+		return doc.Write(w, format, report.TextOptions{})
+	})
 }
 
 func colorWanted(w io.Writer) bool {

@@ -8,12 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 
+	"github.com/strata-forensics/strata/forensics/atomicfile"
 	"github.com/strata-forensics/strata/forensics/finding"
 	"github.com/strata-forensics/strata/forensics/layer"
 	"github.com/strata-forensics/strata/forensics/printable"
@@ -47,10 +47,23 @@ func WriteEvidence(dir string, results []*scan.Result, meta Meta, formats ...For
 	return writeEvidence(dir, NewDocument(results, meta), results, ops, formats)
 }
 
+// The folder is built under a temporary name beside dir and renamed to dir
+// once SHA256SUMS is written (see atomicfile.Dir): a folder named dir is
+// always complete.
 func writeEvidence(dir string, d *Document, results []*scan.Result, ops []opener, formats []Format) error {
-	if err := emptyDir(dir); err != nil {
-		return err
+	err := atomicfile.Dir(dir, func(tmp string) error {
+		return fillEvidence(tmp, d, results, ops, formats)
+	})
+	if errors.Is(err, atomicfile.ErrExists) {
+		return fmt.Errorf("evidence %s: %w", dir, ErrNotEmpty)
 	}
+	if err != nil {
+		return fmt.Errorf("evidence: %w", err)
+	}
+	return nil
+}
+
+func fillEvidence(dir string, d *Document, results []*scan.Result, ops []opener, formats []Format) error {
 	if len(formats) == 0 {
 		formats = EvidenceFormats
 	}
@@ -85,23 +98,6 @@ func writeEvidence(dir string, d *Document, results []*scan.Result, ops []opener
 		written = append(written, "files.tsv")
 	}
 	return writeSums(dir, written)
-}
-
-// emptyDir creates dir, or accepts it when it exists and is empty.
-func emptyDir(dir string) error {
-	ents, err := os.ReadDir(dir)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return fmt.Errorf("evidence: %w", err)
-		}
-		return nil
-	case err != nil:
-		return fmt.Errorf("evidence: %w", err)
-	case len(ents) > 0:
-		return fmt.Errorf("evidence %s: %w (%d entries)", dir, ErrNotEmpty, len(ents))
-	}
-	return nil
 }
 
 // writeFile creates a new file (never replacing one) holding b, read-only:

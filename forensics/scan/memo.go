@@ -15,6 +15,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/strata-forensics/strata/forensics/archive"
+	"github.com/strata-forensics/strata/forensics/atomicfile"
 	"github.com/strata-forensics/strata/forensics/blob"
 	"github.com/strata-forensics/strata/forensics/detect"
 	"github.com/strata-forensics/strata/forensics/internal/readahead"
@@ -280,50 +281,25 @@ func (m *Memo) store(lr *LayerResult, fingerprint string) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(p), ".tmp-*")
-	if err != nil {
+	err := atomicfile.Write(p, 0o644, func(w io.Writer) error {
+		zw := gzip.NewWriter(w)
+		err := json.NewEncoder(zw).Encode(cached{Format: cacheFormat, Key: memoKey(lr.Digest, fingerprint), Digest: lr.Digest, Summary: lr.Summary, Detect: lr.Detect})
+		if cerr := zw.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	})
+	if err != nil || lr.Summary.DiffID == "" {
 		return err
 	}
-	defer os.Remove(tmp.Name())
-	zw := gzip.NewWriter(tmp)
-	err = json.NewEncoder(zw).Encode(cached{Format: cacheFormat, Key: memoKey(lr.Digest, fingerprint), Digest: lr.Digest, Summary: lr.Summary, Detect: lr.Detect})
-	if cerr := zw.Close(); err == nil {
-		err = cerr
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), p); err != nil {
-		return err
-	}
-	if lr.Summary.DiffID == "" {
-		return nil
-	}
-	return writeFileAtomic(m.diffPath(lr.Summary.DiffID, fingerprint), []byte(lr.Digest))
-}
-
-// writeFileAtomic writes b to p through a temporary file and a rename, so
-// a reader never sees half of it.
-func writeFileAtomic(p string, b []byte) error {
+	p = m.diffPath(lr.Summary.DiffID, fingerprint)
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(p), ".tmp-*")
-	if err != nil {
+	return atomicfile.Write(p, 0o644, func(w io.Writer) error {
+		_, err := io.WriteString(w, lr.Digest.String())
 		return err
-	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(b)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), p)
+	})
 }
 
 func (m *Memo) hit() {
