@@ -34,6 +34,7 @@ test: tools test-go hostile-big fuzz-smoke offline-check
 
 test-go:
 	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	@echo "GOOS=windows go build ./... (no POSIX-only calls on the read path)"; GOOS=windows $(GO) build ./...
 	CGO_ENABLED=1 $(GO) test -race -count=1 ./...
@@ -64,9 +65,9 @@ demo-run:
 		$(BIN) scan $(PARTIAL); test $$? -le 1
 	@echo; echo "== strata scan $(FIXTURES)/clean.docker.tar (control)"; $(BIN) scan $(FIXTURES)/clean.docker.tar
 
-# bench generates (once, cached in BENCH_DIR) a 1.5 GB image, its
+# bench generates (once, cached in BENCH_DIR) a 1.6 GB image, its
 # uncompressed twin and a fleet of 20, then times strata against the limit
-# program and the peers; see fixtures/bench/run.sh and README "Performance".
+# program and the peers; see fixtures/bench/run.sh and docs/performance.md.
 BENCH_DIR ?= .cache/bench
 BENCH_RUNS ?= 3
 bench:
@@ -97,11 +98,12 @@ fixtures:
 	$(GO) run ./fixtures/producers/containerd -out fixtures/testdata/producers
 	$(GO) run ./fixtures/producers/estargz -out fixtures/testdata/producers
 	$(GO) run ./fixtures/producers/quirks -out fixtures/testdata/producers
+	$(GO) run ./fixtures/producers/twins -out fixtures/testdata/producers
 	bash fixtures/pkgdb/gen.sh
 
 lint:
 	$(GO) vet ./...
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+	$(GO) tool staticcheck ./...
 
 PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64
 
@@ -123,7 +125,7 @@ dist-check:
 	$(MAKE) --no-print-directory dist && diff /tmp/strata-SHA256SUMS.1 dist/SHA256SUMS && echo "dist: reproducible"
 
 # screenshot renders the HTML report of the planted fixture in headless
-# Chromium and saves the README's docs/report.png.
+# Chromium and saves docs/report.png (shown in docs/reports.md).
 screenshot:
 	$(GO) test -count=1 -run '^TestHTMLRendersInChromium$$' ./forensics/report -args -screenshot $(CURDIR)/docs/report.png
 

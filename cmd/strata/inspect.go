@@ -85,7 +85,7 @@ digest and every layer against the config's diff_ids.`,
 		},
 	}
 	in.register(cmd)
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON (see README: inspect --json)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON (see docs/commands.md, strata inspect)")
 	return cmd
 }
 
