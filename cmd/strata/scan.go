@@ -229,7 +229,7 @@ func failed(v report.Verdict, failOn finding.Severity) bool {
 // Colour only ever reaches a terminal, and never when NO_COLOR is set.
 func writeReport(doc *report.Document, format report.Format, file string, out io.Writer) error {
 	if file == "" {
-		o := report.TextOptions{Color: colorWanted(out)}
+		o := report.TextOptions{Color: colorWanted(out), Width: terminalWidth(out)}
 		return doc.Write(out, format, o)
 	}
 	// All or nothing: a full disk or a kill leaves no half-written report
@@ -244,6 +244,21 @@ func colorWanted(w io.Writer) bool {
 		return false
 	}
 	return isTerminal(w)
+}
+
+// terminalWidth is the columns of the terminal w is, or 0 (no limit) when
+// it is a pipe or a file, so that what is saved or grepped keeps every
+// line whole.
+func terminalWidth(w io.Writer) int {
+	f, ok := w.(interface{ Fd() uintptr })
+	if !ok || !term.IsTerminal(f.Fd()) {
+		return 0
+	}
+	cols, _, err := term.GetSize(f.Fd())
+	if err != nil {
+		return 0
+	}
+	return cols
 }
 
 func isTerminal(w io.Writer) bool {

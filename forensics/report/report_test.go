@@ -3,9 +3,12 @@ package report
 import (
 	"bytes"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/opencontainers/go-digest"
 
@@ -301,23 +304,81 @@ func TestTextColor(t *testing.T) {
 func TestTextLines(t *testing.T) {
 	d := NewDocument([]*scan.Result{sampleResult(t)}, testMeta(t))
 	lines := strings.Split(strings.TrimSuffix(string(render(t, d, Text, TextOptions{})), "\n"), "\n")
-	// Input line, a verdict line per image, a line per finding, a line per problem.
-	if want := 1 + 2 + 3 + 1; len(lines) != want {
-		t.Fatalf("%d lines, want %d:\n%s", len(lines), want, strings.Join(lines, "\n"))
-	}
+	checkTextLines(t, lines, len(d.Findings))
 	for _, want := range []string{"COMPROMISED  example/xz:planted (linux/amd64)", "INTEGRITY-FAILED  example/clean:1 (linux/arm64)"} {
 		if !strings.Contains(strings.Join(lines[1:3], "\n"), want) {
 			t.Errorf("no verdict line %q", want)
 		}
 	}
-	for i, f := range d.Findings {
-		l := lines[3+i]
-		for _, part := range []string{f.Severity.String(), f.Rule, f.Image, "layer 1 (" + shortDigest(f.LayerDigest) + ")", f.Path, presence(f.Present)} {
+	// Findings come under their image's heading, worst first, one line
+	// each, the image named by the heading.
+	var got []string
+	heading := ""
+	for _, l := range lines {
+		if strings.HasPrefix(l, "findings in ") {
+			heading = l
+		}
+		if isFindingLine(l) {
+			got = append(got, heading+"|"+l)
+		}
+	}
+	fs := slices.Clone(d.Findings)
+	slices.SortStableFunc(fs, func(a, b finding.Finding) int { return int(b.Severity) - int(a.Severity) })
+	if len(got) != len(fs) {
+		t.Fatalf("%d finding lines, want %d", len(got), len(fs))
+	}
+	for i, f := range fs {
+		l := got[i]
+		for _, part := range []string{"findings in " + f.Image + ":|", "  " + f.Severity.String(), f.Rule, "layer 1 (" + shortDigest(f.LayerDigest) + ")", f.Path, presence(f.Present)} {
 			if !strings.Contains(l, part) {
 				t.Errorf("finding line %q lacks %q", l, part)
 			}
 		}
 	}
+}
+
+// TestTextWidth: on a terminal of 80 columns no line is wider, a
+// finding's message moves to a line of its own, and the file name of a
+// long path survives.
+func TestTextWidth(t *testing.T) {
+	d := NewDocument([]*scan.Result{sampleResult(t)}, testMeta(t))
+	text := string(render(t, d, Text, TextOptions{Width: 80}))
+	for _, l := range strings.Split(strings.TrimSuffix(text, "\n"), "\n") {
+		if n := utf8.RuneCountInString(l); n > 80 {
+			t.Errorf("%d columns: %q", n, l)
+		}
+	}
+	if !strings.Contains(text, "liblzma.so.5.6.1  present\n            ") {
+		t.Errorf("message not on a line of its own, or file name cut:\n%s", text)
+	}
+	if wide := string(render(t, d, Text, TextOptions{})); strings.Contains(wide, "…") {
+		t.Error("text for a file or pipe is shortened")
+	}
+}
+
+// checkTextLines holds every line of a text report to the shapes it may
+// take, so that no finding can forge a line, and counts the finding lines.
+func checkTextLines(t *testing.T, lines []string, findings int) {
+	t.Helper()
+	n := 0
+	for i, l := range lines {
+		switch {
+		case i == 0, l == "", strings.HasPrefix(l, "findings in "), strings.HasPrefix(l, "verdict: "):
+		case isFindingLine(l):
+			n++
+		case regexp.MustCompile(`^(COMPROMISED|SUSPICIOUS|INTEGRITY-FAILED|CLEAN)  `).MatchString(l):
+		case regexp.MustCompile(`^(integrity|absent|unreferenced|note)[: ] `).MatchString(l):
+		default:
+			t.Errorf("line %d has no shape a text report gives: %q", i+1, l)
+		}
+	}
+	if n != findings {
+		t.Errorf("%d finding lines, want %d", n, findings)
+	}
+}
+
+func isFindingLine(l string) bool {
+	return regexp.MustCompile(`^  (info|low|medium|high|critical) *  `).MatchString(l)
 }
 
 func TestParseFormat(t *testing.T) {
@@ -368,9 +429,7 @@ func FuzzText(f *testing.F) {
 		if bytes.ContainsRune(text, 0x1b) {
 			t.Fatal("escape sequence in plain text")
 		}
-		if n := bytes.Count(text, []byte("\n")); n != 1+2+3+1 {
-			t.Fatalf("%d lines", n)
-		}
+		checkTextLines(t, strings.Split(strings.TrimSuffix(string(text), "\n"), "\n"), len(res.Findings))
 		for _, fm := range []Format{JSON, SARIF, Markdown, HTML} {
 			render(t, d, fm, TextOptions{})
 		}

@@ -1,14 +1,16 @@
 package report
 
 import (
-	"github.com/strata-forensics/strata/forensics/integrity"
-
 	"bufio"
+	"cmp"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/strata-forensics/strata/forensics/finding"
+	"github.com/strata-forensics/strata/forensics/integrity"
 	"github.com/strata-forensics/strata/forensics/printable"
 )
 
@@ -17,7 +19,55 @@ type TextOptions struct {
 	// Color adds ANSI colours. Callers leave it off when NO_COLOR is set or
 	// the output is not a terminal.
 	Color bool
+	// Width, when set (a terminal's columns), fits lines to it: a
+	// finding's message too long for its line goes on a line of its own,
+	// and what still does not fit is shortened with "…" (a path in its
+	// middle, anything else at its end). The full text is in every other
+	// format, and in text written to a file or a pipe.
+	Width int
 }
+
+// fit shortens a whole line to the width.
+func (o TextOptions) fit(s string) string {
+	if o.Width <= 0 {
+		return s
+	}
+	return cutEnd(s, o.Width)
+}
+
+// fitTail shortens, at its end, the part of a line after used columns.
+func (o TextOptions) fitTail(used int, s string) string {
+	if o.Width <= 0 {
+		return s
+	}
+	return cutEnd(s, max(o.Width-used, 12))
+}
+
+// fits reports whether a finding's one line, whose head takes used
+// columns, fits the width.
+func (o TextOptions) fits(used int, path, presence, msg string) bool {
+	return o.Width <= 0 || used+utf8.RuneCountInString(path)+len(presence)+utf8.RuneCountInString(msg)+4 <= o.Width
+}
+
+// cutEnd keeps the first n runes of s, the last one an ellipsis.
+func cutEnd(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:max(n-1, 0)]) + "…"
+}
+
+// cutStart keeps the last n runes of s, the first one an ellipsis: a
+// path keeps its file name.
+func cutStart(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return "…" + string(r[len(r)-max(n-1, 0):])
+}
+
 
 const (
 	ansiReset  = "\x1b[0m"
@@ -64,18 +114,20 @@ func statusColor(s Status) string {
 	return ""
 }
 
-// WriteText writes the terminal summary: a verdict line per image, then one
-// line per finding (severity, rule, image, layer, path, present or deleted,
-// and why), then every integrity problem.
+// WriteText writes the terminal summary of each input: its verdict line
+// per image, then its findings grouped by image, worst first (severity,
+// rule, layer, path, present or deleted, and why), then its integrity
+// records. A long report ends with the verdict again, so that it is the
+// last line a terminal shows as well as among the first.
 func (d *Document) WriteText(w io.Writer, o TextOptions) error {
-	bw := bufio.NewWriter(w)
+	cw := &countingWriter{w: bufio.NewWriter(w)}
 	for i := range d.Inputs {
 		in := &d.Inputs[i]
 		comp := ""
 		if in.Input.Compression != "" {
 			comp = ", " + in.Input.Compression
 		}
-		fmt.Fprintf(bw, "%s (%s%s, %d bytes, sha256:%s)\n", oneLine(in.Input.Path), in.Input.Format, comp, in.Input.Size, in.Input.SHA256)
+		cw.line(o.fit(fmt.Sprintf("%s (%s%s, %d bytes, sha256:%s)", oneLine(in.Input.Path), in.Input.Format, comp, in.Input.Size, in.Input.SHA256)))
 		for j := range in.Images {
 			img := &in.Images[j]
 			v := in.ImageVerdict(img)
@@ -83,32 +135,124 @@ func (d *Document) WriteText(w io.Writer, o TextOptions) error {
 			if img.Platform != "" {
 				plat = " (" + img.Platform + ")"
 			}
-			fmt.Fprintf(bw, "%s  %s%s: %s; %s\n", o.paint(statusColor(v.Status), strings.ToUpper(string(v.Status))),
-				oneLine(img.Ref), oneLine(plat), countFindings(v), integrityWords(v.Problems))
+			status := strings.ToUpper(string(v.Status))
+			cw.line(o.paint(statusColor(v.Status), status) + "  " + o.fitTail(len(status)+2,
+				fmt.Sprintf("%s%s: %s; %s", oneLine(img.Ref), oneLine(plat), countFindings(v), integrityWords(v.Problems))))
 		}
 		if len(in.Images) == 0 {
-			fmt.Fprintf(bw, "%s  no image could be read; %s\n", o.paint(statusColor(in.Verdict.Status), strings.ToUpper(string(in.Verdict.Status))), integrityWords(in.Verdict.Problems))
+			cw.line(fmt.Sprintf("%s  no image could be read; %s", o.paint(statusColor(in.Verdict.Status), strings.ToUpper(string(in.Verdict.Status))), integrityWords(in.Verdict.Problems)))
 		}
-		for _, f := range in.Findings {
-			fmt.Fprintf(bw, "%s  %s  %s  %s  %s  %s  %s\n", o.paint(sevColor(f.Severity), fmt.Sprintf("%-8s", f.Severity)),
-				oneLine(f.Rule), oneLine(f.Image), layerLabel(f), oneLine(orDash(f.Path)), presence(f.Present), oneLine(f.Message))
+		for _, g := range groupFindings(in) {
+			cw.line("")
+			cw.line(o.fit("findings in " + oneLine(g.image) + ":"))
+			for _, f := range g.findings {
+				sev := o.paint(sevColor(f.Severity), fmt.Sprintf("%-8s", f.Severity))
+				label := layerLabel(f)
+				head := fmt.Sprintf("  %-8s  %s  %s  ", f.Severity, oneLine(f.Rule), label)
+				path, msg := oneLine(orDash(f.Path)), oneLine(f.Message)
+				if o.fits(len(head), path, presence(f.Present), msg) {
+					cw.line(fmt.Sprintf("  %s  %s  %s  %s  %s  %s", sev, oneLine(f.Rule), label, path, presence(f.Present), msg))
+					continue
+				}
+				// Too wide for the terminal: the message goes on a line of
+				// its own, the layer loses its digest if the path needs
+				// the room, and the path keeps its end (the file name).
+				room := o.Width - len(head) - len(presence(f.Present)) - 2
+				if room < utf8.RuneCountInString(path) {
+					label = shortLayerLabel(f)
+					room += len(layerLabel(f)) - len(label)
+				}
+				cw.line(fmt.Sprintf("  %s  %s  %s  %s  %s", sev, oneLine(f.Rule), label, cutStart(path, max(room, 12)), presence(f.Present)))
+				cw.line(o.fit("            " + msg))
+			}
 		}
 		if words := in.Coverage.Words(); words != "" {
-			fmt.Fprintf(bw, "integrity: %s — %s\n", integrityState(in.Integrity), oneLine(words))
+			cw.line("")
+			cw.line(o.fit(fmt.Sprintf("integrity: %s — %s", integrityState(in.Integrity), oneLine(words))))
 		}
 		for _, p := range in.Integrity.Records() {
 			class, what := p.Class(), p.Qualifier()
+			plain := class
 			if class == "problem" {
-				class = o.paint(ansiRed, "integrity")
+				class, plain = o.paint(ansiRed, "integrity"), "integrity"
 			}
-			fmt.Fprintf(bw, "%s  %s  %s  %s\n", class, oneLine(what), oneLine(p.Blob), oneLine(p.Detail))
+			blob := oneLine(p.Blob)
+			if o.Width > 0 && len(plain)+len(what)+len(blob)+6+utf8.RuneCountInString(p.Detail) > o.Width {
+				blob = shortDigest(blob) // the full digest is in the detail or the JSON
+			}
+			rest := o.fitTail(len(plain)+len(what)+len(blob)+6, oneLine(p.Detail))
+			cw.line(fmt.Sprintf("%s  %s  %s  %s", class, oneLine(what), blob, rest))
 		}
 	}
-	if len(d.Inputs) > 1 {
-		fmt.Fprintf(bw, "verdict: %s (%d inputs; %s; %s)\n", o.paint(statusColor(d.Verdict.Status), strings.ToUpper(string(d.Verdict.Status))),
-			len(d.Inputs), countFindings(d.Verdict), integrityWords(d.Verdict.Problems))
+	if len(d.Inputs) > 1 || cw.lines > longReport {
+		cw.line("")
+		cw.line(fmt.Sprintf("verdict: %s (%s; %s; %s)", o.paint(statusColor(d.Verdict.Status), strings.ToUpper(string(d.Verdict.Status))),
+			plural(len(d.Inputs), "input"), countFindings(d.Verdict), integrityWords(d.Verdict.Problems)))
 	}
-	return bw.Flush()
+	if cw.err != nil {
+		return cw.err
+	}
+	return cw.w.Flush()
+}
+
+// longReport is how many lines a report may have before its verdict is
+// repeated at the end: about a terminal's screen.
+const longReport = 20
+
+// countingWriter writes lines and counts them; the first error sticks.
+type countingWriter struct {
+	w     *bufio.Writer
+	lines int
+	err   error
+}
+
+func (c *countingWriter) line(s string) {
+	if c.err != nil {
+		return
+	}
+	c.lines++
+	_, c.err = c.w.WriteString(s + "\n")
+}
+
+// findingGroup is an input's findings about one image (or one
+// unreferenced blob), worst first.
+type findingGroup struct {
+	image    string
+	findings []finding.Finding
+}
+
+// groupFindings groups an input's findings by image, in the order of its
+// images (findings naming no image of the input, such as an unreferenced
+// blob's, follow in the order they come), each group worst first, then by
+// layer, path and rule.
+func groupFindings(in *Input) []findingGroup {
+	var groups []findingGroup
+	at := map[string]int{}
+	for _, img := range in.Images {
+		at[img.Ref] = len(groups)
+		groups = append(groups, findingGroup{image: img.Ref})
+	}
+	for _, f := range in.Findings {
+		i, ok := at[f.Image]
+		if !ok {
+			i = len(groups)
+			at[f.Image] = i
+			groups = append(groups, findingGroup{image: f.Image})
+		}
+		groups[i].findings = append(groups[i].findings, f)
+	}
+	out := groups[:0]
+	for _, g := range groups {
+		if len(g.findings) == 0 {
+			continue
+		}
+		slices.SortStableFunc(g.findings, func(a, b finding.Finding) int {
+			return cmp.Or(cmp.Compare(b.Severity, a.Severity), cmp.Compare(a.Layer, b.Layer),
+				cmp.Compare(a.Path, b.Path), cmp.Compare(a.Rule, b.Rule))
+		})
+		out = append(out, g)
+	}
+	return out
 }
 
 func countFindings(v Verdict) string {

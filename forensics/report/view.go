@@ -191,6 +191,17 @@ func layerLabel(f finding.Finding) string {
 	return fmt.Sprintf("layer %d (%s)", f.Layer, shortDigest(f.LayerDigest))
 }
 
+// shortLayerLabel is layerLabel without the digest, for a narrow terminal.
+func shortLayerLabel(f finding.Finding) string {
+	switch {
+	case f.Layer < 0 && f.LayerDigest != "":
+		return "blob"
+	case f.Layer < 0:
+		return "image"
+	}
+	return fmt.Sprintf("layer %d", f.Layer)
+}
+
 func presence(present bool) string {
 	if present {
 		return "present"

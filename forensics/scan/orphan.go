@@ -73,7 +73,7 @@ func orphanResults(imgs []*image.Image, layers map[string]*LayerResult, eng *det
 			if f.Severity > orphanSeverity {
 				f.Severity = orphanSeverity
 			}
-			f.Message = "in an unreferenced blob (no image of the input has it; at most " + orphanSeverity.String() + "): " + f.Message
+			f.Message = "unreferenced blob, weighed at most " + orphanSeverity.String() + ": " + f.Message
 			fs = append(fs, f)
 		}
 		var parts []string
