@@ -277,6 +277,9 @@ func (l *loader) legacy(e dockerEntry, names []string) {
 	l.reached[cfgName] = true
 
 	claimed := claimedDigest(cfgName)
+	if claimed == "" {
+		img.ConfigBlob = cfgName
+	}
 	var cfg configFile
 	haveConfig := false
 	if data, ok := l.readVerified(cfgName, claimed, -1, cfgName, "config"); ok {
@@ -377,8 +380,14 @@ func claimedDigest(name string) digest.Digest {
 	if d := blob.FromPath(name); d != "" {
 		return d
 	}
-	if base := path.Base(name); strings.HasSuffix(base, ".json") && isHex64(strings.TrimSuffix(base, ".json")) {
+	base := path.Base(name)
+	if strings.HasSuffix(base, ".json") && isHex64(strings.TrimSuffix(base, ".json")) {
 		return digest.NewDigestFromEncoded(digest.SHA256, strings.TrimSuffix(base, ".json"))
+	}
+	// go-containerregistry's tarball.Write names the config by its digest
+	// string, "sha256:<hex>" (pkg/v1/tarball/write.go: cfgName.String()).
+	if alg, hex, ok := strings.Cut(base, ":"); ok && alg == "sha256" && isHex64(hex) {
+		return digest.NewDigestFromEncoded(digest.SHA256, hex)
 	}
 	return ""
 }

@@ -25,6 +25,10 @@ type Image struct {
 	// manifest, outermost first (known-affected lists publish either).
 	IndexDigests []digest.Digest `json:"index_digests,omitempty"`
 	ConfigDigest digest.Digest   `json:"config_digest"`
+	// ConfigBlob names the config's member when its name claims no digest
+	// (Jib's "config.json"), so nothing verified it: a diff_id its layers
+	// disagree with may then be the config's fault, and says so.
+	ConfigBlob string `json:"-"`
 	Created      *time.Time      `json:"created,omitempty"`
 	Entrypoint   []string        `json:"entrypoint,omitempty"`
 	Cmd          []string        `json:"cmd,omitempty"`

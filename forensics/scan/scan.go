@@ -801,8 +801,12 @@ func buildImage(img *image.Image, layers map[string]*LayerResult, eng *detect.En
 			l.UncompressedSize = lr.Summary.UncompressedSize
 			l.Entries = countEntries(lr.Summary.Entries)
 			if l.DiffID != "" && lr.Summary.DiffID != "" && l.DiffID != lr.Summary.DiffID {
+				cfg := "config"
+				if img.ConfigBlob != "" {
+					cfg = "config " + img.ConfigBlob + " (its name claims no digest: nothing verified it)"
+				}
 				p := integrity.Problem{Blob: l.Digest.String(), Kind: integrity.DiffIDMismatch,
-					Detail: fmt.Sprintf("layer %d of %s: uncompressed content hashes to %s, config rootfs.diff_ids says %s", i, img.Ref(), lr.Summary.DiffID, l.DiffID)}
+					Detail: fmt.Sprintf("layer %d of %s: uncompressed content hashes to %s, %s rootfs.diff_ids says %s", i, img.Ref(), lr.Summary.DiffID, cfg, l.DiffID)}
 				problems = append(problems, p)
 				ir.LayerProblems[i] = append(ir.LayerProblems[i], p)
 			}
