@@ -12,7 +12,6 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
-	"github.com/ulikunitz/xz"
 )
 
 // Format is a compression format, or None.
@@ -87,12 +86,7 @@ func Open(r io.Reader, f Format) (io.ReadCloser, error) {
 		}
 		return zstdCloser{zr}, nil
 	case XZ:
-		cfg := xz.ReaderConfig{DictCap: 1 << 28}
-		zr, err := cfg.NewReader(r)
-		if err != nil {
-			return nil, fmt.Errorf("xz: %w", err)
-		}
-		return io.NopCloser(zr), nil
+		return openXZ(r)
 	case Bzip2:
 		return io.NopCloser(bzip2.NewReader(r)), nil
 	}
