@@ -92,13 +92,15 @@ fuzz:
 fuzz-smoke:
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZ_SMOKE)
 
-# fixtures regenerates every committed fixture (needs `make tools`).
+# fixtures regenerates every committed fixture (needs `make tools`; the
+# real-tool archives need root for buildah and podman).
 fixtures:
 	$(GO) run ./fixtures/gen -out fixtures/testdata -inputs fixtures/gen/inputs
 	$(GO) run ./fixtures/producers/containerd -out fixtures/testdata/producers
 	$(GO) run ./fixtures/producers/estargz -out fixtures/testdata/producers
 	$(GO) run ./fixtures/producers/quirks -out fixtures/testdata/producers
 	$(GO) run ./fixtures/producers/twins -out fixtures/testdata/producers
+	sh fixtures/real/gen.sh
 	bash fixtures/pkgdb/gen.sh
 
 lint:
