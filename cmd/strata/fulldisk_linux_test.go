@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -76,18 +77,7 @@ func TestFullDiskLeavesNothingHalfWritten(t *testing.T) {
 // its exit code and what it wrote to stderr.
 func runCaptured(t *testing.T, args ...string) (int, string) {
 	t.Helper()
-	f, err := os.CreateTemp(t.TempDir(), "stderr")
-	if err != nil {
-		t.Fatal(err)
-	}
-	old := os.Stderr
-	os.Stderr = f
-	code := run(context.Background(), args)
-	os.Stderr = old
-	b, err := os.ReadFile(f.Name())
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	return code, string(b)
+	var out, errOut bytes.Buffer
+	code := runWith(context.Background(), args, &out, &errOut)
+	return code, errOut.String()
 }

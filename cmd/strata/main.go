@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/strata-forensics/strata/forensics/printable"
+	"io"
 	"os"
 	"os/signal"
 )
@@ -43,8 +44,16 @@ func main() {
 }
 
 func run(ctx context.Context, args []string) int {
+	return runWith(ctx, args, os.Stdout, os.Stderr)
+}
+
+// runWith runs the command tree with args, writing to stdout and stderr,
+// and returns the exit code: what main does, for tests to call in-process.
+func runWith(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := newRootCmd()
 	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK
@@ -52,10 +61,10 @@ func run(ctx context.Context, args []string) int {
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
-			fmt.Fprintln(os.Stderr, "strata:", printable.String(ee.err.Error()))
+			fmt.Fprintln(stderr, "strata:", printable.String(ee.err.Error()))
 		}
 		return ee.code
 	}
-	fmt.Fprintln(os.Stderr, "strata:", printable.String(err.Error())) // errors name members of the input
+	fmt.Fprintln(stderr, "strata:", printable.String(err.Error())) // errors name members of the input
 	return exitUsage
 }
