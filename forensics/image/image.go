@@ -28,11 +28,11 @@ type Image struct {
 	// ConfigBlob names the config's member when its name claims no digest
 	// (Jib's "config.json"), so nothing verified it: a diff_id its layers
 	// disagree with may then be the config's fault, and says so.
-	ConfigBlob string `json:"-"`
-	Created      *time.Time      `json:"created,omitempty"`
-	Entrypoint   []string        `json:"entrypoint,omitempty"`
-	Cmd          []string        `json:"cmd,omitempty"`
-	Layers       []*Layer        `json:"layers"`
+	ConfigBlob string     `json:"-"`
+	Created    *time.Time `json:"created,omitempty"`
+	Entrypoint []string   `json:"entrypoint,omitempty"`
+	Cmd        []string   `json:"cmd,omitempty"`
+	Layers     []*Layer   `json:"layers"`
 	// Attachments are the attestations, signatures and other artifacts
 	// whose subject is this image, carried or not.
 	Attachments []Attachment `json:"attachments,omitempty"`

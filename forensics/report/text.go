@@ -68,7 +68,6 @@ func cutStart(s string, n int) string {
 	return "…" + string(r[len(r)-max(n-1, 0):])
 }
 
-
 const (
 	ansiReset  = "\x1b[0m"
 	ansiBold   = "\x1b[1m"
