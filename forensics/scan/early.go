@@ -3,11 +3,9 @@ package scan
 import (
 	"context"
 	"io"
-	"strings"
-
-	"github.com/opencontainers/go-digest"
 
 	"github.com/strata-forensics/strata/forensics/archive"
+	"github.com/strata-forensics/strata/forensics/blob"
 )
 
 // earlyWalks are the walks made while an input compressed as a whole is
@@ -24,33 +22,20 @@ type earlyWalks struct {
 // hook returns the archive's Early option. A member named after a digest
 // the memo knows (a blob an earlier input of the fleet walked, or one in
 // the --cache folder) is only verified against it, not walked again.
-func (e *earlyWalks) hook(ctx context.Context, opts Options) func(name string, offset, size int64, r io.Reader) {
-	fp := fingerprint(opts.Engine)
-	return func(name string, offset, size int64, r io.Reader) {
+func (e *earlyWalks) hook(ctx context.Context, r *run) func(name string, offset, size int64, rd io.Reader) {
+	return func(name string, offset, size int64, rd io.Reader) {
 		var lr *LayerResult
-		if d := nameDigest(name); d != "" && opts.Memo.get(d, fp) != nil {
-			lr, _ = opts.Memo.reuse(ctx, opts.cpu, name, r, d, "", size, fp)
+		ref := blobRef{name: name, size: size}
+		if d := blob.FromPath(name); d != "" && r.share.get(d) != nil {
+			ref.digest = d
+			lr, _ = r.share.reuse(ctx, ref, rd)
 		} else {
-			opts.cpu.do(ctx, func() { lr = readLayer(ctx, name, r, "", size, nil, e.entries.next, opts) })
+			r.cpu.Do(ctx, func() { lr = r.readLayer(ctx, ref, rd, nil, e.entries.next) })
 		}
 		if lr != nil && lr.Summary != nil && len(lr.Problems) == 0 && lr.Digest != "" {
 			e.byOffset[offset] = lr
 		}
 	}
-}
-
-// nameDigest is the digest an OCI layout names a blob after
-// (blobs/<algorithm>/<encoded>), or "".
-func nameDigest(name string) digest.Digest {
-	alg, enc, ok := strings.Cut(strings.TrimPrefix(name, "blobs/"), "/")
-	if !ok || !strings.HasPrefix(name, "blobs/") {
-		return ""
-	}
-	d := digest.NewDigestFromEncoded(digest.Algorithm(alg), enc)
-	if d.Validate() != nil {
-		return ""
-	}
-	return d
 }
 
 // adopt returns the early walk of the member name when it is the blob w:

@@ -2,8 +2,10 @@ package scan
 
 import (
 	"context"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -60,16 +62,25 @@ func TestMemoReusesDigestlessLayersByDiffID(t *testing.T) {
 // (changed after the first scan) is walked again, and its problems show.
 func TestMemoDigestlessMismatchIsReadAgain(t *testing.T) {
 	eng := testEngine(t)
-	memo := NewMemo("")
-	first, err := Run(context.Background(), "../../fixtures/testdata/xz-planted.docker.tar", Options{Engine: eng, Memo: memo})
+	dir := t.TempDir()
+	first, err := Run(context.Background(), "../../fixtures/testdata/xz-planted.docker.tar", Options{Engine: eng, Memo: NewMemo(dir)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer first.Close()
 	// Remember a wrong digest for every diff_id: no blob can verify.
-	for k := range memo.byDiff {
-		memo.byDiff[k] = "sha256:0000000000000000000000000000000000000000000000000000000000000000"
+	rewritten := 0
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.Contains(filepath.ToSlash(p), "/diffid/") {
+			return err
+		}
+		rewritten++
+		return os.WriteFile(p, []byte("sha256:0000000000000000000000000000000000000000000000000000000000000000"), 0o644)
+	})
+	if err != nil || rewritten == 0 {
+		t.Fatalf("rewriting the diff_id entries: %v (%d)", err, rewritten)
 	}
+	memo := NewMemo(dir)
 	second, err := Run(context.Background(), copyFile(t, "../../fixtures/testdata/xz-planted.docker.tar"), Options{Engine: eng, Memo: memo})
 	if err != nil {
 		t.Fatal(err)

@@ -8,16 +8,14 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/opencontainers/go-digest"
 
 	"github.com/strata-forensics/strata/forensics/archive"
 	"github.com/strata-forensics/strata/forensics/detect"
 	"github.com/strata-forensics/strata/forensics/integrity"
+	"github.com/strata-forensics/strata/forensics/internal/sched"
 	"github.com/strata-forensics/strata/forensics/layer"
 	"github.com/strata-forensics/strata/forensics/rules"
 )
@@ -310,23 +308,25 @@ func TestMemoAwait(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := NewMemo("")
-			key := claimKey(d, "", "fp")
-			if _, claimed := m.claim(key, tc.inPlace); !claimed {
+			s := &share{m: m, fp: "fp", cpu: sched.New()}
+			ref := blobRef{name: "blob", digest: d, size: int64(len(tc.copy))}
+			key := ref.key(s.fp)
+			if _, claimed := s.claim(key, tc.inPlace); !claimed {
 				t.Fatal("first claim refused")
 			}
-			busy, claimed := m.claim(key, false)
+			busy, claimed := s.claim(key, false)
 			if claimed || busy == nil {
 				t.Fatal("second claim granted while the first walks")
 			}
 			got := make(chan *LayerResult)
 			go func() {
-				lr, _ := m.await(context.Background(), "blob", bytes.NewReader(tc.copy), d, "", int64(len(tc.copy)), "fp", busy, newGate())
+				lr, _ := s.await(context.Background(), ref, bytes.NewReader(tc.copy), busy)
 				got <- lr
 			}()
 			if tc.result {
-				m.put(&LayerResult{Digest: d, Summary: &layer.Summary{}}, "fp", tc.walked)
+				s.put(&LayerResult{Digest: d, Summary: &layer.Summary{}}, tc.walked)
 			}
-			m.release(key)
+			s.release(key)
 			lr := <-got
 			if (lr != nil) != tc.want {
 				t.Fatalf("await gave %v, want a result: %v", lr, tc.want)
@@ -463,68 +463,4 @@ func layerTotal(t *testing.T, src string, measure func(*layer.Summary) int64) in
 		t.Fatalf("%s: one layer holds all of it; the test needs several", src)
 	}
 	return total
-}
-
-// The gate holds as many works at once as it has places, lends a free
-// place until a work waits for it, and a work waiting for a place gives
-// up when its context ends.
-func TestGate(t *testing.T) {
-	g := &gate{places: make(chan struct{}, 2)}
-	var running, most atomic.Int32
-	var wg sync.WaitGroup
-	for range 16 {
-		wg.Go(func() {
-			g.do(context.Background(), func() {
-				n := running.Add(1)
-				for {
-					m := most.Load()
-					if n <= m || most.CompareAndSwap(m, n) {
-						break
-					}
-				}
-				time.Sleep(time.Millisecond)
-				running.Add(-1)
-			})
-		})
-	}
-	wg.Wait()
-	if most.Load() != 2 {
-		t.Fatalf("at most %d works ran at once, want 2", most.Load())
-	}
-	leave := g.enter(context.Background())
-	defer leave()
-	lent, ok := g.TryEnter() // the free place, lent
-	if !ok {
-		t.Fatal("TryEnter found no place with one free")
-	}
-	if g.Wanted() {
-		t.Fatal("Wanted with nobody waiting")
-	}
-	if _, ok := g.TryEnter(); ok {
-		t.Fatal("TryEnter took a place with the gate full")
-	}
-	waited := make(chan func())
-	go func() { waited <- g.enter(context.Background()) }()
-	for !g.Wanted() {
-		time.Sleep(time.Millisecond) // until the work above waits
-	}
-	lent() // the lent place given back to the work that wants it
-	leave2 := <-waited
-	defer leave2()
-	if g.Wanted() {
-		t.Fatal("Wanted once the waiting work got its place")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
-	defer cancel()
-	g.enter(ctx)() // full: returns when ctx ends
-	if ctx.Err() == nil {
-		t.Fatal("enter returned with the gate full and the context alive")
-	}
-	if g.Wanted() {
-		t.Fatal("Wanted after the waiting work gave up")
-	}
-	var none *gate
-	if _, ok := none.TryEnter(); ok || none.Wanted() {
-		t.Fatal("a nil gate lends places")
-	}
 }

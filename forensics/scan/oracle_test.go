@@ -363,6 +363,12 @@ func checkDifferences(t *testing.T, diffs, known map[string]string) {
 // TestOracleUmoci unpacks every OCI layout (folders, and the layouts inside
 // OCI archives and Docker 25+ saves) with `umoci unpack --rootless` and
 // compares the folder it writes with strata's final tree.
+// umociCannot names the layouts umoci refuses, and why: strata reads them
+// (TestCommittedRealArchives in fixtures holds them to the right answer).
+var umociCannot = map[string]string{
+	"real/xz-planted.podman-uncompressed.oci.tar": "podman save --uncompressed labels plain tars tar+gzip; umoci trusts the media type and fails to gunzip them",
+}
+
 func TestOracleUmoci(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: not running umoci")
@@ -381,6 +387,10 @@ func TestOracleUmoci(t *testing.T) {
 			continue // a legacy docker save has no layout umoci reads
 		}
 		n++
+		if why, ok := umociCannot[in.name]; ok {
+			t.Run(in.name, func(t *testing.T) { t.Skip(why) })
+			continue
+		}
 		t.Run(in.name, func(t *testing.T) {
 			t.Parallel()
 			dir := filepath.Join(t.TempDir(), "layout")

@@ -7,12 +7,7 @@ package scan
 
 import (
 	"context"
-	"crypto/sha256"
-	"errors"
 	"fmt"
-	"hash"
-	"io"
-	"log/slog"
 	"runtime"
 	"slices"
 	"sort"
@@ -24,11 +19,11 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/strata-forensics/strata/forensics/archive"
-	"github.com/strata-forensics/strata/forensics/blob"
 	"github.com/strata-forensics/strata/forensics/detect"
 	"github.com/strata-forensics/strata/forensics/finding"
 	"github.com/strata-forensics/strata/forensics/image"
 	"github.com/strata-forensics/strata/forensics/integrity"
+	"github.com/strata-forensics/strata/forensics/internal/sched"
 	"github.com/strata-forensics/strata/forensics/layer"
 	"github.com/strata-forensics/strata/forensics/rules"
 	"github.com/strata-forensics/strata/forensics/tree"
@@ -55,7 +50,6 @@ type Options struct {
 	// Progress, when set, is called after each layer blob is read, and
 	// every few MiB while an input compressed as a whole is indexed.
 	Progress func(Progress)
-	Logger   *slog.Logger
 	// Now stamps the scan's start and end (for SOURCE_DATE_EPOCH); nil is
 	// time.Now.
 	Now func() time.Time
@@ -63,69 +57,6 @@ type Options struct {
 	// an earlier input be verified without being decompressed and walked
 	// again; with a folder it persists across runs.
 	Memo *Memo
-
-	cpu   *gate       // shared by the runs of RunAll
-	fleet bool        // RunAll scans more than one input
-	early *earlyWalks // made while the input was indexed
-}
-
-// gate bounds the CPU-heavy work (walking, verifying or comparing a blob,
-// hashing an input) running at once to the number of cores. Without it a
-// fleet's inputs all hash and verify together, and the biggest layer's
-// walk, which every input holding it waits for, gets a sliver of a core;
-// with it that walk keeps a core while the rest share the others. Work
-// that waits (for another input's walk) holds no place. A place nobody
-// wants is lent to a walk, which then decompresses on one core and walks
-// on another (readahead), until some work asks for it.
-type gate struct {
-	places  chan struct{}
-	waiting atomic.Int64 // goroutines blocked in enter
-}
-
-func newGate() *gate { return &gate{places: make(chan struct{}, runtime.GOMAXPROCS(0))} }
-
-// enter takes a place, and returns the function that gives it back. When
-// ctx ends first, it returns at once: the work then fails on ctx itself. A
-// nil gate bounds nothing.
-func (g *gate) enter(ctx context.Context) (leave func()) {
-	if g == nil {
-		return func() {}
-	}
-	if leave, ok := g.TryEnter(); ok {
-		return leave
-	}
-	g.waiting.Add(1)
-	defer g.waiting.Add(-1)
-	select {
-	case g.places <- struct{}{}:
-		return g.leave
-	case <-ctx.Done():
-		return func() {}
-	}
-}
-
-func (g *gate) leave() { <-g.places }
-
-// TryEnter takes a free place at once, if there is one.
-func (g *gate) TryEnter() (leave func(), ok bool) {
-	if g == nil {
-		return nil, false
-	}
-	select {
-	case g.places <- struct{}{}:
-		return g.leave, true
-	default:
-		return nil, false
-	}
-}
-
-// Wanted reports that some work waits for a place.
-func (g *gate) Wanted() bool { return g != nil && g.waiting.Load() > 0 }
-
-// do runs f in a place.
-func (g *gate) do(ctx context.Context, f func()) {
-	defer g.enter(ctx)()
-	f()
 }
 
 // DefaultMaxImageBytes is the default bound on an image's uncompressed
@@ -150,8 +81,11 @@ type imageBudget struct {
 	max int64
 }
 
+// limitImageBytes names the bound an image's layers reached.
+const limitImageBytes = "uncompressed bytes per image"
+
 func (b *imageBudget) errOver() error {
-	return &layer.LimitError{Limit: "uncompressed bytes per image", Flag: "--max-image-bytes", Value: fmt.Sprint(b.max)}
+	return &layer.LimitError{Limit: limitImageBytes, Flag: "--max-image-bytes", Value: fmt.Sprint(b.max)}
 }
 
 // Progress reports how far a scan is.
@@ -170,13 +104,13 @@ type Progress struct {
 
 // Result is everything one input revealed. Close releases the input.
 type Result struct {
-	Input    archive.Info        `json:"input"`
-	Images   []*ImageResult      `json:"images"`
-	Problems []integrity.Problem `json:"problems"`
-	Findings []finding.Finding   `json:"findings"`
-	Ruleset  *rules.Info         `json:"ruleset,omitempty"`
-	Started  time.Time           `json:"started"`
-	Finished time.Time           `json:"finished"`
+	Input    archive.Info
+	Images   []*ImageResult
+	Problems []integrity.Problem
+	Findings []finding.Finding
+	Ruleset  *rules.Info
+	Started  time.Time
+	Finished time.Time
 
 	archive *archive.Archive
 }
@@ -212,13 +146,12 @@ type LayerResult struct {
 	Summary  *layer.Summary // nil when the blob was absent
 	Detect   *detect.LayerResult
 	Problems []integrity.Problem
+
+	overImage bool // the walk stopped at --max-image-bytes
 }
 
 // Integrity is the verdict over every problem found.
 func (r *Result) Integrity() integrity.Report { return integrity.Verdict(r.Problems) }
-
-// Archive gives access to the input, for extracting and viewing content.
-func (r *Result) Archive() *archive.Archive { return r.archive }
 
 // Close releases the input.
 func (r *Result) Close() error {
@@ -228,24 +161,37 @@ func (r *Result) Close() error {
 	return r.archive.Close()
 }
 
+// run is the scan of one input: its options and what it shares with the
+// other runs of a fleet.
+type run struct {
+	opts  Options
+	cpu   *sched.Gate // one place per core, across the fleet
+	share *share      // the memo's view for this run's rules
+	fleet bool        // the run is one of several (RunAll)
+	early *earlyWalks // walks made while the input was indexed
+}
+
+func newRun(opts Options, cpu *sched.Gate, fleet bool) *run {
+	return &run{opts: opts, cpu: cpu, share: opts.Memo.share(opts.Engine, cpu), fleet: fleet}
+}
+
 // Run scans the input at path.
 func Run(ctx context.Context, path string, opts Options) (*Result, error) {
+	return newRun(opts, sched.New(), false).scan(ctx, path)
+}
+
+// scan reads the input at path: archive, images, layers, trees, findings.
+func (r *run) scan(ctx context.Context, path string) (*Result, error) {
+	opts := r.opts
 	now := opts.Now
 	if now == nil {
 		now = time.Now
 	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
 	res := &Result{Started: now().UTC()}
-	if opts.cpu == nil {
-		opts.cpu = newGate()
-	}
-	opts.Archive.Throttle = opts.cpu.enter
+	opts.Archive.Throttle = r.cpu.Enter
 	if opts.Archive.TmpDir == "" && opts.Archive.Early == nil {
-		opts.early = &earlyWalks{byOffset: map[int64]*LayerResult{}, entries: entryCounter(opts.MaxInputEntries)}
-		opts.Archive.Early = opts.early.hook(ctx, opts)
+		r.early = &earlyWalks{byOffset: map[int64]*LayerResult{}, entries: entryCounter(opts.MaxInputEntries)}
+		opts.Archive.Early = r.early.hook(ctx, r)
 	}
 	if opts.Progress != nil && opts.Archive.Progress == nil {
 		opts.Archive.Progress = func(read, total int64) {
@@ -286,10 +232,9 @@ func Run(ctx context.Context, path string, opts Options) (*Result, error) {
 		a.Close()
 		return nil, err
 	}
-	log.Debug("images resolved", "input", path, "images", len(imgs))
 
 	lost := orphans(a, res.Problems)
-	layers, err := readLayers(ctx, a, append(slices.Clone(imgs), lost...), opts)
+	layers, err := r.readLayers(ctx, a, append(slices.Clone(imgs), lost...))
 	if err == nil {
 		// The input's own sha256 was computed while its layers were read.
 		err = a.Wait()
@@ -303,7 +248,7 @@ func Run(ctx context.Context, path string, opts Options) (*Result, error) {
 	// a copy of every node its top layer changes.
 	var bases *baseTrees
 	switch {
-	case opts.fleet && opts.Memo != nil:
+	case r.fleet && opts.Memo != nil:
 		bases = &opts.Memo.bases
 	case len(imgs) > 1:
 		bases = &baseTrees{}
@@ -342,41 +287,71 @@ type Outcome struct {
 	Err    error
 }
 
-// RunAll scans several inputs as a fleet: several at a time, sharing one
+// RunAll scans several inputs as a fleet and returns their outcomes in the
+// order of paths; see RunEach.
+func RunAll(ctx context.Context, paths []string, opts Options) []Outcome {
+	out := make([]Outcome, 0, len(paths))
+	RunEach(ctx, paths, opts, func(o Outcome) { out = append(out, o) })
+	return out
+}
+
+// RunEach scans several inputs as a fleet: several at a time, sharing one
 // memo (opts.Memo, or a new one), so that a layer they share is walked once
 // while every input still verifies its own copy of it (see Memo), and
 // images on one base fork its tree. A gate keeps CPU-heavy work to one
 // piece per core across all the inputs: while one input walks a big shared
 // base layer on one core, others hash their own bytes and walk their own
-// layers on the rest. Outcomes are in the order of paths.
-func RunAll(ctx context.Context, paths []string, opts Options) []Outcome {
+// layers on the rest. each is called with every outcome in the order of
+// paths, as soon as it and the ones before it are done, from the calling
+// goroutine: the caller can write an input's report and release its result
+// before later inputs finish, so a fleet's memory is not every tree at once.
+func RunEach(ctx context.Context, paths []string, opts Options, each func(Outcome)) {
 	if opts.Memo == nil {
 		opts.Memo = NewMemo("")
 	}
-	opts.cpu = newGate()
-	opts.fleet = len(paths) > 1
-	out := make([]Outcome, len(paths))
+	cpu := sched.New()
+	fleet := len(paths) > 1
 	// Inputs waiting for a shared layer or for the gate use no CPU, hence
 	// more inputs than cores: while the walk of a shared base holds one
-	// core, the others hash inputs and walk their own layers.
+	// core, the others hash inputs and walk their own layers. An input's
+	// place is given back once each has taken its outcome, so results
+	// waiting their turn are bounded too.
 	sem := make(chan struct{}, 8*runtime.GOMAXPROCS(0))
+	type slot struct {
+		o      Outcome
+		placed bool // holds a place in sem
+	}
+	done := make([]chan slot, len(paths))
+	for i := range paths {
+		done[i] = make(chan slot, 1)
+	}
 	var wg sync.WaitGroup
-	for i, p := range paths {
-		out[i].Path = p
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			out[i].Err = ctx.Err()
-			continue
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i, p := range paths {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				done[i] <- slot{o: Outcome{Path: p, Err: ctx.Err()}}
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				res, err := newRun(opts, cpu, fleet).scan(ctx, p)
+				done[i] <- slot{o: Outcome{Path: p, Result: res, Err: err}, placed: true}
+			}()
 		}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			out[i].Result, out[i].Err = Run(ctx, p, opts)
-		}()
+	}()
+	for i := range paths {
+		s := <-done[i]
+		each(s.o)
+		if s.placed {
+			<-sem
+		}
 	}
 	wg.Wait()
-	return out
 }
 
 // imageBytesProblem reports an image whose layers add up to more than
@@ -389,10 +364,8 @@ func imageBytesProblem(ir *ImageResult, limit int64) []integrity.Problem {
 		if lr == nil || lr.Summary == nil {
 			continue
 		}
-		for _, p := range lr.Problems {
-			if p.Kind == integrity.Limit && strings.Contains(p.Detail, "--max-image-bytes") {
-				return nil
-			}
+		if lr.overImage {
+			return nil // a walk stopped on the bound and said so
 		}
 		total += lr.Summary.UncompressedSize
 	}
@@ -435,469 +408,4 @@ func dedupeProblems(ps []integrity.Problem) []integrity.Problem {
 		}
 	}
 	return out
-}
-
-// readLayers streams every distinct layer blob once and returns the results
-// by blob name.
-func readLayers(ctx context.Context, a *archive.Archive, imgs []*image.Image, opts Options) (map[string]*LayerResult, error) {
-	wanted := map[string]want{}
-	var names []string
-	var total int64
-	maxImage := opts.maxImageBytes()
-	entryBudget := entryCounter(opts.MaxInputEntries)
-	budgets := map[string][]*imageBudget{} // blob -> the images it counts against
-	for _, img := range imgs {
-		b := &imageBudget{max: maxImage}
-		for _, l := range img.Layers {
-			if l.Blob == "" {
-				continue
-			}
-			if bs := budgets[l.Blob]; len(bs) == 0 || bs[len(bs)-1] != b {
-				budgets[l.Blob] = append(bs, b)
-			}
-			if _, ok := wanted[l.Blob]; ok {
-				continue
-			}
-			size := l.Size
-			if size == 0 || l.Digest == "" {
-				if m, ok := a.Stat(l.Blob); ok {
-					size = m.Size
-				}
-			}
-			w := want{l.Digest, l.DiffID, size, size}
-			if l.Digest == "" {
-				w.size = -1 // a legacy layer.tar has no descriptor to check a size against
-			}
-			wanted[l.Blob] = w
-			names = append(names, l.Blob)
-			total += max(w.bytes, 0)
-		}
-	}
-	parallel := opts.Parallel
-	if parallel < 1 {
-		parallel = runtime.GOMAXPROCS(0)
-	}
-	var mu sync.Mutex
-	results := map[string]*LayerResult{}
-	prog := Progress{Input: a.Info.Path, Layers: len(names), TotalBytes: total}
-	fp := fingerprint(opts.Engine)
-	if opts.Progress != nil {
-		opts.Progress(prog) // nothing read yet: the input's clock starts
-	}
-	cpu := opts.cpu
-	if cpu == nil {
-		cpu = newGate()
-		opts.cpu = cpu
-	}
-	var rest []string // the blobs still to read
-	for _, name := range names {
-		lr := opts.early.adopt(a, name, wanted[name], budgets[name], entryBudget)
-		if lr == nil {
-			rest = append(rest, name)
-			continue
-		}
-		opts.Memo.put(lr, fp, inPlaceCopy(a, name))
-		results[name] = lr
-		prog.LayersDone++
-		prog.Bytes += max(wanted[name].bytes, 0)
-	}
-	if len(rest) < len(names) && opts.Progress != nil {
-		opts.Progress(prog)
-	}
-	names = rest
-	opts.early.release() // walks of members no image wants (another platform, not a layer)
-	mine, cmps, against := offerCopies(a, names, wanted, opts.Memo, fp)
-	defer func() {
-		for _, o := range mine {
-			o.resolve(false) // not reached: those comparing with it read their own
-		}
-	}()
-	err := a.Visit(ctx, names, parallel, func(name string, r io.Reader) error {
-		w := wanted[name]
-		key := claimKey(w.digest, w.diffID, fp)
-		var lr *LayerResult
-		defer func() {
-			if o := mine[name]; o != nil {
-				o.resolve(lr != nil && lr.Summary != nil && len(lr.Problems) == 0)
-			}
-		}()
-		if c := cmps[name]; c != nil {
-			// This input's own hash compares the blob with an earlier
-			// input's copy: no need to read it here.
-			lr = opts.Memo.takeCompared(ctx, name, c, against[name], w.digest, w.diffID, fp)
-		}
-		var consumed bool
-		if lr == nil {
-			lr, consumed = opts.Memo.reuse(ctx, cpu, name, r, w.digest, w.diffID, w.size, fp)
-		}
-		if lr == nil && !consumed {
-			if busy, claimed := opts.Memo.claim(key, a.InPlace()); claimed {
-				defer opts.Memo.release(key)
-				// A walk may have finished between the lookup and the claim.
-				lr, consumed = opts.Memo.reuse(ctx, cpu, name, r, w.digest, w.diffID, w.size, fp)
-			} else if busy != nil {
-				// Another input is walking this layer: take that walk's
-				// result once this copy is verified.
-				lr, consumed = opts.Memo.await(ctx, name, r, w.digest, w.diffID, w.size, fp, busy, cpu)
-			}
-		}
-		if lr == nil {
-			if consumed {
-				// The blob did not verify against the remembered digest:
-				// read it again, in full, to report what it holds.
-				r = reopen(a, name)
-			}
-			cpu.do(ctx, func() { lr = readLayer(ctx, name, r, w.digest, w.size, spend(budgets[name]), entryBudget.next, opts) })
-			opts.Memo.put(lr, fp, inPlaceCopy(a, name))
-		}
-		mu.Lock()
-		results[name] = lr
-		prog.LayersDone++
-		if lr.Summary != nil {
-			prog.Bytes += max(w.bytes, 0)
-		}
-		p := prog
-		mu.Unlock()
-		if opts.Progress != nil {
-			opts.Progress(p)
-		}
-		return nil
-	})
-	if err != nil && ctx.Err() != nil {
-		return nil, ctx.Err()
-	}
-	if err != nil {
-		// The input broke while streaming; every layer not reached says so.
-		for _, name := range names {
-			if results[name] == nil {
-				results[name] = &LayerResult{Blob: name, Problems: []integrity.Problem{{
-					Blob: name, Kind: integrity.Truncated, Detail: err.Error()}}}
-			}
-		}
-	}
-	return results, nil
-}
-
-// want is a layer blob an input needs read.
-type want struct {
-	digest digest.Digest
-	diffID digest.Digest // from the config, to find a digest-less blob in the memo
-	size   int64         // to check the blob against; -1 when there is no descriptor
-	bytes  int64         // the blob's size for progress: the descriptor's or the member's
-}
-
-// offerCopies offers the input's blobs to the inputs after it, so that
-// they compare their own copies with them (see Memo), asks the input's own
-// hash to compare its copies of the blobs earlier inputs offered, and
-// starts that hash. mine are the offers the input must resolve; cmps and
-// against are the comparisons and the offers they compare with. All three
-// are by member name; a blob the input holds twice is offered once.
-func offerCopies(a *archive.Archive, names []string, wanted map[string]want, m *Memo, fp string) (mine map[string]*offer, cmps map[string]*archive.Comparison, against map[string]*offer) {
-	copies, names1 := map[string]blobCopy{}, map[string]string{}
-	if m != nil {
-		for _, name := range names {
-			w := wanted[name]
-			key := claimKey(w.digest, w.diffID, fp)
-			if _, dup := copies[key]; dup || key == "" {
-				continue
-			}
-			if c := inPlaceCopy(a, name); c.open != nil {
-				copies[key], names1[key] = c, name
-			}
-		}
-	}
-	ours, earlier := m.offerAll(copies)
-	mine, cmps, against = map[string]*offer{}, map[string]*archive.Comparison{}, map[string]*offer{}
-	for key, o := range ours {
-		mine[names1[key]] = o
-	}
-	var cs []*archive.Comparison
-	for key, o := range earlier {
-		name := names1[key]
-		if w := wanted[name]; w.size >= 0 && w.size != o.copy.size {
-			continue // the descriptor says another size: verified on its own
-		}
-		c := &archive.Comparison{Member: name, Open: o.copy.open, Size: o.copy.size}
-		cmps[name], against[name] = c, o
-		cs = append(cs, c)
-	}
-	if !a.StartHash(cs) {
-		// No hash of its own read alongside (a folder, a compressed input).
-		cmps, against = nil, nil
-	}
-	return mine, cmps, against
-}
-
-// inPlaceCopy says where a blob can be read again, to compare other
-// inputs' copies with (once it is verified): only when its input is read
-// in place.
-func inPlaceCopy(a *archive.Archive, name string) blobCopy {
-	m, ok := a.Stat(name)
-	if !ok || !a.InPlace() {
-		return blobCopy{}
-	}
-	return blobCopy{open: func() (io.ReadCloser, error) { return a.Open(name) }, size: m.Size}
-}
-
-// hashingReader computes the sha256 of a blob with no descriptor digest
-// (a legacy docker save layer.tar) while it is read.
-type hashingReader struct {
-	r io.Reader
-	h hash.Hash
-}
-
-func (h *hashingReader) Read(p []byte) (int, error) {
-	n, err := h.r.Read(p)
-	h.h.Write(p[:n])
-	return n, err
-}
-
-// spend charges a layer's uncompressed bytes to every image that has it.
-func spend(bs []*imageBudget) func(int64) error {
-	return func(n int64) error {
-		for _, b := range bs {
-			if b.n.Add(n) > b.max {
-				return b.errOver()
-			}
-		}
-		return nil
-	}
-}
-
-// entryCount is the input's shared entry count for the walks.
-type entryCount struct {
-	n     atomic.Int64
-	limit int64
-}
-
-func entryCounter(limit int64) *entryCount {
-	if limit <= 0 {
-		limit = DefaultMaxInputEntries
-	}
-	return &entryCount{limit: limit}
-}
-
-// next counts one entry.
-func (c *entryCount) next() error {
-	if c.n.Add(1) > c.limit {
-		return &layer.LimitError{Limit: "entries per input", Flag: "--max-input-entries", Value: fmt.Sprint(c.limit)}
-	}
-	return nil
-}
-
-// take counts k entries if they fit, and reports whether they did.
-func (c *entryCount) take(k int64) bool {
-	if c.n.Add(k) > c.limit {
-		c.n.Add(-k)
-		return false
-	}
-	return true
-}
-
-func readLayer(ctx context.Context, name string, r io.Reader, d digest.Digest, size int64, budget func(int64) error, entryBudget func() error, opts Options) *LayerResult {
-	lr := &LayerResult{Blob: name, Digest: d}
-	var src io.Reader
-	var hr *hashingReader
-	wopts := layer.Options{Limits: opts.Limits, Budget: budget, EntryBudget: entryBudget}
-	if opts.cpu != nil {
-		wopts.Cores = opts.cpu
-	}
-	if d != "" {
-		src = blob.NewVerifier(r, d, size)
-		if d.Algorithm() == digest.SHA256 {
-			// Walk asks only after the blob was read to its end, when the
-			// verifier has checked that it hashes to d.
-			wopts.RawSHA256 = func() digest.Digest { return d }
-		}
-	} else {
-		hr = &hashingReader{r: r, h: sha256.New()}
-		src = hr
-		wopts.RawSHA256 = func() digest.Digest { return digest.NewDigestFromBytes(digest.SHA256, hr.h.Sum(nil)) }
-	}
-	var ls *detect.LayerScan
-	if opts.Engine != nil {
-		ls = opts.Engine.NewLayerScan()
-		wopts.Sinks = ls.Sinks
-	}
-	sum, err := layer.Walk(ctx, src, wopts)
-	lr.Summary = sum
-	if sum != nil {
-		for _, le := range sum.Skipped {
-			lr.Problems = append(lr.Problems, layerProblem(name, d, le))
-		}
-	}
-	if ls != nil {
-		lr.Detect = ls.Result()
-	}
-	if hr != nil && err == nil {
-		lr.Digest = digest.NewDigestFromBytes(digest.SHA256, hr.h.Sum(nil))
-	}
-	if err != nil {
-		lr.Problems = append(lr.Problems, layerProblem(name, d, err))
-		if v, ok := src.(*blob.Verifier); ok && ctx.Err() == nil && !isVerifyOrLimit(err) {
-			// The walk stopped early (a broken tar or compressed stream):
-			// read the blob to its end so its digest is still checked. A
-			// blob that no longer matches its digest was changed after it
-			// was written, which says more than "unreadable".
-			if _, derr := io.Copy(io.Discard, v); isVerifyOrLimit(derr) {
-				lr.Problems = append(lr.Problems, layerProblem(name, d, derr))
-			}
-		}
-	}
-	return lr
-}
-
-// isVerifyOrLimit reports whether err is a blob verification failure or a
-// safety limit, after which the blob must not be read further.
-func isVerifyOrLimit(err error) bool {
-	var le *layer.LimitError
-	return errors.Is(err, blob.ErrDigestMismatch) || errors.Is(err, blob.ErrSizeMismatch) || errors.As(err, &le)
-}
-
-func layerProblem(name string, d digest.Digest, err error) integrity.Problem {
-	id := name
-	if d != "" {
-		id = d.String()
-	}
-	var le *layer.LimitError
-	var fe *layer.FormatError
-	switch {
-	case errors.Is(err, archive.ErrNotExist):
-		return integrity.Problem{Blob: id, Kind: integrity.MissingBlob, Detail: err.Error()}
-	case errors.Is(err, blob.ErrDigestMismatch):
-		return integrity.Problem{Blob: id, Kind: integrity.DigestMismatch, Detail: err.Error()}
-	case errors.Is(err, blob.ErrSizeMismatch):
-		return integrity.Problem{Blob: id, Kind: integrity.SizeMismatch, Detail: err.Error()}
-	case errors.As(err, &le):
-		return integrity.Problem{Blob: id, Kind: integrity.Limit, Detail: le.Error()}
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return integrity.Problem{Blob: id, Kind: integrity.Truncated, Detail: "layer " + err.Error()}
-	case errors.As(err, &fe):
-		return integrity.Problem{Blob: id, Kind: integrity.BadLayer, Detail: "layer tar " + fe.Error()}
-	default:
-		return integrity.Problem{Blob: id, Kind: integrity.BadLayer, Detail: err.Error()}
-	}
-}
-
-// buildImage merges an image's layers bottom-up and runs image-level
-// detection. The tree grows from a fork of the tree of the longest chain
-// of its lower layers that another image had (see baseTrees).
-func buildImage(img *image.Image, layers map[string]*LayerResult, eng *detect.Engine, bases *baseTrees) (*ImageResult, []integrity.Problem) {
-	var problems []integrity.Problem
-	ir := &ImageResult{Image: img, Layers: make([]*LayerResult, len(img.Layers)), LayerProblems: make([][]integrity.Problem, len(img.Layers))}
-	var dets []*detect.LayerResult
-	sums := make([]*layer.Summary, len(img.Layers))
-	for i, l := range img.Layers {
-		lr := layers[l.Blob]
-		if lr == nil {
-			lr = &LayerResult{Blob: l.Blob, Digest: l.Digest}
-		}
-		ir.Layers[i] = lr
-		sums[i] = lr.Summary
-		if l.Digest == "" {
-			l.Digest = lr.Digest
-		}
-		if lr.Summary != nil {
-			l.UncompressedSize = lr.Summary.UncompressedSize
-			l.Entries = countEntries(lr.Summary.Entries)
-			if l.DiffID != "" && lr.Summary.DiffID != "" && l.DiffID != lr.Summary.DiffID {
-				cfg := "config"
-				if img.ConfigBlob != "" {
-					cfg = "config " + img.ConfigBlob + " (its name claims no digest: nothing verified it)"
-				}
-				p := integrity.Problem{Blob: l.Digest.String(), Kind: integrity.DiffIDMismatch,
-					Detail: fmt.Sprintf("layer %d of %s: uncompressed content hashes to %s, %s rootfs.diff_ids says %s", i, img.Ref(), lr.Summary.DiffID, cfg, l.DiffID)}
-				problems = append(problems, p)
-				ir.LayerProblems[i] = append(ir.LayerProblems[i], p)
-			}
-		}
-		dets = append(dets, lr.Detect)
-	}
-	ir.Tree = bases.build(sums)
-	if eng != nil {
-		ir.Findings = eng.Image(detect.ImageInput{Image: img, Tree: ir.Tree, Layers: dets})
-		ir.Findings = append(ir.Findings, anomalyFindings(img, ir.Tree, ir.Layers)...)
-		finding.Sort(ir.Findings)
-	}
-	return ir, problems
-}
-
-func countEntries(es []*layer.Entry) int { return len(es) }
-
-// baseTrees keeps the tree of each image's lower layers (all but its top
-// one), so that another image on the same base forks it instead of
-// merging the base's paths again: a fleet of images on one base holds the
-// base's nodes once and spends on each image what its own layers change.
-// A chain is its layers' summaries, the very ones the walks gave; a layer
-// with none (its blob absent) is nil.
-type baseTrees struct {
-	mu     sync.Mutex
-	chains map[string]*baseTree
-}
-
-type baseTree struct {
-	sums []*layer.Summary // holding them keeps their addresses from reuse
-	tree *tree.Tree       // frozen: only ever forked
-}
-
-func chainKey(sums []*layer.Summary) string {
-	var b strings.Builder
-	for _, s := range sums {
-		fmt.Fprintf(&b, "%p/", s)
-	}
-	return b.String()
-}
-
-// fork returns a fork of the tree kept for the chain sums, or nil.
-func (b *baseTrees) fork(sums []*layer.Summary) *tree.Tree {
-	if b == nil {
-		return nil
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if bt := b.chains[chainKey(sums)]; bt != nil {
-		return bt.tree.Fork()
-	}
-	return nil
-}
-
-// keep freezes t as the tree of the chain sums and returns a fork of it.
-func (b *baseTrees) keep(sums []*layer.Summary, t *tree.Tree) *tree.Tree {
-	if b == nil {
-		return t
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.chains == nil {
-		b.chains = map[string]*baseTree{}
-	}
-	b.chains[chainKey(sums)] = &baseTree{sums: slices.Clone(sums), tree: t}
-	return t.Fork()
-}
-
-// build merges the layers with summaries sums into a tree, from the
-// longest chain of lower layers kept, and keeps its own lower layers'. A
-// nil baseTrees keeps nothing.
-func (b *baseTrees) build(sums []*layer.Summary) *tree.Tree {
-	n := len(sums)
-	t, from := (*tree.Tree)(nil), 0
-	for i := n - 1; i > 0 && t == nil; i-- {
-		if t = b.fork(sums[:i]); t != nil {
-			from = i
-		}
-	}
-	if t == nil {
-		t = tree.New()
-	}
-	for i := from; i < n; i++ {
-		if i == n-1 && i > from {
-			t = b.keep(sums[:i], t)
-		}
-		var es []*layer.Entry
-		if sums[i] != nil {
-			es = sums[i].Entries
-		}
-		t.Apply(i, es)
-	}
-	return t
 }

@@ -1,0 +1,138 @@
+package scan
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/strata-forensics/strata/forensics/detect"
+	"github.com/strata-forensics/strata/forensics/finding"
+	"github.com/strata-forensics/strata/forensics/image"
+	"github.com/strata-forensics/strata/forensics/integrity"
+	"github.com/strata-forensics/strata/forensics/layer"
+	"github.com/strata-forensics/strata/forensics/tree"
+)
+
+// buildImage merges an image's layers bottom-up and runs image-level
+// detection. The tree grows from a fork of the tree of the longest chain
+// of its lower layers that another image had (see baseTrees).
+func buildImage(img *image.Image, layers map[string]*LayerResult, eng *detect.Engine, bases *baseTrees) (*ImageResult, []integrity.Problem) {
+	var problems []integrity.Problem
+	ir := &ImageResult{Image: img, Layers: make([]*LayerResult, len(img.Layers)), LayerProblems: make([][]integrity.Problem, len(img.Layers))}
+	var dets []*detect.LayerResult
+	sums := make([]*layer.Summary, len(img.Layers))
+	for i, l := range img.Layers {
+		lr := layers[l.Blob]
+		if lr == nil {
+			lr = &LayerResult{Blob: l.Blob, Digest: l.Digest}
+		}
+		ir.Layers[i] = lr
+		sums[i] = lr.Summary
+		if l.Digest == "" {
+			l.Digest = lr.Digest
+		}
+		if lr.Summary != nil {
+			l.UncompressedSize = lr.Summary.UncompressedSize
+			l.Entries = countEntries(lr.Summary.Entries)
+			if l.DiffID != "" && lr.Summary.DiffID != "" && l.DiffID != lr.Summary.DiffID {
+				cfg := "config"
+				if img.ConfigBlob != "" {
+					cfg = "config " + img.ConfigBlob + " (its name claims no digest: nothing verified it)"
+				}
+				p := integrity.Problem{Blob: l.Digest.String(), Kind: integrity.DiffIDMismatch,
+					Detail: fmt.Sprintf("layer %d of %s: uncompressed content hashes to %s, %s rootfs.diff_ids says %s", i, img.Ref(), lr.Summary.DiffID, cfg, l.DiffID)}
+				problems = append(problems, p)
+				ir.LayerProblems[i] = append(ir.LayerProblems[i], p)
+			}
+		}
+		dets = append(dets, lr.Detect)
+	}
+	ir.Tree = bases.build(sums)
+	if eng != nil {
+		ir.Findings = eng.Image(detect.ImageInput{Image: img, Tree: ir.Tree, Layers: dets})
+		ir.Findings = append(ir.Findings, anomalyFindings(img, ir.Tree, ir.Layers)...)
+		finding.Sort(ir.Findings)
+	}
+	return ir, problems
+}
+
+func countEntries(es []*layer.Entry) int { return len(es) }
+
+// baseTrees keeps the tree of each image's lower layers (all but its top
+// one), so that another image on the same base forks it instead of
+// merging the base's paths again: a fleet of images on one base holds the
+// base's nodes once and spends on each image what its own layers change.
+// A chain is its layers' summaries, the very ones the walks gave; a layer
+// with none (its blob absent) is nil.
+type baseTrees struct {
+	mu     sync.Mutex
+	chains map[string]*baseTree
+}
+
+type baseTree struct {
+	sums []*layer.Summary // holding them keeps their addresses from reuse
+	tree *tree.Tree       // frozen: only ever forked
+}
+
+func chainKey(sums []*layer.Summary) string {
+	var b strings.Builder
+	for _, s := range sums {
+		fmt.Fprintf(&b, "%p/", s)
+	}
+	return b.String()
+}
+
+// fork returns a fork of the tree kept for the chain sums, or nil.
+func (b *baseTrees) fork(sums []*layer.Summary) *tree.Tree {
+	if b == nil {
+		return nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if bt := b.chains[chainKey(sums)]; bt != nil {
+		return bt.tree.Fork()
+	}
+	return nil
+}
+
+// keep freezes t as the tree of the chain sums and returns a fork of it.
+func (b *baseTrees) keep(sums []*layer.Summary, t *tree.Tree) *tree.Tree {
+	if b == nil {
+		return t
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.chains == nil {
+		b.chains = map[string]*baseTree{}
+	}
+	b.chains[chainKey(sums)] = &baseTree{sums: slices.Clone(sums), tree: t}
+	return t.Fork()
+}
+
+// build merges the layers with summaries sums into a tree, from the
+// longest chain of lower layers kept, and keeps its own lower layers'. A
+// nil baseTrees keeps nothing.
+func (b *baseTrees) build(sums []*layer.Summary) *tree.Tree {
+	n := len(sums)
+	t, from := (*tree.Tree)(nil), 0
+	for i := n - 1; i > 0 && t == nil; i-- {
+		if t = b.fork(sums[:i]); t != nil {
+			from = i
+		}
+	}
+	if t == nil {
+		t = tree.New()
+	}
+	for i := from; i < n; i++ {
+		if i == n-1 && i > from {
+			t = b.keep(sums[:i], t)
+		}
+		var es []*layer.Entry
+		if sums[i] != nil {
+			es = sums[i].Entries
+		}
+		t.Apply(i, es)
+	}
+	return t
+}

@@ -1,0 +1,399 @@
+package scan
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"io"
+	"sync"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/strata-forensics/strata/forensics/archive"
+	"github.com/strata-forensics/strata/forensics/blob"
+	"github.com/strata-forensics/strata/forensics/detect"
+	"github.com/strata-forensics/strata/forensics/internal/readahead"
+	"github.com/strata-forensics/strata/forensics/internal/sched"
+	"github.com/strata-forensics/strata/forensics/layercache"
+)
+
+// Memo is what the runs of a fleet scan share: the layer cache (see
+// layercache), the trees of the images' lower layers (baseTrees), and the
+// coordination that lets a layer held by several inputs be walked once
+// while every input still verifies its own copy:
+//
+//   - claim and await: a layer being walked for one input is claimed, and
+//     another input holding it takes that walk's result once its own copy
+//     is verified, instead of walking it again;
+//   - offer and compare: the first input read in place that holds a blob
+//     offers its copy, and the inputs after it compare their copies with
+//     it byte for byte while their own sha256 is computed (a comparison
+//     costs a fraction of a hash). A copy found the same is verified once
+//     the offering input verified its own; one that differs is read and
+//     verified on its own. An input waits only for inputs that offered
+//     before it, so waits never go round in a circle.
+//
+// A Memo is safe for concurrent use.
+type Memo struct {
+	cache *layercache.Cache
+	bases baseTrees
+
+	mu       sync.Mutex
+	walking  map[string]*walk           // claim key -> the walk under way
+	copies   map[digest.Digest]blobCopy // where a verified blob can be read again
+	offers   map[string]*offer          // claim key -> the first copy offered
+	Hits     int                        // layers reused instead of read (for tests and progress)
+	compared int                        // of those, copies verified by their input's own hash
+}
+
+// NewMemo returns a Memo; dir, when not empty, is a cache folder, created
+// when the first result is stored.
+func NewMemo(dir string) *Memo {
+	return &Memo{cache: layercache.New(dir), walking: map[string]*walk{}, copies: map[digest.Digest]blobCopy{}, offers: map[string]*offer{}}
+}
+
+// blobRef is a blob an input reads: its member name and what its
+// descriptor and config say of it.
+type blobRef struct {
+	name   string
+	digest digest.Digest // "" for a docker save layer.tar, which has no descriptor
+	diffID digest.Digest // from the config: finds a blob with no digest
+	size   int64         // to check the blob against; -1 with no descriptor
+}
+
+// key names the layer for claims and offers: its blob digest, or for a
+// blob with none the diff_id its config gives; "" when neither is usable.
+func (b blobRef) key(fp string) string {
+	switch {
+	case b.digest != "" && b.digest.Validate() == nil:
+		return layercache.Key(b.digest, fp)
+	case b.diffID != "" && b.diffID.Validate() == nil:
+		return "diff_id:" + layercache.Key(b.diffID, fp)
+	}
+	return ""
+}
+
+// share is one run's handle on the memo: the rules fingerprint its results
+// are keyed by, and the gate its CPU work takes places at. A nil memo
+// shares nothing.
+type share struct {
+	m   *Memo
+	fp  string
+	cpu *sched.Gate
+}
+
+func (m *Memo) share(eng *detect.Engine, cpu *sched.Gate) *share {
+	return &share{m: m, fp: fingerprint(eng), cpu: cpu}
+}
+
+func fingerprint(eng *detect.Engine) string {
+	if eng == nil {
+		return "0000000000000000-rebuild-only"
+	}
+	return eng.Fingerprint()
+}
+
+// walk is a claim: done is closed when the walk is over. inPlace says the
+// walker reads its input in place, so the blob's bytes can be compared
+// with its copy once it is verified, rather than hashed meanwhile.
+type walk struct {
+	done    chan struct{}
+	inPlace bool
+}
+
+// blobCopy is where a verified blob can be read again.
+type blobCopy struct {
+	open func() (io.ReadCloser, error)
+	size int64
+}
+
+// offer is a copy of a blob that the input holding it will verify; decided
+// is closed once it did, or gave up (verified false).
+type offer struct {
+	copy     blobCopy
+	decided  chan struct{}
+	verified bool
+	once     sync.Once
+}
+
+func (o *offer) resolve(verified bool) {
+	o.once.Do(func() {
+		o.verified = verified
+		close(o.decided)
+	})
+}
+
+// get returns a remembered result for blob digest d.
+func (s *share) get(d digest.Digest) *LayerResult {
+	if s.m == nil {
+		return nil
+	}
+	e, ok := s.m.cache.Get(d, s.fp)
+	if !ok {
+		return nil
+	}
+	return &LayerResult{Digest: e.Digest, Summary: e.Summary, Detect: e.Detect}
+}
+
+// digestFor is the blob digest remembered for a layer with no descriptor.
+func (s *share) digestFor(diffID digest.Digest) digest.Digest {
+	if s.m == nil {
+		return ""
+	}
+	return s.m.cache.DigestFor(diffID, s.fp)
+}
+
+// put remembers a complete, problem-free result, and where its verified
+// blob can be read again when c.open is set.
+func (s *share) put(lr *LayerResult, c blobCopy) {
+	if s.m == nil || lr.Digest == "" || lr.Summary == nil || len(lr.Problems) > 0 {
+		return
+	}
+	s.m.mu.Lock()
+	if _, ok := s.m.copies[lr.Digest]; !ok && c.open != nil {
+		s.m.copies[lr.Digest] = c
+	}
+	s.m.mu.Unlock()
+	s.m.cache.Put(layercache.Entry{Digest: lr.Digest, Summary: lr.Summary, Detect: lr.Detect}, s.fp)
+}
+
+// hit counts a layer reused and returns it as ref's result.
+func (s *share) hit(ref blobRef, prev *LayerResult, d digest.Digest) *LayerResult {
+	s.m.mu.Lock()
+	s.m.Hits++
+	s.m.mu.Unlock()
+	return &LayerResult{Blob: ref.name, Digest: d, Summary: prev.Summary, Detect: prev.Detect}
+}
+
+// offerAll registers, in one step, the copies of an input's blobs (by
+// claim key) that no input offered before, and returns those offers (the
+// input must resolve them) and, by key, the earlier offers of other inputs
+// to compare its own copies with.
+func (s *share) offerAll(copies map[string]blobCopy) (mine, earlier map[string]*offer) {
+	if s.m == nil {
+		return nil, nil
+	}
+	mine, earlier = map[string]*offer{}, map[string]*offer{}
+	s.m.mu.Lock()
+	defer s.m.mu.Unlock()
+	for key, c := range copies {
+		if o := s.m.offers[key]; o != nil {
+			earlier[key] = o
+			continue
+		}
+		o := &offer{copy: c, decided: make(chan struct{})}
+		s.m.offers[key] = o
+		mine[key] = o
+	}
+	return mine, earlier
+}
+
+// takeCompared returns the remembered result for a blob whose copy the
+// input's own hash found the same as an earlier input's offered copy, once
+// that input verified it; nil when the copies differ, the comparison could
+// not be made, or the offered copy did not verify: the caller then reads
+// the blob itself.
+func (s *share) takeCompared(ctx context.Context, ref blobRef, c *archive.Comparison, o *offer) *LayerResult {
+	if !c.Same(ctx) {
+		return nil
+	}
+	select {
+	case <-o.decided:
+	case <-ctx.Done():
+		return nil
+	}
+	if !o.verified {
+		return nil
+	}
+	d := ref.digest
+	if d == "" {
+		d = s.digestFor(ref.diffID)
+	}
+	prev := s.get(d)
+	if prev == nil {
+		return nil
+	}
+	s.m.mu.Lock()
+	s.m.compared++
+	s.m.mu.Unlock()
+	return s.hit(ref, prev, d)
+}
+
+// reuse returns the remembered result for a blob after verifying the
+// blob's own bytes: against a verified copy when one can be read again,
+// otherwise against its digest. A blob with no digest is looked up by the
+// diff_id its config gives, and must then be the blob remembered for that
+// diff_id. consumed says whether r was read: when the blob then failed, it
+// must be opened again and read in full, so that what it holds is
+// reported. The verification takes a place at the gate; a lookup that
+// finds nothing takes none.
+func (s *share) reuse(ctx context.Context, ref blobRef, r io.Reader) (lr *LayerResult, consumed bool) {
+	d := ref.digest
+	if d == "" {
+		d = s.digestFor(ref.diffID)
+	}
+	prev := s.get(d)
+	if prev == nil {
+		return nil, false
+	}
+	defer s.cpu.Enter(ctx)()
+	s.m.mu.Lock()
+	c, ok := s.m.copies[d]
+	s.m.mu.Unlock()
+	same, compared := false, false
+	if ok && (ref.size < 0 || ref.size == c.size) {
+		same, compared = sameBytes(r, c)
+	}
+	if compared && !same {
+		return nil, true
+	}
+	if !compared {
+		// Reading (decompressing an input compressed as a whole) and
+		// hashing go on two cores when one is free.
+		ahead := readahead.New(r, s.cpu)
+		_, err := io.Copy(io.Discard, blob.NewVerifier(ahead, d, ref.size))
+		ahead.Close()
+		if err != nil {
+			return nil, true
+		}
+	}
+	return s.hit(ref, prev, d), true
+}
+
+// claim makes the caller the one walker of the layer named key, or, when
+// another input is walking it now, returns that walk. release must follow
+// a successful claim; inPlace says whether the caller reads its input in
+// place (see walk).
+func (s *share) claim(key string, inPlace bool) (busy *walk, claimed bool) {
+	if s.m == nil || key == "" {
+		return nil, false
+	}
+	s.m.mu.Lock()
+	defer s.m.mu.Unlock()
+	if w, ok := s.m.walking[key]; ok {
+		return w, false
+	}
+	s.m.walking[key] = &walk{done: make(chan struct{}), inPlace: inPlace}
+	return nil, true
+}
+
+func (s *share) release(key string) {
+	s.m.mu.Lock()
+	w := s.m.walking[key]
+	delete(s.m.walking, key)
+	s.m.mu.Unlock()
+	if w != nil {
+		close(w.done)
+	}
+}
+
+// await takes the result of another input's walk of the same layer once
+// it is done, after verifying this input's copy of the blob. When that walk
+// reads its input in place, the copy is compared with the walked blob
+// afterwards (see reuse); otherwise it is hashed while the walk goes on: a
+// blob with a descriptor digest is checked against it, one without must
+// hash to the blob walked for its diff_id. It returns nil when the blob did
+// not verify or the other walk left no result: the caller then reads the
+// blob itself, again from the start when consumed.
+func (s *share) await(ctx context.Context, ref blobRef, r io.Reader, busy *walk) (lr *LayerResult, consumed bool) {
+	if busy.inPlace {
+		select {
+		case <-busy.done:
+		case <-ctx.Done():
+			return nil, false
+		}
+		return s.reuse(ctx, ref, r)
+	}
+	var got digest.Digest
+	var err error
+	s.cpu.Do(ctx, func() {
+		if ref.digest != "" {
+			_, err = io.Copy(io.Discard, blob.NewVerifier(r, ref.digest, ref.size))
+			got = ref.digest
+			return
+		}
+		h := sha256.New()
+		_, err = io.Copy(h, r)
+		got = digest.NewDigestFromBytes(digest.SHA256, h.Sum(nil))
+	})
+	if err != nil {
+		return nil, true
+	}
+	select {
+	case <-busy.done:
+	case <-ctx.Done():
+		return nil, true
+	}
+	if ref.digest == "" && s.digestFor(ref.diffID) != got {
+		return nil, true
+	}
+	prev := s.get(got)
+	if prev == nil {
+		return nil, true
+	}
+	return s.hit(ref, prev, got), true
+}
+
+// compareBuffer is the size of the pieces sameBytes compares.
+const compareBuffer = 256 << 10
+
+var comparePool = sync.Pool{New: func() any { b := make([]byte, 2*compareBuffer); return &b }}
+
+// sameBytes reports whether r holds exactly the bytes of c: the same bytes
+// and as many. compared is false, with r untouched, when c cannot be read
+// again (its input was closed meanwhile).
+func sameBytes(r io.Reader, c blobCopy) (same, compared bool) {
+	rc, err := c.open()
+	if err != nil {
+		return false, false
+	}
+	defer rc.Close()
+	bp := comparePool.Get().(*[]byte)
+	defer comparePool.Put(bp)
+	a, b := (*bp)[:compareBuffer], (*bp)[compareBuffer:]
+	var n int64
+	for {
+		na, erra := io.ReadFull(rc, a)
+		nb, errb := io.ReadFull(r, b)
+		if na != nb || !bytes.Equal(a[:na], b[:nb]) {
+			return false, true
+		}
+		n += int64(na)
+		endA := erra == io.EOF || erra == io.ErrUnexpectedEOF
+		endB := errb == io.EOF || errb == io.ErrUnexpectedEOF
+		switch {
+		case endA && endB:
+			return n == c.size, true
+		case erra != nil && !endA, errb != nil && !endB, endA != endB:
+			return false, true
+		}
+	}
+}
+
+// blobOpener is the part of an archive that reopens a blob.
+type blobOpener interface {
+	Open(name string) (io.ReadCloser, error)
+}
+
+// reopen reads a blob again from the start; the reader closes it at EOF.
+func reopen(a blobOpener, name string) io.Reader {
+	rc, err := a.Open(name)
+	if err != nil {
+		return errReader{err}
+	}
+	return closingReader{rc}
+}
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
+type closingReader struct{ rc io.ReadCloser }
+
+func (r closingReader) Read(p []byte) (int, error) {
+	n, err := r.rc.Read(p)
+	if err != nil {
+		r.rc.Close()
+	}
+	return n, err
+}
