@@ -86,6 +86,11 @@ const (
 	// random order, and collapsed repeated ones (moby#47150, fixed in
 	// 25.0.1); manifest.json kept the right order.
 	Docker25LayerOrder Reason = "docker-25.0.0-layer-order"
+	// CompressionMislabelled: a layer whose media type declares one
+	// compression and whose bytes are another (podman save --uncompressed
+	// labels plain tars +gzip; buildah#1589). Read by its magic bytes;
+	// its digest decides integrity.
+	CompressionMislabelled Reason = "compression-mislabelled"
 )
 
 // Problem is one record about a blob, naming it (a digest, or a member name
@@ -225,6 +230,8 @@ func (r Reason) Text() string {
 		return "listed in manifest.json, not exported"
 	case Docker25LayerOrder:
 		return "Docker 25.0.0 layer order (moby#47150)"
+	case CompressionMislabelled:
+		return "media type and bytes disagree on compression"
 	case Unknown, "":
 		return "no producer reason known"
 	}

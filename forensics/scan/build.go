@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/strata-forensics/strata/forensics/compress"
 	"github.com/strata-forensics/strata/forensics/detect"
 	"github.com/strata-forensics/strata/forensics/finding"
 	"github.com/strata-forensics/strata/forensics/image"
@@ -32,9 +33,17 @@ func buildImage(img *image.Image, layers map[string]*LayerResult, eng *detect.En
 		if l.Digest == "" {
 			l.Digest = lr.Digest
 		}
+		if lr.Summary != nil && img.ManifestDigest != "" {
+			// A legacy docker save declares no media type: strata's own
+			// guess is nothing to disagree with.
+			if p, ok := mislabelled(l, lr.Summary.Compression); ok {
+				problems = append(problems, p)
+				ir.LayerProblems[i] = append(ir.LayerProblems[i], p)
+			}
+		}
 		if lr.Summary != nil {
 			l.UncompressedSize = lr.Summary.UncompressedSize
-			l.Entries = countEntries(lr.Summary.Entries)
+			l.Entries = len(lr.Summary.Entries)
 			if l.DiffID != "" && lr.Summary.DiffID != "" && l.DiffID != lr.Summary.DiffID {
 				cfg := "config"
 				if img.ConfigBlob != "" {
@@ -57,7 +66,38 @@ func buildImage(img *image.Image, layers map[string]*LayerResult, eng *detect.En
 	return ir, problems
 }
 
-func countEntries(es []*layer.Entry) int { return len(es) }
+// mislabelled notes a layer whose media type declares a compression its
+// bytes do not have (archive-quirks §11.7): read by its magic bytes, a
+// producer defect, not tampering: the digest decides integrity.
+func mislabelled(l *image.Layer, got compress.Format) (integrity.Problem, bool) {
+	declared, known := declaredCompression(l.MediaType)
+	if !known || declared == got {
+		return integrity.Problem{}, false
+	}
+	say := func(f compress.Format) string {
+		if f == compress.None {
+			return "no compression"
+		}
+		return string(f)
+	}
+	return integrity.Problem{Blob: l.Digest.String(), Kind: integrity.Defect, Reason: integrity.CompressionMislabelled,
+		Detail: fmt.Sprintf("layer %d: media type %s declares %s, its bytes are %s; read as its bytes are", l.Index, l.MediaType, say(declared), say(got))}, true
+}
+
+// declaredCompression is the compression a layer media type declares;
+// known is false for a type that declares none strata knows.
+func declaredCompression(mt string) (f compress.Format, known bool) {
+	switch {
+	case strings.HasSuffix(mt, "+gzip"), strings.HasSuffix(mt, ".tar.gzip"):
+		return compress.Gzip, true
+	case strings.HasSuffix(mt, "+zstd"):
+		return compress.Zstd, true
+	case mt == "application/vnd.oci.image.layer.v1.tar", mt == "application/vnd.oci.image.layer.nondistributable.v1.tar",
+		mt == "application/vnd.docker.image.rootfs.diff.tar":
+		return compress.None, true
+	}
+	return compress.None, false
+}
 
 // baseTrees keeps the tree of each image's lower layers (all but its top
 // one), so that another image on the same base forks it instead of
