@@ -6,56 +6,21 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"sync"
 
 	"github.com/strata-forensics/strata/forensics/compress"
+	"github.com/strata-forensics/strata/forensics/internal/iox"
 )
-
-// openCompressed decompresses the input again up to m and returns its bytes.
-func (a *Archive) openCompressed(m *Member) (io.ReadCloser, error) {
-	f, err := reopen(a.file)
-	if err != nil {
-		return nil, err
-	}
-	dec, err := compress.Open(f, a.Info.Compression)
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	if _, err := io.CopyN(io.Discard, dec, m.Offset); err != nil {
-		dec.Close()
-		f.Close()
-		return nil, &FormatError{File: a.Info.Path, Offset: m.Offset, Err: fmt.Errorf("seeking to %s: %w", m.Name, err)}
-	}
-	return &multiCloser{Reader: io.LimitReader(dec, m.Size), closers: []io.Closer{dec, f}}, nil
-}
-
-type multiCloser struct {
-	io.Reader
-	closers []io.Closer
-}
-
-func (m *multiCloser) Close() error {
-	for _, c := range m.closers {
-		c.Close()
-	}
-	return nil
-}
-
-// sectionFile is the part of *os.File that reopen needs.
-type namedFile interface{ Name() string }
-
-func reopen(f namedFile) (io.ReadCloser, error) {
-	return openReadOnly(f.Name())
-}
 
 // Visit calls fn once for each named member with a reader of its bytes.
 // For a compressed input it serves the members kept in memory first, then
 // makes a single decompression pass for the others, in archive order (none
-// when every member wanted is in memory); otherwise it runs up to parallel calls at once, largest member
-// first, so fn must be safe for concurrent use. A member the input lacks is passed to fn as an error
-// reader wrapping ErrNotExist. fn's errors are joined and returned.
+// when every member wanted is in memory); otherwise it runs up to parallel
+// calls at once, largest member first, so fn must be safe for concurrent
+// use. A member the input lacks is passed to fn as an error reader
+// wrapping ErrNotExist. fn's errors are joined and returned.
 func (a *Archive) Visit(ctx context.Context, names []string, parallel int, fn func(name string, r io.Reader) error) error {
 	if parallel < 1 {
 		parallel = 1
@@ -71,7 +36,7 @@ func (a *Archive) Visit(ctx context.Context, names []string, parallel int, fn fu
 		seen[n] = true
 		m, ok := a.members[n]
 		if !ok {
-			if err := fn(n, errReader{fmt.Errorf("%s: %w", n, ErrNotExist)}); err != nil {
+			if err := fn(n, iox.ErrReader{Err: fmt.Errorf("%s: %w", n, ErrNotExist)}); err != nil {
 				errs = append(errs, err)
 			}
 			continue
@@ -132,7 +97,7 @@ func (a *Archive) Visit(ctx context.Context, names []string, parallel int, fn fu
 func (a *Archive) visitOne(m *Member, fn func(string, io.Reader) error) error {
 	rc, err := a.Open(m.Name)
 	if err != nil {
-		return fn(m.Name, errReader{err})
+		return fn(m.Name, iox.ErrReader{Err: err})
 	}
 	defer rc.Close()
 	// Consumers read in small pieces (a decompressor's 4 KiB, io.Discard's
@@ -147,12 +112,12 @@ func (a *Archive) visitStream(ctx context.Context, wanted []*Member, fn func(str
 	if len(wanted) == 0 {
 		return nil
 	}
-	f, err := reopen(a.file)
+	f, err := os.Open(a.file.Name())
 	if err != nil {
 		return []error{err}
 	}
 	defer f.Close()
-	dec, err := compress.Open(ctxReader{ctx, f}, a.Info.Compression)
+	dec, err := compress.Open(iox.ContextReader{Ctx: ctx, R: f}, a.Info.Compression)
 	if err != nil {
 		return []error{err}
 	}
@@ -184,7 +149,3 @@ func (a *Archive) visitStream(ctx context.Context, wanted []*Member, fn func(str
 	}
 	return errs
 }
-
-type errReader struct{ err error }
-
-func (e errReader) Read([]byte) (int, error) { return 0, e.err }

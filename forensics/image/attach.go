@@ -170,7 +170,7 @@ func (l *loader) attachment(d ocispec.Descriptor, subject digest.Digest, kind st
 		return
 	}
 	l.reached[p] = true
-	if _, ok := l.a.Stat(p); !ok {
+	if _, ok := l.src.Stat(p); !ok {
 		l.attachments = append(l.attachments, &Attachment{Digest: d.Digest, MediaType: d.MediaType, ArtifactType: d.ArtifactType,
 			Kind: kind, subject: subject})
 		l.record(integrity.Problem{Blob: d.Digest.String(), Kind: integrity.Absent, Reason: integrity.AttestationNotCarried, Size: d.Size,
@@ -275,7 +275,7 @@ func (l *loader) verifyOpaque(d ocispec.Descriptor, what string) bool {
 		return true
 	}
 	l.reached[p] = true
-	if _, ok := l.a.Stat(p); !ok {
+	if _, ok := l.src.Stat(p); !ok {
 		return false
 	}
 	if _, queued := l.queued[p]; !queued {

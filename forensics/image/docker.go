@@ -73,7 +73,7 @@ func (l *loader) loadManifestJSON(withOCI bool) error {
 // id}}, as a map from layer id to "repo:tag" names.
 func (l *loader) repositories() map[string][]string {
 	const name = "repositories"
-	if _, ok := l.a.Stat(name); !ok {
+	if _, ok := l.src.Stat(name); !ok {
 		return nil
 	}
 	l.reached[name] = true
@@ -222,7 +222,7 @@ func (l *loader) docker25Order(img *Image, listed []digest.Digest) bool {
 // gone: that entry is read as an image (missing its config), not recorded.
 func (l *loader) listedNotCarried(e dockerEntry) bool {
 	name := memberName(e.Config)
-	if _, ok := l.a.Stat(name); ok {
+	if _, ok := l.src.Stat(name); ok {
 		return false
 	}
 	owned := map[string]bool{}
@@ -234,7 +234,7 @@ func (l *loader) listedNotCarried(e dockerEntry) bool {
 	absent := 0
 	for _, p := range e.Layers {
 		lp := memberName(p)
-		_, ok := l.a.Stat(lp)
+		_, ok := l.src.Stat(lp)
 		switch {
 		case !ok:
 			absent++
@@ -323,7 +323,7 @@ func (l *loader) legacy(e dockerEntry, names []string) {
 func (l *loader) legacyLayer(i int, name string, e dockerEntry, diffIDs []string) *Layer {
 	layer := &Layer{Index: i, MediaType: legacyLayerMediaType, Digest: claimedLayerDigest(name)}
 	l.reached[name] = true
-	if m, ok := l.a.Stat(name); ok {
+	if m, ok := l.src.Stat(name); ok {
 		layer.Blob = name
 		layer.Size = m.Size
 	} else {
@@ -359,7 +359,7 @@ func (l *loader) v1CreatedBy(layerPath string) string {
 		return ""
 	}
 	name := dir + "json"
-	if _, ok := l.a.Stat(name); !ok {
+	if _, ok := l.src.Stat(name); !ok {
 		return ""
 	}
 	data, ok := l.readVerified(name, "", -1, name, "v1 layer config")

@@ -1,43 +1,100 @@
 package image
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/strata-forensics/strata/forensics/archive"
+	"github.com/strata-forensics/strata/forensics/integrity"
 )
 
-// fuzzSeeds are uncompressed archives of both formats, sound and broken.
+// committedInputs are the folders of committed inputs, sound and hostile,
+// that seed the fuzzer besides the generated samples.
+var committedInputs = []string{"../../fixtures/testdata", "../../fixtures/hostile/testdata"}
+
+// fuzzSeeds are the samples as uncompressed archives, then every committed
+// input: files as they are, OCI layout folders as tars.
 func fuzzSeeds(tb testing.TB) [][]byte {
 	var seeds [][]byte
-	add := func(f *fixture) { seeds = append(seeds, tarBytes(tb, f.members)) }
-
-	f := newFixture(tb)
-	f.layout(named(f.image(appSpec(tb, "v1")), annotationRefName, "latest"))
-	add(f)
-
-	f = newFixture(tb)
-	arm := appSpec(tb, "arm")
-	arm.arch, arm.variant = "arm64", "v8"
-	idx := f.blobJSON("application/vnd.oci.image.index.v1+json", f.index(onPlatform(f.image(appSpec(tb, "amd")), "linux", "amd64", ""), onPlatform(f.image(arm), "linux", "arm64", "v8")))
-	f.layout(named(idx, annotationRefName, "v1"))
-	add(f)
-
-	f = newFixture(tb)
-	f.docker25("app", "v1", appSpec(tb, "v1"))
-	add(f)
-
-	f = newFixture(tb)
-	f.dockerSave([]legacyImage{
-		{tags: []string{"app:v1"}, spec: appSpec(tb, "v1"), ids: []string{v1ID(1), v1ID(2)}},
-		{tags: []string{"app:v2"}, spec: appSpec(tb, "v2"), ids: []string{v1ID(3), v1ID(4)}, linkTo: []string{v1ID(1), ""}},
-	}, true)
-	add(f)
+	for _, s := range samples(tb) {
+		seeds = append(seeds, tarBytes(tb, s.f.members))
+	}
+	for _, dir := range committedInputs {
+		n := len(seeds)
+		err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			switch {
+			case err != nil:
+				return err
+			case d.IsDir() && strings.HasSuffix(p, ".oci"):
+				seeds = append(seeds, tarFolder(tb, p))
+				return fs.SkipDir
+			case !d.Type().IsRegular():
+				return nil
+			}
+			b, err := os.ReadFile(p)
+			seeds = append(seeds, b)
+			return err
+		})
+		if err != nil || len(seeds) == n {
+			tb.Fatalf("%s: %d inputs, %v", dir, len(seeds)-n, err)
+		}
+	}
 	return seeds
 }
 
+// tarFolder is a folder as a tar, its symlinks kept as links.
+func tarFolder(tb testing.TB, dir string) []byte {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == dir {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		var link string
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			if link, err = os.Readlink(p); err != nil {
+				return err
+			}
+		}
+		h, err := tar.FileInfoHeader(fi, link)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		h.Name = filepath.ToSlash(rel)
+		if err := tw.WriteHeader(h); err != nil || !fi.Mode().IsRegular() {
+			return err
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		_, err = io.Copy(tw, f)
+		return err
+	})
+	if err == nil {
+		err = tw.Close()
+	}
+	if err != nil {
+		tb.Fatalf("%s: %v", dir, err)
+	}
+	return buf.Bytes()
+}
+
+// FuzzLoad loads whatever archive.Open accepts, from the archive and from
+// its members copied into memory.
 func FuzzLoad(f *testing.F) {
 	for _, s := range fuzzSeeds(f) {
 		f.Add(s)
@@ -54,33 +111,56 @@ func FuzzLoad(f *testing.F) {
 			return
 		}
 		defer a.Close()
-		imgs, problems, err := Load(ctx, a, Options{MaxJSON: 1 << 20, MaxIndexDepth: 4})
+		opts := Options{MaxJSON: 1 << 20, MaxIndexDepth: 4}
+		checkLoad(t, "archive")(Load(ctx, a, opts))
+		mem := mapSource{}
+		for _, m := range a.Members() {
+			if m.Size > opts.MaxJSON {
+				continue
+			}
+			rc, err := a.Open(m.Name)
+			if err != nil {
+				continue
+			}
+			if b, err := io.ReadAll(rc); err == nil {
+				mem[m.Name] = b
+			}
+			rc.Close()
+		}
+		checkLoad(t, "memory")(Load(ctx, mem, opts))
+	})
+}
+
+// checkLoad checks what Load returns from any input.
+func checkLoad(t *testing.T, from string) func([]*Image, []integrity.Problem, error) {
+	return func(imgs []*Image, problems []integrity.Problem, err error) {
+		t.Helper()
 		for _, pr := range problems {
 			if pr.Kind == "" || pr.Blob == "" || pr.Detail == "" {
-				t.Fatalf("incomplete problem %+v", pr)
+				t.Fatalf("%s: incomplete problem %+v", from, pr)
 			}
 		}
 		if err != nil {
 			if imgs != nil {
-				t.Fatalf("error %v with %d images", err, len(imgs))
+				t.Fatalf("%s: error %v with %d images", from, err, len(imgs))
 			}
 			return
 		}
 		for _, img := range imgs {
 			for i, l := range img.Layers {
 				if l.Index != i {
-					t.Fatalf("%s: layer %d has index %d", img.Ref(), i, l.Index)
+					t.Fatalf("%s: %s: layer %d has index %d", from, img.Ref(), i, l.Index)
 				}
 				if l.Blob != "" && l.Absent {
-					t.Fatalf("%s: layer %d both present (%s) and absent", img.Ref(), i, l.Blob)
+					t.Fatalf("%s: %s: layer %d both present (%s) and absent", from, img.Ref(), i, l.Blob)
 				}
 			}
 		}
 		// Filter must not fail on anything Load returns.
 		if len(imgs) > 0 {
 			if _, err := Filter(imgs, nil, ""); err != nil {
-				t.Fatalf("Filter everything: %v", err)
+				t.Fatalf("%s: Filter everything: %v", from, err)
 			}
 		}
-	})
+	}
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
-	"github.com/strata-forensics/strata/forensics/archive"
 	"github.com/strata-forensics/strata/forensics/blob"
 	"github.com/strata-forensics/strata/forensics/integrity"
 )
@@ -30,14 +29,14 @@ type Options struct {
 // nor a readable manifest.json.
 var ErrNoImages = errors.New("no readable index.json or manifest.json")
 
-// Load resolves every image in a. An OCI layout's index.json is the truth
+// Load resolves every image in src. An OCI layout's index.json is the truth
 // when the input carries one (a Docker 25+ docker save adds names from its
 // manifest.json); otherwise docker save's manifest.json is. Every index,
 // manifest and config is read through a verifying reader; whatever is wrong
 // becomes an integrity.Problem and Load goes on with what is still
 // readable. Layer blobs are not read here: the scan verifies them while it
 // streams them. Load returns an error only when the input is unusable.
-func Load(ctx context.Context, a *archive.Archive, opts Options) ([]*Image, []integrity.Problem, error) {
+func Load(ctx context.Context, src Source, opts Options) ([]*Image, []integrity.Problem, error) {
 	if opts.MaxIndexDepth <= 0 {
 		opts.MaxIndexDepth = 8
 	}
@@ -46,7 +45,8 @@ func Load(ctx context.Context, a *archive.Archive, opts Options) ([]*Image, []in
 	}
 	l := &loader{
 		ctx:         ctx,
-		a:           a,
+		src:         src,
+		oci:         hasLayout(src),
 		opts:        opts,
 		reached:     map[string]bool{},
 		blobs:       map[digest.Digest]*blobResult{},
@@ -80,7 +80,8 @@ func Load(ctx context.Context, a *archive.Archive, opts Options) ([]*Image, []in
 
 type loader struct {
 	ctx      context.Context
-	a        *archive.Archive
+	src      Source
+	oci      bool // src carries an OCI image layout
 	opts     Options
 	problems []integrity.Problem
 	reported map[integrity.Problem]bool
@@ -132,10 +133,10 @@ func (l *loader) record(p integrity.Problem) {
 
 func (l *loader) load() error {
 	var indexErr error
-	if l.a.Info.OCI {
+	if l.oci {
 		indexErr = l.loadIndexJSON()
 		if indexErr == nil {
-			if _, ok := l.a.Stat("manifest.json"); ok {
+			if _, ok := l.src.Stat("manifest.json"); ok {
 				// Docker 25+: names from manifest.json and repositories;
 				// entries matching no manifest are loaded as docker load
 				// would see them.
@@ -143,7 +144,7 @@ func (l *loader) load() error {
 			}
 			return nil
 		}
-		if _, ok := l.a.Stat("manifest.json"); !ok {
+		if _, ok := l.src.Stat("manifest.json"); !ok {
 			return indexErr
 		}
 	}
@@ -186,7 +187,7 @@ func (l *loader) readBlob(d digest.Digest, size int64, what string) ([]byte, boo
 // readVerified reads member name, bounded by MaxJSON, checking it against
 // d and size when d is set. id names the blob in problems.
 func (l *loader) readVerified(name string, d digest.Digest, size int64, id, what string) ([]byte, bool) {
-	m, ok := l.a.Stat(name)
+	m, ok := l.src.Stat(name)
 	if !ok {
 		l.problem(id, integrity.MissingBlob, "%s: %s is not in the archive", what, name)
 		return nil, false
@@ -196,7 +197,7 @@ func (l *loader) readVerified(name string, d digest.Digest, size int64, id, what
 			what, name, m.Size, size, l.opts.MaxJSON)
 		return nil, false
 	}
-	rc, err := l.a.Open(name)
+	rc, err := l.src.Open(name)
 	if err != nil {
 		l.problem(id, integrity.Truncated, "%s: opening %s: %v", what, name, err)
 		return nil, false

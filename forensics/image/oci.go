@@ -152,7 +152,7 @@ func (l *loader) descend(d ocispec.Descriptor, w walk, depth int) {
 		what = "index"
 	}
 	if p := blob.Path(d.Digest); p != "" {
-		if _, ok := l.a.Stat(p); !ok {
+		if _, ok := l.src.Stat(p); !ok {
 			l.absentManifest(d, w, depth, what)
 			return
 		}
@@ -342,7 +342,7 @@ func (l *loader) carried(d digest.Digest) bool {
 	if p == "" {
 		return false
 	}
-	_, ok := l.a.Stat(p)
+	_, ok := l.src.Stat(p)
 	return ok
 }
 
@@ -376,7 +376,7 @@ func (l *loader) ociLayer(i int, d ocispec.Descriptor) *Layer {
 			Detail: fmt.Sprintf("%s has media type %q, no filesystem tar: checked against its digest, never unpacked", what, shorten(d.MediaType))})
 		return layer
 	}
-	if _, ok := l.a.Stat(p); ok {
+	if _, ok := l.src.Stat(p); ok {
 		layer.Blob = p
 		return layer
 	}

@@ -20,24 +20,24 @@ import (
 // Aliases (linked members) share an offset with the member they name.
 func (l *loader) unreferenced() []archive.Member {
 	reachedAt := map[int64]bool{}
-	for _, m := range l.a.Members() {
+	for _, m := range l.src.Members() {
 		if l.reached[m.Name] && m.Offset > 0 {
 			reachedAt[m.Offset] = true
 		}
 	}
 	var out []archive.Member
-	for _, m := range l.a.Members() {
+	for _, m := range l.src.Members() {
 		if l.reached[m.Name] || (m.Offset > 0 && reachedAt[m.Offset]) {
 			continue
 		}
-		if strings.HasPrefix(m.Name, "blobs/") || (!l.a.Info.OCI && isLegacyBlob(m.Name)) {
+		if strings.HasPrefix(m.Name, "blobs/") || (!l.oci && isLegacyBlob(m.Name)) {
 			out = append(out, m)
 		}
 	}
 	return out
 }
 
-// readQueued reads, in one pass over the input (archive.Visit), the blobs
+// readQueued reads, in one pass over the input (visit), the blobs
 // queued to be verified and the first bytes of the unreferenced ones, to
 // say what they are, then records both in a fixed order. A member the pass
 // never reached (the input broke off) is recorded as unread.
@@ -54,7 +54,7 @@ func (l *loader) readQueued(unref []archive.Member) {
 	type sniffed struct{ content, platform string }
 	checked := map[string]*integrity.Problem{}
 	seen := map[string]sniffed{}
-	err := l.a.Visit(l.ctx, names, 1, func(name string, r io.Reader) error {
+	err := visit(l.ctx, l.src, names, func(name string, r io.Reader) error {
 		if q, ok := l.queued[name]; ok {
 			checked[name] = verifyStream(q, name, r)
 			return nil
@@ -88,7 +88,7 @@ func (l *loader) readQueued(unref []archive.Member) {
 			}
 		}
 		from := "index.json or manifest.json"
-		if !l.a.Info.OCI && !strings.HasPrefix(m.Name, "blobs/") {
+		if !l.oci && !strings.HasPrefix(m.Name, "blobs/") {
 			from = "manifest.json"
 		}
 		l.record(integrity.Problem{Blob: id, Kind: integrity.Unreferenced, Content: s.content, Size: m.Size,

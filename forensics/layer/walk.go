@@ -14,6 +14,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/strata-forensics/strata/forensics/compress"
+	"github.com/strata-forensics/strata/forensics/internal/iox"
 	"github.com/strata-forensics/strata/forensics/internal/readahead"
 )
 
@@ -163,24 +164,6 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// ratioReader fails once the uncompressed stream outgrows the compressed
-// one by more than max, after a grace of 64 MiB.
-type ratioReader struct {
-	r          io.Reader
-	compressed *countingReader
-	n          int64
-	max        float64
-}
-
-func (q *ratioReader) Read(p []byte) (int, error) {
-	n, err := q.r.Read(p)
-	q.n += int64(n)
-	if q.n > 64<<20 && q.compressed.n > 0 && float64(q.n)/float64(q.compressed.n) > q.max {
-		return n, &LimitError{Limit: "decompression ratio", Flag: "--max-ratio", Value: fmt.Sprint(q.max)}
-	}
-	return n, err
-}
-
 // Walk reads a layer blob (compressed or not) to its end: every entry is
 // recorded, every regular file hashed and fed to the sinks, the uncompressed
 // stream hashed for the diff_id, and the raw blob drained so that a verifying
@@ -201,7 +184,9 @@ func Walk(ctx context.Context, blob io.Reader, opts Options) (*Summary, error) {
 	diff := sha256.New()
 	var src io.Reader = dec
 	if format != compress.None {
-		src = &ratioReader{r: dec, compressed: raw, max: lim.MaxRatio}
+		src = iox.NewRatioReader(dec, func() int64 { return raw.n }, lim.MaxRatio, func(int64, int64) error {
+			return &LimitError{Limit: "decompression ratio", Flag: "--max-ratio", Value: fmt.Sprint(lim.MaxRatio)}
+		})
 	}
 	// Everything above reads in the read-ahead goroutine while a core is
 	// free: the raw blob, its digest check and the decompression; the tar

@@ -9,9 +9,9 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
-	"github.com/strata-forensics/strata/forensics/archive"
 	"github.com/strata-forensics/strata/forensics/blob"
 	"github.com/strata-forensics/strata/forensics/detect"
+	"github.com/strata-forensics/strata/forensics/internal/iox"
 	"github.com/strata-forensics/strata/forensics/internal/readahead"
 	"github.com/strata-forensics/strata/forensics/internal/sched"
 	"github.com/strata-forensics/strata/forensics/layercache"
@@ -193,7 +193,7 @@ func (s *share) offerAll(copies map[string]blobCopy) (mine, earlier map[string]*
 // that input verified it; nil when the copies differ, the comparison could
 // not be made, or the offered copy did not verify: the caller then reads
 // the blob itself.
-func (s *share) takeCompared(ctx context.Context, ref blobRef, c *archive.Comparison, o *offer) *LayerResult {
+func (s *share) takeCompared(ctx context.Context, ref blobRef, c *comparison, o *offer) *LayerResult {
 	if !c.Same(ctx) {
 		return nil
 	}
@@ -379,14 +379,10 @@ type blobOpener interface {
 func reopen(a blobOpener, name string) io.Reader {
 	rc, err := a.Open(name)
 	if err != nil {
-		return errReader{err}
+		return iox.ErrReader{Err: err}
 	}
 	return closingReader{rc}
 }
-
-type errReader struct{ err error }
-
-func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 
 type closingReader struct{ rc io.ReadCloser }
 

@@ -146,7 +146,7 @@ func (r *run) readLayers(ctx context.Context, a *archive.Archive, imgs []*image.
 // earlier input's copy by the input's own hash, c and o; reused from the
 // memo; or awaited from another input walking it), else read by walk and
 // remembered.
-func (r *run) readShared(ctx context.Context, a *archive.Archive, ref blobRef, rd io.Reader, c *archive.Comparison, o *offer, walk func(io.Reader) *LayerResult) *LayerResult {
+func (r *run) readShared(ctx context.Context, a *archive.Archive, ref blobRef, rd io.Reader, c *comparison, o *offer, walk func(io.Reader) *LayerResult) *LayerResult {
 	var lr *LayerResult
 	if c != nil {
 		// This input's own hash compares the blob with an earlier
@@ -187,7 +187,7 @@ func (r *run) readShared(ctx context.Context, a *archive.Archive, ref blobRef, r
 // starts that hash. mine are the offers the input must resolve; cmps and
 // against are the comparisons and the offers they compare with. All three
 // are by member name; a blob the input holds twice is offered once.
-func (r *run) offerCopies(a *archive.Archive, names []string, wanted map[string]want) (mine map[string]*offer, cmps map[string]*archive.Comparison, against map[string]*offer) {
+func (r *run) offerCopies(a *archive.Archive, names []string, wanted map[string]want) (mine map[string]*offer, cmps map[string]*comparison, against map[string]*offer) {
 	copies, names1 := map[string]blobCopy{}, map[string]string{}
 	if r.share.m != nil {
 		for _, name := range names {
@@ -201,21 +201,21 @@ func (r *run) offerCopies(a *archive.Archive, names []string, wanted map[string]
 		}
 	}
 	ours, earlier := r.share.offerAll(copies)
-	mine, cmps, against = map[string]*offer{}, map[string]*archive.Comparison{}, map[string]*offer{}
+	mine, cmps, against = map[string]*offer{}, map[string]*comparison{}, map[string]*offer{}
 	for key, o := range ours {
 		mine[names1[key]] = o
 	}
-	var cs []*archive.Comparison
+	var cs []*comparison
 	for key, o := range earlier {
 		name := names1[key]
 		if w := wanted[name]; w.size >= 0 && w.size != o.copy.size {
 			continue // the descriptor says another size: verified on its own
 		}
-		c := &archive.Comparison{Member: name, Open: o.copy.open, Size: o.copy.size}
+		c := &comparison{Member: name, Open: o.copy.open, Size: o.copy.size}
 		cmps[name], against[name] = c, o
 		cs = append(cs, c)
 	}
-	if !a.StartHash(cs) {
+	if !a.StartHash(newComparer(a, cs)) {
 		// No hash of its own read alongside (a folder, a compressed input).
 		cmps, against = nil, nil
 	}
