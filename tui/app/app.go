@@ -19,30 +19,29 @@ import (
 	"github.com/strata-forensics/strata/tui/content"
 	"github.com/strata-forensics/strata/tui/details"
 	"github.com/strata-forensics/strata/tui/filetree"
-	"github.com/strata-forensics/strata/tui/filter"
 	"github.com/strata-forensics/strata/tui/findings"
 	"github.com/strata-forensics/strata/tui/keys"
 	"github.com/strata-forensics/strata/tui/layers"
+	"github.com/strata-forensics/strata/tui/prompt"
 	"github.com/strata-forensics/strata/tui/styles"
 )
 
-type pane int
+// slot is a place on screen that a pane fills. The tree's slot shows the
+// content viewer while a file is open.
+type slot int
 
 const (
-	paneLayers pane = iota
+	paneLayers slot = iota
 	paneTree
 	paneFindings
 	paneDetails
 	paneCount
 )
 
-// sizeSteps are the thresholds the size filter cycles through.
-var sizeSteps = [...]int64{0, 1 << 20, 10 << 20, 100 << 20}
-
 // Options configure the explorer.
 type Options struct {
 	Styles styles.Styles
-	Keys   keys.Map
+	Keys   keys.Map // the root's keys; each pane has its own KeyMap
 }
 
 // Model is the root model.
@@ -51,7 +50,7 @@ type Model struct {
 	load   Loader
 	events chan tea.Msg
 	st     *styles.Styles // shared read-only by every pane
-	km     *keys.Map
+	km     keys.Map
 	help   help.Model
 
 	width, height int
@@ -68,10 +67,10 @@ type Model struct {
 	findings findings.Model
 	details  details.Model
 	content  content.Model
-	search   filter.Model
-	dest     filter.Model // the extract destination prompt
-	focus    pane
-	viewing  bool // the right column shows the content viewer
+	search   prompt.Model
+	dest     prompt.Model // the extract destination
+	focus    slot
+	viewing  bool // the tree's slot shows the content viewer
 	showHelp bool
 	status   string
 }
@@ -83,13 +82,13 @@ func New(ctx context.Context, load Loader, opts Options) Model {
 	h.Styles.ShortDesc, h.Styles.FullDesc = opts.Styles.HelpDesc, opts.Styles.HelpDesc
 	h.Styles.ShortSeparator, h.Styles.FullSeparator = opts.Styles.HelpSep, opts.Styles.HelpSep
 	h.Styles.Ellipsis = opts.Styles.HelpSep
-	st, km := &opts.Styles, &opts.Keys
+	st := &opts.Styles
 	return Model{
 		ctx: ctx, load: load, events: make(chan tea.Msg, 4),
-		st: st, km: km, help: h,
+		st: st, km: opts.Keys, help: h,
 		loading: true, focus: paneTree,
-		search: filter.New("/", st, km),
-		dest:   filter.New("extract to: ", st, km),
+		search: prompt.New("/", st),
+		dest:   prompt.New("extract to: ", st),
 	}
 }
 
@@ -102,8 +101,8 @@ func (m Model) Init() tea.Cmd {
 	return tea.Batch(start(m.ctx, m.load, m.events), wait(m.ctx, m.events))
 }
 
-// Update routes a message: background events, window size, then keys to
-// the search box, the help screen, global bindings or the focused pane.
+// Update routes a message: background events, window size, the wheel to
+// the pane under the pointer, keys through key.
 func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
@@ -140,7 +139,10 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.jump(msg.Finding)
 		return m, nil
 	case tea.MouseWheelMsg:
-		return m.wheel(msg)
+		if m.sess == nil {
+			return m, nil
+		}
+		return m.forward(m.paneAt(msg.X, msg.Y), msg)
 	case tea.KeyPressMsg:
 		return m.key(msg)
 	}
@@ -163,20 +165,24 @@ func (m *Model) setImage(i int) {
 			rows[li].Problems = img.LayerProblems[li]
 		}
 	}
-	m.layers = layers.New(rows, m.st, m.km)
-	m.tree = filetree.New(m.indexes[i], m.st, m.km)
-	m.findings = findings.New(img.Findings, m.st, m.km)
-	m.details = details.New(img.Image.Layers, m.st, m.km)
-	m.content = content.New(m.st, m.km)
+	m.layers = layers.New(rows, m.st)
+	m.tree = filetree.New(m.indexes[i], m.st)
+	m.findings = findings.New(img.Findings, m.st)
+	m.details = details.New(img.Image.Layers, m.st)
+	m.content = content.New(m.st)
 	m.viewing = false
 	m.layout()
 	m.setFocus(m.focus)
 }
 
-func (m *Model) refreshDetails() {
-	if m.focus == paneLayers {
-		i := m.layers.Selected()
-		if l, ok := m.layers.Layer(i); ok {
+// refreshDetails shows the focused pane's selection in the detail pane.
+func (m *Model) refreshDetails() { m.describe(m.focus) }
+
+// describe shows in the detail pane the selected layer when s is the
+// layers pane, else the tree's selected path.
+func (m *Model) describe(s slot) {
+	if s == paneLayers {
+		if l, ok := m.layers.Layer(m.layers.Selected()); ok {
 			m.details.ShowLayer(l.Layer, l.Problems, l.Findings)
 			return
 		}
@@ -189,16 +195,22 @@ func (m *Model) refreshDetails() {
 	m.details.Show(n, m.byPath[n.Path()])
 }
 
-func (m *Model) setFocus(p pane) {
-	m.focus = p
-	m.layers.SetFocused(p == paneLayers)
-	m.tree.SetFocused(p == paneTree && !m.viewing)
-	m.content.SetFocused(p == paneTree && m.viewing)
-	m.findings.SetFocused(p == paneFindings)
-	m.details.SetFocused(p == paneDetails)
-	if p != paneDetails {
+func (m *Model) setFocus(s slot) {
+	m.focus = s
+	m.layers.SetFocused(s == paneLayers)
+	m.tree.SetFocused(s == paneTree && !m.viewing)
+	m.content.SetFocused(s == paneTree && m.viewing)
+	m.findings.SetFocused(s == paneFindings)
+	m.details.SetFocused(s == paneDetails)
+	if s != paneDetails {
 		m.refreshDetails()
 	}
+}
+
+// showTree gives the tree the keyboard, closing the viewer.
+func (m *Model) showTree() {
+	m.viewing = false
+	m.setFocus(paneTree)
 }
 
 // jump shows a finding's path in the tree at the layer that carries it.
@@ -207,168 +219,141 @@ func (m *Model) jump(f finding.Finding) {
 		m.layers.Select(f.Layer)
 		m.tree.SetLayer(f.Layer)
 	}
-	m.viewing = false
 	if f.Path != "" && !m.tree.Select(f.Path) {
 		m.status = f.Path + ": not in the tree"
 	}
-	m.setFocus(paneTree)
-	m.refreshDetails()
+	m.showTree()
 }
 
-func (m Model) key(k tea.KeyPressMsg) (tea.Model, tea.Cmd) {
+// key routes a key press. An open prompt or the help screen takes every
+// key; then come the root's keys; the tree's filter keys go to the tree
+// whichever pane has focus; anything else goes to the focused pane.
+func (m Model) key(k tea.KeyPressMsg) (Model, tea.Cmd) {
 	m.status = ""
-	if m.loading || m.err != nil || m.sess == nil {
-		if key.Matches(k, m.km.Quit) || (m.err != nil && k.String() == "esc") {
-			return m, tea.Quit
-		}
-		return m, nil
-	}
-	if m.search.Active() {
+	switch {
+	case m.loading || m.err != nil || m.sess == nil:
+		return m, quitIf(key.Matches(k, m.km.Quit) || (m.err != nil && key.Matches(k, m.km.Clear)))
+	case m.search.Active():
 		m.search, _ = m.search.Update(k)
-		f := m.tree.Filter()
-		f.Query = m.search.Value()
-		m.tree.SetFilter(f)
+		m.tree.SetQuery(m.search.Value())
 		m.refreshDetails()
 		return m, nil
-	}
-	if m.dest.Active() {
+	case m.dest.Active():
 		var cmd tea.Cmd
-		if key.Matches(k, m.km.Enter) {
+		if m.dest.Accepts(k) {
 			cmd = m.extract(m.dest.Value())
 		}
 		m.dest, _ = m.dest.Update(k)
 		return m, cmd
-	}
-	if m.showHelp {
+	case m.showHelp:
 		m.showHelp = false
-		m.help.ShowAll = false
-		if key.Matches(k, m.km.Quit) {
-			return m, tea.Quit
-		}
-		return m, nil
+		return m, quitIf(key.Matches(k, m.km.Quit))
 	}
-	f := m.tree.Filter()
 	switch {
 	case key.Matches(k, m.km.Quit):
 		return m, tea.Quit
 	case key.Matches(k, m.km.Help):
 		m.showHelp = true
-		m.help.ShowAll = true
-		return m, nil
 	case key.Matches(k, m.km.NextPane):
 		m.setFocus((m.focus + 1) % paneCount)
-		return m, nil
 	case key.Matches(k, m.km.PrevPane):
 		m.setFocus((m.focus + paneCount - 1) % paneCount)
-		return m, nil
-	case key.Matches(k, m.km.Search):
-		m.search.Open(f.Query)
-		m.viewing = false
-		m.setFocus(paneTree)
-		return m, nil
-	case key.Matches(k, m.km.Next), key.Matches(k, m.km.Prev):
-		dir := 1
-		if key.Matches(k, m.km.Prev) {
-			dir = -1
-		}
-		if !m.tree.NextMatch(dir) {
-			m.status = "no matches: search with / or set a filter"
-		}
-		m.viewing = false
-		m.setFocus(paneTree)
-		m.refreshDetails()
-		return m, nil
-	case key.Matches(k, m.km.Clear):
-		switch {
-		case m.viewing:
-			m.viewing = false
-			m.setFocus(paneTree)
-		case f != filetree.Filter{}:
-			m.tree.SetFilter(filetree.Filter{})
-			m.refreshDetails()
-		}
-		return m, nil
-	case key.Matches(k, m.km.Changed):
-		f.Changed = !f.Changed
-	case key.Matches(k, m.km.FindingsOnly):
-		f.Findings = !f.Findings
-	case key.Matches(k, m.km.DeletedShipped):
-		f.DeletedShipped = !f.DeletedShipped
-	case key.Matches(k, m.km.Setuid):
-		f.Setuid = !f.Setuid
-	case key.Matches(k, m.km.BySize):
-		for i, s := range sizeSteps {
-			if s == f.MinSize {
-				f.MinSize = sizeSteps[(i+1)%len(sizeSteps)]
-				break
-			}
-		}
-	case key.Matches(k, m.km.ShowDeleted):
-		f.ShowDeleted = !f.ShowDeleted
-	case key.Matches(k, m.km.Sort):
-		m.tree.SetSort((m.tree.Sort() + 1) % 3)
-		return m, nil
-	case key.Matches(k, m.km.View):
-		return m, m.view(false)
-	case key.Matches(k, m.km.Diff):
-		return m, m.view(true)
-	case key.Matches(k, m.km.Extract):
-		if n, _ := m.tree.Selected(); n == nil {
-			return m, nil
-		}
-		if m.sess.Images[m.img].Extract == nil {
-			m.status = "extract not available in this build"
-			return m, nil
-		}
-		m.dest.Open(".")
-		return m, nil
-	case key.Matches(k, m.km.Integrity):
-		m.details.ShowProblems(m.sess.Input, m.sess.Problems, m.sess.Coverage.Words())
-		m.setFocus(paneDetails)
-		return m, nil
 	case key.Matches(k, m.km.NextImage):
 		if len(m.sess.Images) > 1 {
 			m.setImage((m.img + 1) % len(m.sess.Images))
-			m.setFocus(m.focus)
 		}
-		return m, nil
+	case key.Matches(k, m.km.Integrity):
+		m.details.ShowProblems(m.sess.Input, m.sess.Problems, m.sess.Coverage.Words())
+		m.setFocus(paneDetails)
+	case key.Matches(k, m.km.Search):
+		m.search.Open(m.tree.Filter().Query)
+		m.showTree()
+	case key.Matches(k, m.km.Next, m.km.Prev):
+		m.nextMatch(key.Matches(k, m.km.Prev))
+	case key.Matches(k, m.km.Clear):
+		m.clear()
+	case key.Matches(k, m.km.View, m.km.Diff):
+		return m, m.view(key.Matches(k, m.km.Diff))
+	case key.Matches(k, m.km.Extract):
+		m.askDest()
+	case key.Matches(k, m.tree.KeyMap.Filters()...):
+		m.showTree()
+		return m.forward(paneTree, k)
 	default:
-		return m.toPane(k)
+		return m.forward(m.focus, k)
 	}
-	// A filter key: apply the combined filter.
-	m.tree.SetFilter(f)
-	m.viewing = false
-	m.setFocus(paneTree)
-	m.refreshDetails()
 	return m, nil
 }
 
-// toPane hands a key to the focused pane and follows up on what changed.
-func (m Model) toPane(msg tea.Msg) (tea.Model, tea.Cmd) {
+// quitIf is tea.Quit when quit is set.
+func quitIf(quit bool) tea.Cmd {
+	if quit {
+		return tea.Quit
+	}
+	return nil
+}
+
+// nextMatch moves the tree to the next path that passes its filter, or
+// the previous one, and gives it the keyboard.
+func (m *Model) nextMatch(back bool) {
+	dir := 1
+	if back {
+		dir = -1
+	}
+	if !m.tree.NextMatch(dir) {
+		m.status = "no matches: search with / or set a filter"
+	}
+	m.showTree()
+}
+
+// clear closes the viewer, or else clears the tree's filter.
+func (m *Model) clear() {
+	switch {
+	case m.viewing:
+		m.showTree()
+	case m.tree.Filter() != filetree.Filter{}:
+		m.tree.SetFilter(filetree.Filter{})
+		m.refreshDetails()
+	}
+}
+
+// askDest opens the extract prompt for the tree's selection.
+func (m *Model) askDest() {
+	switch n, _ := m.tree.Selected(); {
+	case n == nil:
+	case m.sess.Images[m.img].Extract == nil:
+		m.status = "extract not available in this build"
+	default:
+		m.dest.Open(".")
+	}
+}
+
+// forward hands msg to the pane in slot s and follows up on what changed:
+// the tree shows the layer selected, the details what either selects.
+// Open is the root's in two panes: on the layers it gives the keyboard to
+// the tree, on a file in the tree it opens the viewer.
+func (m Model) forward(s slot, msg tea.Msg) (Model, tea.Cmd) {
 	var cmd tea.Cmd
-	switch m.focus {
+	k, isKey := msg.(tea.KeyPressMsg)
+	switch s {
 	case paneLayers:
-		if k, ok := msg.(tea.KeyPressMsg); ok && key.Matches(k, m.km.Enter) {
+		if isKey && key.Matches(k, m.layers.KeyMap.Open) {
 			m.setFocus(paneTree)
 			return m, nil
 		}
 		m.layers, cmd = m.layers.Update(msg)
 		m.tree.SetLayer(m.layers.Selected())
-		m.refreshDetails()
+		m.describe(paneLayers)
 	case paneTree:
 		if m.viewing {
 			m.content, cmd = m.content.Update(msg)
 			return m, cmd
 		}
-		if k, ok := msg.(tea.KeyPressMsg); ok && key.Matches(k, m.km.Enter) {
-			n, s := m.tree.Selected()
-			if n != nil && s.Entry != nil && s.Entry.Type != layer.Dir {
-				return m, m.view(false)
-			}
-			msg = tea.KeyPressMsg{Code: tea.KeySpace, Text: " "}
+		if isKey && key.Matches(k, m.tree.KeyMap.Open) && m.fileSelected() {
+			return m, m.view(false)
 		}
 		m.tree, cmd = m.tree.Update(msg)
-		m.refreshDetails()
+		m.describe(paneTree)
 	case paneFindings:
 		m.findings, cmd = m.findings.Update(msg)
 	case paneDetails:
@@ -377,18 +362,11 @@ func (m Model) toPane(msg tea.Msg) (tea.Model, tea.Cmd) {
 	return m, cmd
 }
 
-// wheel scrolls the pane under the pointer.
-func (m Model) wheel(msg tea.MouseWheelMsg) (tea.Model, tea.Cmd) {
-	if m.sess == nil {
-		return m, nil
-	}
-	p := m.paneAt(msg.X, msg.Y)
-	old := m.focus
-	m.focus = p
-	model, cmd := m.toPane(msg)
-	mm := model.(Model)
-	mm.focus = old
-	return mm, cmd
+// fileSelected reports whether the tree's selection is something other
+// than a folder, which Open views rather than folds.
+func (m Model) fileSelected() bool {
+	n, s := m.tree.Selected()
+	return n != nil && s.Entry != nil && s.Entry.Type != layer.Dir
 }
 
 // version is the bytes a path has as of the viewed layer: the entry and

@@ -2,12 +2,15 @@ package app
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
+	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 
 	"github.com/strata-forensics/strata/forensics/printable"
+	"github.com/strata-forensics/strata/tui/internal/pane"
 	"github.com/strata-forensics/strata/tui/internal/text"
 )
 
@@ -54,7 +57,7 @@ func (m *Model) layout() {
 	m.setFocus(m.focus)
 }
 
-func (m Model) paneAt(x, y int) pane {
+func (m Model) paneAt(x, y int) slot {
 	g := m.geometry()
 	switch {
 	case x > g.left:
@@ -68,7 +71,8 @@ func (m Model) paneAt(x, y int) pane {
 }
 
 // View lays the panes out: a title line, the left column (layers, findings,
-// history), the right column (tree or content) and a status line.
+// history), the right column (tree or content) and a status line, which
+// holds an open prompt, a status or the focused pane's keys.
 func (m Model) View() tea.View {
 	v := tea.NewView(m.render())
 	v.AltScreen = true
@@ -90,15 +94,14 @@ func (m Model) render() string {
 		return m.frame(m.st.Title.Render("Keys") + "  (any key closes)\n\n" + m.fullHelp())
 	}
 	g := m.geometry()
-	left := []string{}
-	left = append(left, m.header(m.layers.Title(), m.focus == paneLayers, g.left), m.layers.View())
-	left = append(left, m.header(m.findings.Title(), m.focus == paneFindings, g.left), m.findings.View())
-	left = append(left, m.header(m.details.Title(), m.focus == paneDetails, g.left), m.details.View())
-	var right []string
+	left := []string{
+		m.header(m.layers.Title(), m.focus == paneLayers, g.left), m.layers.View(),
+		m.header(m.findings.Title(), m.focus == paneFindings, g.left), m.findings.View(),
+		m.header(m.details.Title(), m.focus == paneDetails, g.left), m.details.View(),
+	}
+	right := []string{m.header(m.tree.Title(), m.focus == paneTree, g.right), m.tree.View()}
 	if m.viewing {
-		right = append(right, m.header(m.content.Title(), m.focus == paneTree, g.right), m.content.View())
-	} else {
-		right = append(right, m.header(m.tree.Title(), m.focus == paneTree, g.right), m.tree.View())
+		right = []string{m.header(m.content.Title(), m.focus == paneTree, g.right), m.content.View()}
 	}
 	body := joinColumns(strings.Split(strings.Join(left, "\n"), "\n"), strings.Split(strings.Join(right, "\n"), "\n"),
 		g.left, g.right, g.body, m.st.Separator.Render("│"))
@@ -173,14 +176,49 @@ func (m Model) statusLine() string {
 	case m.status != "":
 		return text.Fit(m.st.Status.Render(printable.String(m.status)), m.width) // statuses name paths
 	}
-	return text.Fit(m.help.View(*m.km), m.width)
+	return text.Fit(m.help.ShortHelpView(m.ShortHelp()), m.width)
 }
 
-// fullHelp lays every key out in as many columns as the screen has room
-// for: the groups side by side when they fit, else in rows of fewer
-// groups, so that no key is cut off on a narrow terminal.
+// at is the pane in slot s: in the tree's, the viewer while a file is
+// open.
+func (m *Model) at(s slot) pane.Component {
+	switch s {
+	case paneLayers:
+		return &m.layers
+	case paneFindings:
+		return &m.findings
+	case paneDetails:
+		return &m.details
+	case paneTree:
+		if m.viewing {
+			return &m.content
+		}
+	}
+	return &m.tree
+}
+
+// ShortHelp is the one-line help: the focused pane's keys, then the
+// root's.
+func (m Model) ShortHelp() []key.Binding {
+	b := m.at(m.focus).ShortHelp()
+	if m.viewing && m.focus == paneTree {
+		b = append(b, m.km.Clear)
+	}
+	return slices.Concat(b, m.km.ShortHelp())
+}
+
+// FullHelp is the help screen's columns: the focused pane's, then the
+// root's.
+func (m Model) FullHelp() [][]key.Binding {
+	return slices.Concat(m.at(m.focus).FullHelp(), m.km.FullHelp())
+}
+
+// fullHelp lays the keys of the focused pane and the root's out in as
+// many columns as the screen has room for: the groups side by side when
+// they fit, else in rows of fewer groups, so that no key is cut off on a
+// narrow terminal.
 func (m Model) fullHelp() string {
-	groups := m.km.FullHelp()
+	groups := m.FullHelp()
 	h := m.help
 	h.SetWidth(0)       // measured here, not cut
 	room := m.width - 2 // frame indents by two

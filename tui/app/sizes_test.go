@@ -1,14 +1,17 @@
 package app_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/strata-forensics/strata/tui/filetree"
 	"github.com/strata-forensics/strata/tui/internal/fake"
 	"github.com/strata-forensics/strata/tui/keys"
+	"github.com/strata-forensics/strata/tui/styles"
 )
 
 // Every terminal size, down to nothing, renders without a panic and within
@@ -55,14 +58,16 @@ func TestEverySize(t *testing.T) {
 	}
 }
 
-// The help screen shows every key on common terminal widths: none is cut
-// off the right edge.
+// The help screen shows every key of the tree pane (which has focus) and
+// the root on common terminal widths: none is cut off the right edge.
 func TestHelpShowsEveryKey(t *testing.T) {
 	for _, w := range []int{60, 80, 100, 160} {
 		m := loaded(t, fake.XZ(), w, 40)
 		m, _ = m.Update(press("?"))
 		screen := ansi.Strip(m.View().Content)
-		for _, group := range keys.Default().FullHelp() {
+		st := styles.Mono()
+		tree := filetree.New(filetree.NewIndex(fake.XZ().Tree, nil), &st)
+		for _, group := range slices.Concat(tree.FullHelp(), keys.Default().FullHelp()) {
 			for _, b := range group {
 				if h := b.Help(); !strings.Contains(screen, h.Key) || !strings.Contains(screen, h.Desc) {
 					t.Errorf("%d columns: help lacks %q %q:\n%s", w, h.Key, h.Desc, screen)

@@ -11,9 +11,11 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/strata-forensics/strata/forensics/layer"
+	"github.com/strata-forensics/strata/tui/internal/pane"
 	"github.com/strata-forensics/strata/tui/internal/scroll"
 	"github.com/strata-forensics/strata/tui/internal/text"
 	"github.com/strata-forensics/strata/tui/keys"
@@ -101,8 +103,17 @@ const (
 	modeDiff
 )
 
+// KeyMap is the viewer's keys: they scroll it.
+type KeyMap struct {
+	keys.Nav
+}
+
+// DefaultKeyMap is the viewer's default key map.
+func DefaultKeyMap() KeyMap { return KeyMap{Nav: keys.DefaultNav()} }
+
 // Model is the viewer.
 type Model struct {
+	KeyMap  KeyMap
 	title   string
 	req     int
 	loading bool
@@ -116,11 +127,12 @@ type Model struct {
 	width   int
 	focused bool
 	st      *styles.Styles
-	km      *keys.Map
 }
 
+var _ pane.Model[Model] = (*Model)(nil)
+
 // New returns an empty viewer.
-func New(st *styles.Styles, km *keys.Map) Model { return Model{st: st, km: km} }
+func New(st *styles.Styles) Model { return Model{KeyMap: DefaultKeyMap(), st: st} }
 
 // Begin starts showing a new file; only the LoadedMsg with the returned
 // request id is taken, so a slow read never overwrites a newer one.
@@ -148,6 +160,14 @@ func (m Model) Title() string {
 	}
 	return t
 }
+
+// ShortHelp is the viewer's part of the one-line help.
+func (m Model) ShortHelp() []key.Binding {
+	return []key.Binding{m.KeyMap.PageDown}
+}
+
+// FullHelp is the viewer's column of the help screen.
+func (m Model) FullHelp() [][]key.Binding { return [][]key.Binding{m.KeyMap.Nav.Bindings()} }
 
 // SetSize sets the pane's size, header excluded.
 func (m *Model) SetSize(w, h int) {
@@ -189,7 +209,7 @@ func (m Model) Update(msg tea.Msg) (Model, tea.Cmd) {
 		}
 		m.cur.SetLen(m.rows())
 	default:
-		m.cur.Handle(msg, m.km, scroll.Read)
+		m.cur.Handle(msg, &m.KeyMap.Nav, scroll.Read)
 	}
 	return m, nil
 }

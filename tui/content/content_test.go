@@ -6,13 +6,12 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 
-	"github.com/strata-forensics/strata/tui/keys"
 	"github.com/strata-forensics/strata/tui/styles"
 )
 
 func show(data, old []byte, diff bool) string {
-	st, km := styles.Mono(), keys.Default()
-	m := New(&st, &km)
+	st := styles.Mono()
+	m := New(&st)
 	m.SetSize(60, 10)
 	req := m.Begin("f")
 	m, _ = m.Update(LoadedMsg{Req: req, Data: data, Old: old, Diff: diff})
@@ -52,8 +51,8 @@ func TestView(t *testing.T) {
 }
 
 func TestStaleLoadIgnored(t *testing.T) {
-	st, km := styles.Mono(), keys.Default()
-	m := New(&st, &km)
+	st := styles.Mono()
+	m := New(&st)
 	m.SetSize(40, 5)
 	old := m.Begin("a")
 	m.Begin("b")

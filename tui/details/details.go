@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 
+	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/strata-forensics/strata/forensics/finding"
@@ -16,14 +17,24 @@ import (
 	"github.com/strata-forensics/strata/forensics/layer"
 	"github.com/strata-forensics/strata/forensics/printable"
 	"github.com/strata-forensics/strata/forensics/tree"
+	"github.com/strata-forensics/strata/tui/internal/pane"
 	"github.com/strata-forensics/strata/tui/internal/scroll"
 	"github.com/strata-forensics/strata/tui/internal/text"
 	"github.com/strata-forensics/strata/tui/keys"
 	"github.com/strata-forensics/strata/tui/styles"
 )
 
+// KeyMap is the detail pane's keys: they scroll it.
+type KeyMap struct {
+	keys.Nav
+}
+
+// DefaultKeyMap is the detail pane's default key map.
+func DefaultKeyMap() KeyMap { return KeyMap{Nav: keys.DefaultNav()} }
+
 // Model is the detail pane.
 type Model struct {
+	KeyMap  KeyMap
 	layers  []*image.Layer
 	lines   []string
 	path    string
@@ -32,12 +43,13 @@ type Model struct {
 	width   int
 	focused bool
 	st      *styles.Styles
-	km      *keys.Map
 }
 
+var _ pane.Model[Model] = (*Model)(nil)
+
 // New returns an empty detail pane for an image's layers.
-func New(ls []*image.Layer, st *styles.Styles, km *keys.Map) Model {
-	return Model{layers: ls, st: st, km: km}
+func New(ls []*image.Layer, st *styles.Styles) Model {
+	return Model{KeyMap: DefaultKeyMap(), layers: ls, st: st}
 }
 
 // Show describes node n (nil clears the pane) with the findings on its
@@ -205,9 +217,17 @@ func (m *Model) SetFocused(f bool) { m.focused = f }
 
 // Update scrolls.
 func (m Model) Update(msg tea.Msg) (Model, tea.Cmd) {
-	m.cur.Handle(msg, m.km, scroll.Read)
+	m.cur.Handle(msg, &m.KeyMap.Nav, scroll.Read)
 	return m, nil
 }
+
+// ShortHelp is the pane's part of the one-line help.
+func (m Model) ShortHelp() []key.Binding {
+	return []key.Binding{m.KeyMap.PageDown}
+}
+
+// FullHelp is the pane's column of the help screen.
+func (m Model) FullHelp() [][]key.Binding { return [][]key.Binding{m.KeyMap.Nav.Bindings()} }
 
 // Title is the pane's header.
 func (m Model) Title() string {

@@ -13,9 +13,9 @@ import (
 	"github.com/strata-forensics/strata/forensics/layer"
 	"github.com/strata-forensics/strata/forensics/printable"
 	"github.com/strata-forensics/strata/forensics/tree"
+	"github.com/strata-forensics/strata/tui/internal/pane"
 	"github.com/strata-forensics/strata/tui/internal/scroll"
 	"github.com/strata-forensics/strata/tui/internal/text"
-	"github.com/strata-forensics/strata/tui/keys"
 	"github.com/strata-forensics/strata/tui/styles"
 )
 
@@ -41,6 +41,19 @@ type Filter struct {
 	Setuid         bool   // only setuid or setgid entries
 	MinSize        int64  // only files at least this big (0: any)
 	ShowDeleted    bool   // also show deleted paths (not a restriction)
+}
+
+// sizeSteps are the thresholds the size filter cycles through.
+var sizeSteps = [...]int64{0, 1 << 20, 10 << 20, 100 << 20}
+
+// nextSize is the size threshold after cur, wrapping around.
+func nextSize(cur int64) int64 {
+	for i, s := range sizeSteps {
+		if s == cur {
+			return sizeSteps[(i+1)%len(sizeSteps)]
+		}
+	}
+	return cur
 }
 
 // narrows reports whether the filter hides anything.
@@ -82,6 +95,7 @@ type row struct {
 
 // Model is the tree pane.
 type Model struct {
+	KeyMap  KeyMap
 	ix      *Index
 	layer   int
 	filter  Filter
@@ -95,12 +109,13 @@ type Model struct {
 	width   int
 	focused bool
 	st      *styles.Styles
-	km      *keys.Map
 }
 
+var _ pane.Model[Model] = (*Model)(nil)
+
 // New returns a tree pane over ix showing the final filesystem.
-func New(ix *Index, st *styles.Styles, km *keys.Map) Model {
-	m := Model{ix: ix, layer: ix.layers - 1, folds: map[string]bool{}, st: st, km: km}
+func New(ix *Index, st *styles.Styles) Model {
+	m := Model{KeyMap: DefaultKeyMap(), ix: ix, layer: ix.layers - 1, folds: map[string]bool{}, st: st}
 	m.rebuild()
 	return m
 }
@@ -136,6 +151,13 @@ func (m *Model) SetFilter(f Filter) {
 	}
 	m.filter = f
 	m.rebuild()
+}
+
+// SetQuery sets the filter's path query, leaving its other parts.
+func (m *Model) SetQuery(q string) {
+	f := m.filter
+	f.Query = q
+	m.SetFilter(f)
 }
 
 // SetSort changes the order of entries within folders.
@@ -343,29 +365,52 @@ func (m *Model) NextMatch(dir int) bool {
 	return false
 }
 
-// Update handles navigation and folding keys and the mouse wheel.
+// Update handles movement, folding, filter and order keys and the mouse
+// wheel. Open folds and unfolds a folder; on a file it does nothing here
+// (the explorer opens the file).
 func (m Model) Update(msg tea.Msg) (Model, tea.Cmd) {
-	if m.cur.Handle(msg, m.km, scroll.Browse) {
+	if m.cur.Handle(msg, &m.KeyMap.Nav, scroll.Browse) {
 		return m, nil
 	}
 	press, ok := msg.(tea.KeyPressMsg)
 	if !ok {
 		return m, nil
 	}
+	km, f := m.KeyMap, m.filter
 	switch {
-	case key.Matches(press, m.km.Right):
+	case key.Matches(press, km.Right):
 		m.setFold(true)
-	case key.Matches(press, m.km.Left):
+	case key.Matches(press, km.Left):
 		if !m.setFold(false) {
 			m.toParent()
 		}
-	case key.Matches(press, m.km.Toggle):
-		if len(m.rows) > 0 {
-			id := m.rows[m.cur.Pos].id
-			m.setFold(!m.open(id))
-		}
+	case key.Matches(press, km.Toggle, km.Open):
+		m.ToggleSelected()
+	case key.Matches(press, km.Changed):
+		f.Changed = !f.Changed
+	case key.Matches(press, km.FindingsOnly):
+		f.Findings = !f.Findings
+	case key.Matches(press, km.DeletedShipped):
+		f.DeletedShipped = !f.DeletedShipped
+	case key.Matches(press, km.Setuid):
+		f.Setuid = !f.Setuid
+	case key.Matches(press, km.BySize):
+		f.MinSize = nextSize(f.MinSize)
+	case key.Matches(press, km.ShowDeleted):
+		f.ShowDeleted = !f.ShowDeleted
+	case key.Matches(press, km.Sort):
+		m.SetSort((m.sortBy + 1) % (ByLayer + 1))
 	}
+	m.SetFilter(f)
 	return m, nil
+}
+
+// ToggleSelected folds the folder under the cursor if it is open and
+// unfolds it if not; on a file it does nothing.
+func (m *Model) ToggleSelected() {
+	if len(m.rows) > 0 {
+		m.setFold(!m.open(m.rows[m.cur.Pos].id))
+	}
 }
 
 // setFold opens or closes the folder under the cursor; it reports whether

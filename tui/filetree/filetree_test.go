@@ -5,7 +5,6 @@ import (
 
 	"github.com/strata-forensics/strata/tui/filetree"
 	"github.com/strata-forensics/strata/tui/internal/fake"
-	"github.com/strata-forensics/strata/tui/keys"
 	"github.com/strata-forensics/strata/tui/styles"
 )
 
@@ -35,10 +34,10 @@ func TestFilters(t *testing.T) {
 		{name: "filters compose", layer: 2, f: filetree.Filter{Query: "lzma", Findings: true}, matches: 1, rows: 4},
 		{name: "size", layer: 2, f: filetree.Filter{MinSize: 30}, matches: 3, rows: 7},
 	}
-	st, km := styles.Mono(), keys.Default()
+	st := styles.Mono()
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			m := filetree.New(ix, &st, &km)
+			m := filetree.New(ix, &st)
 			m.SetLayer(tc.layer)
 			m.SetFilter(tc.f)
 			if m.Matches() != tc.matches || m.Rows() != tc.rows {
@@ -51,8 +50,8 @@ func TestFilters(t *testing.T) {
 
 func TestSelectOpensAndClears(t *testing.T) {
 	img := fake.XZ()
-	st, km := styles.Mono(), keys.Default()
-	m := filetree.New(filetree.NewIndex(img.Tree, nil), &st, &km)
+	st := styles.Mono()
+	m := filetree.New(filetree.NewIndex(img.Tree, nil), &st)
 	m.SetFilter(filetree.Filter{Setuid: true})
 	// A deleted path hidden by the filter: Select clears the filter and
 	// shows deleted paths.

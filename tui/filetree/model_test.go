@@ -8,7 +8,6 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/strata-forensics/strata/tui/internal/fake"
-	"github.com/strata-forensics/strata/tui/keys"
 	"github.com/strata-forensics/strata/tui/styles"
 )
 
@@ -21,8 +20,8 @@ func xzModel(t *testing.T) Model {
 	for _, f := range img.Findings {
 		paths = append(paths, f.Path)
 	}
-	st, km := styles.Mono(), keys.Default()
-	m := New(NewIndex(img.Tree, paths), &st, &km)
+	st := styles.Mono()
+	m := New(NewIndex(img.Tree, paths), &st)
 	m.SetSize(80, 12)
 	return m
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/strata-forensics/strata/forensics/finding"
 	"github.com/strata-forensics/strata/forensics/printable"
+	"github.com/strata-forensics/strata/tui/internal/pane"
 	"github.com/strata-forensics/strata/tui/internal/scroll"
 	"github.com/strata-forensics/strata/tui/internal/text"
 	"github.com/strata-forensics/strata/tui/keys"
@@ -22,21 +23,34 @@ import (
 // carries it.
 type JumpMsg struct{ Finding finding.Finding }
 
+// KeyMap is the findings pane's keys.
+type KeyMap struct {
+	keys.Nav
+	Jump key.Binding
+}
+
+// DefaultKeyMap is the findings pane's default key map.
+func DefaultKeyMap() KeyMap {
+	return KeyMap{Nav: keys.DefaultNav(), Jump: keys.Bind("enter", "show in the tree", "enter")}
+}
+
 // Model is the findings pane.
 type Model struct {
+	KeyMap  KeyMap
 	fs      []finding.Finding
 	cur     scroll.Cursor
 	width   int
 	focused bool
 	st      *styles.Styles
-	km      *keys.Map
 }
 
+var _ pane.Model[Model] = (*Model)(nil)
+
 // New returns a findings pane, worst first, otherwise in report order.
-func New(fs []finding.Finding, st *styles.Styles, km *keys.Map) Model {
+func New(fs []finding.Finding, st *styles.Styles) Model {
 	fs = append([]finding.Finding(nil), fs...)
 	sort.SliceStable(fs, func(i, j int) bool { return fs[i].Severity > fs[j].Severity })
-	m := Model{fs: fs, st: st, km: km}
+	m := Model{KeyMap: DefaultKeyMap(), fs: fs, st: st}
 	m.cur.SetLen(len(fs))
 	return m
 }
@@ -61,17 +75,27 @@ func (m *Model) SetSize(w, h int) {
 // SetFocused says whether the pane has the keyboard.
 func (m *Model) SetFocused(f bool) { m.focused = f }
 
-// Update moves the cursor; Enter returns a command yielding JumpMsg.
+// Update moves the cursor; Jump returns a command yielding JumpMsg.
 func (m Model) Update(msg tea.Msg) (Model, tea.Cmd) {
-	if m.cur.Handle(msg, m.km, scroll.Select) {
+	if m.cur.Handle(msg, &m.KeyMap.Nav, scroll.Select) {
 		return m, nil
 	}
-	if msg, ok := msg.(tea.KeyPressMsg); ok && key.Matches(msg, m.km.Enter) {
+	if msg, ok := msg.(tea.KeyPressMsg); ok && key.Matches(msg, m.KeyMap.Jump) {
 		if f, ok := m.Selected(); ok {
 			return m, func() tea.Msg { return JumpMsg{Finding: f} }
 		}
 	}
 	return m, nil
+}
+
+// ShortHelp is the pane's part of the one-line help.
+func (m Model) ShortHelp() []key.Binding {
+	return []key.Binding{m.KeyMap.Jump}
+}
+
+// FullHelp is the pane's column of the help screen.
+func (m Model) FullHelp() [][]key.Binding {
+	return [][]key.Binding{append(m.KeyMap.Nav.Bindings(), m.KeyMap.Jump)}
 }
 
 // Title is the pane's header.

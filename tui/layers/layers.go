@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"strings"
 
+	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/strata-forensics/strata/forensics/image"
 	"github.com/strata-forensics/strata/forensics/integrity"
+	"github.com/strata-forensics/strata/tui/internal/pane"
 	"github.com/strata-forensics/strata/tui/internal/scroll"
 	"github.com/strata-forensics/strata/tui/internal/text"
 	"github.com/strata-forensics/strata/tui/keys"
@@ -43,19 +45,33 @@ func (l Layer) State() string {
 	return "ok"
 }
 
+// KeyMap is the layers pane's keys. Open is the explorer's: it gives the
+// keyboard to the tree, which shows the selected layer.
+type KeyMap struct {
+	keys.Nav
+	Open key.Binding
+}
+
+// DefaultKeyMap is the layers pane's default key map.
+func DefaultKeyMap() KeyMap {
+	return KeyMap{Nav: keys.DefaultNav(), Open: keys.Bind("enter", "browse its tree", "enter")}
+}
+
 // Model is the layers pane.
 type Model struct {
+	KeyMap  KeyMap
 	layers  []Layer
 	cur     scroll.Cursor
 	width   int
 	focused bool
 	st      *styles.Styles
-	km      *keys.Map
 }
 
+var _ pane.Model[Model] = (*Model)(nil)
+
 // New returns a layers pane with the top layer selected.
-func New(ls []Layer, st *styles.Styles, km *keys.Map) Model {
-	m := Model{layers: ls, st: st, km: km}
+func New(ls []Layer, st *styles.Styles) Model {
+	m := Model{KeyMap: DefaultKeyMap(), layers: ls, st: st}
 	m.cur.SetLen(len(ls))
 	m.cur.To(len(ls) - 1)
 	return m
@@ -91,8 +107,18 @@ func (m *Model) SetFocused(f bool) { m.focused = f }
 
 // Update moves the selection.
 func (m Model) Update(msg tea.Msg) (Model, tea.Cmd) {
-	m.cur.Handle(msg, m.km, scroll.Select)
+	m.cur.Handle(msg, &m.KeyMap.Nav, scroll.Select)
 	return m, nil
+}
+
+// ShortHelp is the pane's part of the one-line help.
+func (m Model) ShortHelp() []key.Binding {
+	return []key.Binding{m.KeyMap.Open}
+}
+
+// FullHelp is the pane's column of the help screen.
+func (m Model) FullHelp() [][]key.Binding {
+	return [][]key.Binding{append(m.KeyMap.Nav.Bindings(), m.KeyMap.Open)}
 }
 
 // Title is the pane's header.

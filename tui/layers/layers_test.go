@@ -9,7 +9,6 @@ import (
 
 	"github.com/strata-forensics/strata/forensics/image"
 	"github.com/strata-forensics/strata/forensics/integrity"
-	"github.com/strata-forensics/strata/tui/keys"
 	"github.com/strata-forensics/strata/tui/layers"
 	"github.com/strata-forensics/strata/tui/styles"
 )
@@ -48,8 +47,8 @@ func TestRows(t *testing.T) {
 			Problems: []integrity.Problem{{Kind: integrity.DigestMismatch}}},
 		{Layer: &image.Layer{Index: 2, Size: 10, CreatedBy: "COPY x /"}},
 	}
-	st, km := styles.Mono(), keys.Default()
-	m := layers.New(ls, &st, &km)
+	st := styles.Mono()
+	m := layers.New(ls, &st)
 	if m.Selected() != 2 {
 		t.Errorf("selected %d, want the top layer", m.Selected())
 	}
@@ -84,7 +83,7 @@ func TestRows(t *testing.T) {
 			}
 		}
 	}
-	empty := layers.New(nil, &st, &km)
+	empty := layers.New(nil, &st)
 	empty.SetSize(30, 2)
 	if empty.Selected() != -1 || !strings.Contains(empty.View(), "(no layers)") {
 		t.Errorf("empty pane: selected %d, view %q", empty.Selected(), empty.View())

@@ -3,8 +3,9 @@ package fake
 import tea "charm.land/bubbletea/v2"
 
 // Key is the key press a test names: "enter", "tab", "shift+tab", "esc",
-// "up", "down", "left", "right", "space", "backspace", "ctrl+u", or text
-// typed (a letter, or several characters pasted at once).
+// "up", "down", "left", "right", "pgup", "pgdown", "space", "backspace",
+// "ctrl+u", or text typed (a letter, or several characters pasted at
+// once).
 func Key(name string) tea.KeyPressMsg {
 	switch name {
 	case "enter":
@@ -23,6 +24,10 @@ func Key(name string) tea.KeyPressMsg {
 		return tea.KeyPressMsg{Code: tea.KeyLeft}
 	case "right":
 		return tea.KeyPressMsg{Code: tea.KeyRight}
+	case "pgup":
+		return tea.KeyPressMsg{Code: tea.KeyPgUp}
+	case "pgdown":
+		return tea.KeyPressMsg{Code: tea.KeyPgDown}
 	case "space":
 		return tea.KeyPressMsg{Code: tea.KeySpace, Text: " "}
 	case "backspace":

@@ -26,10 +26,10 @@ const (
 // wheelRows is how far one wheel notch scrolls a view.
 const wheelRows = 3
 
-// Handle applies the movement keys of km (Up, Down, PageUp, PageDown, Home,
-// End) and the mouse wheel to c the way mode says. It reports whether msg
-// was one of them, so a pane handles its own keys only when it was not.
-func (c *Cursor) Handle(msg tea.Msg, km *keys.Map, mode Mode) bool {
+// Handle applies the movement keys of nav and the mouse wheel to c the way
+// mode says. It reports whether msg was one of them, so a pane handles its
+// own keys only when it was not.
+func (c *Cursor) Handle(msg tea.Msg, nav *keys.Nav, mode Mode) bool {
 	switch msg := msg.(type) {
 	case tea.MouseWheelMsg:
 		var d int
@@ -49,17 +49,17 @@ func (c *Cursor) Handle(msg tea.Msg, km *keys.Map, mode Mode) bool {
 		return true
 	case tea.KeyPressMsg:
 		switch {
-		case key.Matches(msg, km.Up):
+		case key.Matches(msg, nav.Up):
 			c.step(-1, mode)
-		case key.Matches(msg, km.Down):
+		case key.Matches(msg, nav.Down):
 			c.step(1, mode)
-		case key.Matches(msg, km.PageUp):
+		case key.Matches(msg, nav.PageUp):
 			c.page(-1, mode)
-		case key.Matches(msg, km.PageDown):
+		case key.Matches(msg, nav.PageDown):
 			c.page(1, mode)
-		case key.Matches(msg, km.Home):
+		case key.Matches(msg, nav.Home):
 			c.To(0)
-		case key.Matches(msg, km.End):
+		case key.Matches(msg, nav.End):
 			c.To(c.Len - 1)
 		default:
 			return false

@@ -9,7 +9,7 @@ import (
 )
 
 func TestHandle(t *testing.T) {
-	km := keys.Default()
+	nav := keys.DefaultNav()
 	press := func(code rune, text string) tea.Msg { return tea.KeyPressMsg{Code: code, Text: text} }
 	wheel := func(b tea.MouseButton) tea.Msg { return tea.MouseWheelMsg{Button: b} }
 	// Every case starts from 100 rows, 10 on screen, cursor on row 50
@@ -44,7 +44,7 @@ func TestHandle(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			c := Cursor{Pos: 50, Top: 45, Len: 100, Height: 10}
-			if got := c.Handle(tc.msg, &km, tc.mode); got != tc.consumed {
+			if got := c.Handle(tc.msg, &nav, tc.mode); got != tc.consumed {
 				t.Errorf("consumed = %v, want %v", got, tc.consumed)
 			}
 			if c.Pos != tc.pos || c.Top != tc.top {
