@@ -7,6 +7,7 @@ import (
 
 	"github.com/strata-forensics/strata/forensics/finding"
 	"github.com/strata-forensics/strata/forensics/image"
+	"github.com/strata-forensics/strata/forensics/layer"
 	"github.com/strata-forensics/strata/forensics/pkgdb"
 	"github.com/strata-forensics/strata/forensics/rules"
 	"github.com/strata-forensics/strata/forensics/tree"
@@ -17,6 +18,9 @@ type ImageInput struct {
 	Image  *image.Image
 	Tree   *tree.Tree
 	Layers []*LayerResult // Layers[i] is layer i; nil when it was not read
+	// Anomalies[i] is what the walk of layer i noticed (layer.Summary):
+	// odd entries no ordinary build writes, reported as findings.
+	Anomalies [][]layer.Anomaly
 }
 
 // Image turns an image's layer results into its findings: it names the
@@ -44,6 +48,7 @@ func (e *Engine) Image(in ImageInput) []finding.Finding {
 	dbs := e.dbStates(in)
 	out = append(out, e.packageFindings(in, ref, dbs)...)
 	e.applyContext(in, out, dbs)
+	out = append(out, anomalyFindings(in, ref)...)
 	finding.Sort(out)
 	return out
 }

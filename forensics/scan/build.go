@@ -2,13 +2,11 @@ package scan
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 
 	"github.com/strata-forensics/strata/forensics/compress"
 	"github.com/strata-forensics/strata/forensics/detect"
-	"github.com/strata-forensics/strata/forensics/finding"
 	"github.com/strata-forensics/strata/forensics/image"
 	"github.com/strata-forensics/strata/forensics/integrity"
 	"github.com/strata-forensics/strata/forensics/layer"
@@ -59,9 +57,13 @@ func buildImage(img *image.Image, layers map[string]*LayerResult, eng *detect.En
 	}
 	ir.Tree = bases.build(sums)
 	if eng != nil {
-		ir.Findings = eng.Image(detect.ImageInput{Image: img, Tree: ir.Tree, Layers: dets})
-		ir.Findings = append(ir.Findings, anomalyFindings(img, ir.Tree, ir.Layers)...)
-		finding.Sort(ir.Findings)
+		anomalies := make([][]layer.Anomaly, len(sums))
+		for i, s := range sums {
+			if s != nil {
+				anomalies[i] = s.Anomalies
+			}
+		}
+		ir.Findings = eng.Image(detect.ImageInput{Image: img, Tree: ir.Tree, Layers: dets, Anomalies: anomalies})
 	}
 	return ir, problems
 }
@@ -103,50 +105,57 @@ func declaredCompression(mt string) (f compress.Format, known bool) {
 // one), so that another image on the same base forks it instead of
 // merging the base's paths again: a fleet of images on one base holds the
 // base's nodes once and spends on each image what its own layers change.
-// A chain is its layers' summaries, the very ones the walks gave; a layer
-// with none (its blob absent) is nil.
+// A chain is named by its layers' diff_ids: the same uncompressed bytes
+// give the same entries, whichever input's copy was walked.
 type baseTrees struct {
 	mu     sync.Mutex
-	chains map[string]*baseTree
+	chains map[string]*tree.Tree // frozen: only ever forked
 }
 
-type baseTree struct {
-	sums []*layer.Summary // holding them keeps their addresses from reuse
-	tree *tree.Tree       // frozen: only ever forked
-}
-
-func chainKey(sums []*layer.Summary) string {
+// chainKey names a chain of layers by their diff_ids ("-" for a layer
+// whose blob is absent); ok is false when a layer was not read whole, so
+// that its tree is never shared.
+func chainKey(sums []*layer.Summary) (key string, ok bool) {
 	var b strings.Builder
 	for _, s := range sums {
-		fmt.Fprintf(&b, "%p/", s)
+		switch {
+		case s == nil:
+			b.WriteString("-/")
+		case s.DiffID == "":
+			return "", false
+		default:
+			b.WriteString(s.DiffID.String() + "/")
+		}
 	}
-	return b.String()
+	return b.String(), true
 }
 
 // fork returns a fork of the tree kept for the chain sums, or nil.
 func (b *baseTrees) fork(sums []*layer.Summary) *tree.Tree {
-	if b == nil {
+	key, ok := chainKey(sums)
+	if b == nil || !ok {
 		return nil
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if bt := b.chains[chainKey(sums)]; bt != nil {
-		return bt.tree.Fork()
+	if t := b.chains[key]; t != nil {
+		return t.Fork()
 	}
 	return nil
 }
 
 // keep freezes t as the tree of the chain sums and returns a fork of it.
 func (b *baseTrees) keep(sums []*layer.Summary, t *tree.Tree) *tree.Tree {
-	if b == nil {
+	key, ok := chainKey(sums)
+	if b == nil || !ok {
 		return t
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.chains == nil {
-		b.chains = map[string]*baseTree{}
+		b.chains = map[string]*tree.Tree{}
 	}
-	b.chains[chainKey(sums)] = &baseTree{sums: slices.Clone(sums), tree: t}
+	b.chains[key] = t
 	return t.Fork()
 }
 

@@ -1,12 +1,10 @@
-package scan
+package detect
 
 import (
 	"fmt"
 
 	"github.com/strata-forensics/strata/forensics/finding"
-	"github.com/strata-forensics/strata/forensics/image"
 	"github.com/strata-forensics/strata/forensics/layer"
-	"github.com/strata-forensics/strata/forensics/tree"
 )
 
 // anomalySeverity says how much each kind of odd entry matters to an
@@ -32,28 +30,27 @@ func anomalySeverity(kind string) (finding.Severity, string, bool) {
 
 // anomalyFindings turns what the layer walks noticed into findings, so that
 // hostile archives are reported, not only survived.
-func anomalyFindings(img *image.Image, t *tree.Tree, layers []*LayerResult) []finding.Finding {
+func anomalyFindings(in ImageInput, ref string) []finding.Finding {
 	var out []finding.Finding
-	for i, lr := range layers {
-		if lr == nil || lr.Summary == nil {
-			continue
-		}
-		for _, a := range lr.Summary.Anomalies {
+	for i, as := range in.Anomalies {
+		for _, a := range as {
 			sev, why, ok := anomalySeverity(a.Kind)
 			if !ok {
 				continue
 			}
 			present := false
-			if n := t.Node(a.Path); n != nil {
-				present = n.Present()
+			if in.Tree != nil {
+				if n := in.Tree.Node(a.Path); n != nil {
+					present = n.Present()
+				}
 			}
 			out = append(out, finding.Finding{
 				Rule:        "strata-anomaly-" + a.Kind,
 				Kind:        finding.Anomaly,
 				Severity:    sev,
-				Image:       img.Ref(),
+				Image:       ref,
 				Layer:       i,
-				LayerDigest: img.Layers[i].Digest.String(),
+				LayerDigest: layerDigest(in, i),
 				Path:        a.Path,
 				Present:     present,
 				Evidence:    fmt.Sprintf("%s (layer tar offset %d)", a.Detail, a.Offset),
