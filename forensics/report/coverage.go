@@ -130,6 +130,36 @@ func (c Coverage) Words() string {
 	return strings.Join(parts, "; ")
 }
 
+// Brief says the coverage in a few words, for a title bar: "1 of 3
+// platforms carried, 2 attachments, 1 other blob absent by design". It
+// names the same things as Words, counted.
+func (c Coverage) Brief() string {
+	var parts []string
+	if len(c.NotCarried) > 0 {
+		parts = append(parts, fmt.Sprintf("%d of %d platforms carried", len(c.Carried), len(c.Carried)+len(c.NotCarried)))
+	}
+	n := 0
+	for _, k := range c.Attachments {
+		n += k
+	}
+	if n > 0 {
+		parts = append(parts, plural(n, "attachment"))
+	}
+	if c.attestationsAbsent > 0 {
+		parts = append(parts, plural(c.attestationsAbsent, "attestation")+" not pulled")
+	}
+	if c.otherAbsent > 0 {
+		parts = append(parts, plural(c.otherAbsent, "other blob")+" absent by design")
+	}
+	if c.Unreferenced > 0 {
+		parts = append(parts, plural(c.Unreferenced, "unreferenced blob"))
+	}
+	if c.defects > 0 {
+		parts = append(parts, plural(c.defects, "producer defect"))
+	}
+	return strings.Join(parts, ", ")
+}
+
 func plural(n int, what string) string {
 	if n == 1 {
 		return "1 " + what

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path"
-	"strings"
 
 	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/key"
@@ -14,7 +13,6 @@ import (
 	"github.com/strata-forensics/strata/forensics/integrity"
 	"github.com/strata-forensics/strata/forensics/layer"
 	"github.com/strata-forensics/strata/forensics/printable"
-	"github.com/strata-forensics/strata/forensics/report"
 	"github.com/strata-forensics/strata/forensics/tree"
 	"github.com/strata-forensics/strata/tui/content"
 	"github.com/strata-forensics/strata/tui/details"
@@ -455,26 +453,6 @@ func (m *Model) extract(dest string) tea.Cmd {
 		w, sum, err := ex.Extract(ctx, p, from, dest)
 		return extractedMsg{written: w, sha256: sum, err: err}
 	}
-}
-
-// carriedWords is what the title bar says of the input's coverage: how
-// many of the platforms it names it carries, and its attachments.
-func carriedWords(c report.Coverage) string {
-	var parts []string
-	if len(c.NotCarried) > 0 {
-		parts = append(parts, fmt.Sprintf("%d of %d platforms carried", len(c.Carried), len(c.Carried)+len(c.NotCarried)))
-	}
-	n := 0
-	for _, k := range c.Attachments {
-		n += k
-	}
-	switch {
-	case n == 1:
-		parts = append(parts, "1 attachment")
-	case n > 1:
-		parts = append(parts, fmt.Sprintf("%d attachments", n))
-	}
-	return strings.Join(parts, ", ")
 }
 
 // integrityWord is the verdict for the title bar.

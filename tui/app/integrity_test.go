@@ -38,7 +38,8 @@ func TestIntegrityDetails(t *testing.T) {
 }
 
 // TestAbsentByDesignDetails: a partial multi-platform save verifies; the
-// title says how many platforms it carries, and i lists what is absent by
+// title says how many platforms it carries and what else the report counts
+// (an unreferenced blob), and i lists what is absent by
 // design, with the reason in words, as information.
 func TestAbsentByDesignDetails(t *testing.T) {
 	img := fake.XZ()
@@ -53,7 +54,7 @@ func TestAbsentByDesignDetails(t *testing.T) {
 		}}}, nil
 	}
 	s := startWith(t, 140, 40, load)
-	s.waitFor("integrity ok, 1 of 2 platforms carried, 1 attachment  i: details")
+	s.waitFor("integrity ok, 1 of 2 platforms carried, 1 attachment, 1 unreferenced blob  i: details")
 	s.keys("i")
 	s.waitFor("verified; absent by design")
 	s.waitFor("carries linux/amd64 of 2 platforms")

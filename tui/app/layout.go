@@ -157,10 +157,11 @@ func (m Model) titleLine() string {
 		} else {
 			s += "  " + m.st.Error.Render(word)
 		}
-		if c := carriedWords(m.sess.Coverage); c != "" {
+		c := m.sess.Coverage.Brief()
+		if c != "" {
 			s += m.st.Dim.Render(", " + c)
 		}
-		if !strings.HasPrefix(word, "integrity ok") || carriedWords(m.sess.Coverage) != "" {
+		if !strings.HasPrefix(word, "integrity ok") || c != "" {
 			s += m.st.Dim.Render("  i: details")
 		}
 	}
