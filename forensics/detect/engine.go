@@ -44,6 +44,10 @@ type Engine struct {
 	imageRules  []*rules.Rule
 	scopeAny    bool // a signature rule searches every file
 	scopeELF    bool // a signature rule searches every ELF file
+	// maxNested bounds the decompressed bytes read from one nested
+	// archive: maxNestedBytes, lower in the fuzz target so that a small
+	// bomb costs milliseconds rather than gigabytes.
+	maxNested int64
 }
 
 type digestRef struct {
@@ -90,7 +94,7 @@ func New(rs *rules.Set, opts Options) (*Engine, error) {
 	if rs == nil {
 		return nil, fmt.Errorf("detect: no rule set")
 	}
-	e := &Engine{rs: rs, opts: opts, digests: map[string][]digestRef{}}
+	e := &Engine{rs: rs, opts: opts, digests: map[string][]digestRef{}, maxNested: maxNestedBytes}
 	var sigPats, markPats []rules.Pattern
 	sigIdx, markIdx := map[string]int{}, map[string]int{}
 	intern := func(pats *[]rules.Pattern, idx map[string]int, key string, p rules.Pattern) int {

@@ -125,6 +125,7 @@ type memberHit struct {
 	member string
 	sha256 string
 	h      hit
+	stream bool // a digest of a tarball's whole decompressed stream, not of a member
 }
 
 type nestedScan struct {
@@ -153,7 +154,7 @@ func (n *nestedSink) Done(e *layer.Entry, err error) {
 	base := path.Base(e.Path)
 	for _, mh := range n.ns.hits {
 		ev := fmt.Sprintf("member %s (sha256 %s): %s", mh.member, mh.sha256, mh.h.evidence)
-		if mh.member == "" {
+		if mh.stream {
 			ev = mh.h.evidence
 		}
 		n.s.add(finding.Finding{
@@ -186,14 +187,14 @@ func (ns *nestedScan) inspect(member string, r io.Reader) error {
 	}
 	c := ns.e.newCheck(member)
 	h := sha256.New()
-	left := maxNestedBytes - ns.bytes
+	left := ns.e.maxNested - ns.bytes
 	n, err := io.Copy(io.MultiWriter(h, checkWriter{c}), io.LimitReader(r, left+1))
 	ns.bytes += n
 	if err != nil {
 		return fmt.Errorf("member %s: %w", member, err)
 	}
 	if n > left {
-		return fmt.Errorf("%w: more than %d decompressed bytes", errNestedLimit, int64(maxNestedBytes))
+		return fmt.Errorf("%w: more than %d decompressed bytes", errNestedLimit, ns.e.maxNested)
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
 	hits := ns.e.digestHits(sum)
@@ -261,26 +262,25 @@ func (ns *nestedScan) tarStream(r io.Reader, prefix string, hashStream bool) err
 		if h.Typeflag != tar.TypeReg {
 			continue
 		}
-		name, _ := layer.CleanPath(h.Name)
-		if err := ns.inspect(prefix+strings.TrimPrefix(name, "/"), tr); err != nil {
+		if err := ns.inspect(prefix+memberName(h.Name), tr); err != nil {
 			return err
 		}
 	}
 	if sh != nil {
 		// The rest of the stream (end blocks, padding) belongs to the hash.
-		left := maxNestedBytes - ns.bytes
+		left := ns.e.maxNested - ns.bytes
 		n, err := io.Copy(io.Discard, io.LimitReader(src, left+1))
 		ns.bytes += n
 		if err != nil {
 			return fmt.Errorf("tar: %w", err)
 		}
 		if n > left {
-			return fmt.Errorf("%w: more than %d decompressed bytes", errNestedLimit, int64(maxNestedBytes))
+			return fmt.Errorf("%w: more than %d decompressed bytes", errNestedLimit, ns.e.maxNested)
 		}
 		sum := hex.EncodeToString(sh.Sum(nil))
 		for _, x := range ns.e.digestHits(sum) {
 			x.evidence = fmt.Sprintf("decompressed %s stream: %s", format, x.evidence)
-			ns.hits = append(ns.hits, memberHit{sha256: sum, h: x})
+			ns.hits = append(ns.hits, memberHit{sha256: sum, h: x, stream: true})
 		}
 	}
 	return nil
@@ -340,11 +340,20 @@ func (ns *nestedScan) rpm(r io.Reader) error {
 		if !h.Regular || h.Size == 0 {
 			continue
 		}
-		name, _ := layer.CleanPath(h.Name)
-		if err := ns.inspect(strings.TrimPrefix(name, "/"), cr); err != nil {
+		if err := ns.inspect(memberName(h.Name), cr); err != nil {
 			return err
 		}
 	}
+}
+
+// memberName is a member's name as evidence shows it: cleaned and
+// relative, and "." for an entry naming the archive's root (".", "/").
+func memberName(raw string) string {
+	name, _ := layer.CleanPath(raw)
+	if name == "/" {
+		return "."
+	}
+	return strings.TrimPrefix(name, "/")
 }
 
 func orNone(f compress.Format) string {

@@ -4,6 +4,8 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,11 +17,22 @@ import (
 )
 
 // buildRPM runs the real rpmbuild on a package carrying lib as
-// /usr/lib64/liblzma.so.5.6.1.
+// /usr/lib64/liblzma.so.5.6.1; without a working rpmbuild it skips t.
 func buildRPM(t *testing.T, lib []byte) []byte {
 	t.Helper()
+	b, err := rpmbuild(t, lib)
+	if err != nil {
+		t.Skip(err)
+	}
+	return b
+}
+
+// rpmbuild is buildRPM for any test, fuzz targets included: it returns an
+// error, rather than skipping, when rpmbuild is not installed or fails.
+func rpmbuild(t testing.TB, lib []byte) ([]byte, error) {
+	t.Helper()
 	if _, err := exec.LookPath("rpmbuild"); err != nil {
-		t.Skip("rpmbuild not installed")
+		return nil, errors.New("rpmbuild not installed")
 	}
 	top := t.TempDir()
 	src := filepath.Join(top, "liblzma.so.5.6.1")
@@ -44,7 +57,7 @@ cp `+src+` %{buildroot}/usr/lib64/liblzma.so.5.6.1
 	cmd := exec.Command("rpmbuild", "-bb", "--define", "_topdir "+top, "--define", "__strip /bin/true", "--define", "debug_package %{nil}",
 		"--define", "_binary_payload w6.xzdio", "--define", "__os_install_post %{nil}", "--target", "x86_64-linux", spec)
 	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Skipf("rpmbuild failed (%v): %s", err, b)
+		return nil, fmt.Errorf("rpmbuild failed (%v): %s", err, b)
 	}
 	ms, _ := filepath.Glob(filepath.Join(top, "RPMS", "*", "*.rpm"))
 	if len(ms) != 1 {
@@ -54,12 +67,12 @@ cp `+src+` %{buildroot}/usr/lib64/liblzma.so.5.6.1
 	if err != nil {
 		t.Fatal(err)
 	}
-	return b
+	return b, nil
 }
 
 // apkOf builds an Alpine-style package: gzip streams of tar segments
 // (control, then data), concatenated.
-func apkOf(t *testing.T, files map[string][]byte) []byte {
+func apkOf(files map[string][]byte) []byte {
 	var out bytes.Buffer
 	segment := func(entries map[string][]byte, end bool) {
 		var tb bytes.Buffer
@@ -99,7 +112,7 @@ func TestNestedPackages(t *testing.T) {
 	}{
 		{"rpm built by rpmbuild", "/root/rpmbuild/RPMS/x86_64/xz-libs-5.6.1-1.fc41.x86_64.rpm", "member usr/lib64/liblzma.so.5.6.1", func(t *testing.T) []byte { return buildRPM(t, lib) }},
 		{"apk look-alike", "/var/cache/apk/xz-libs-5.6.1-r1.apk", "member usr/lib/liblzma.so.5.6.1", func(t *testing.T) []byte {
-			return apkOf(t, map[string][]byte{"usr/lib/liblzma.so.5.6.1": lib})
+			return apkOf(map[string][]byte{"usr/lib/liblzma.so.5.6.1": lib})
 		}},
 	}
 	for _, c := range cases {
