@@ -14,8 +14,6 @@ import (
 	"github.com/strata-forensics/strata/forensics/tree"
 )
 
-func init() { commands = append(commands, newBlameCmd) }
-
 // blameRecord is a path's history; part of the documented JSON.
 type blameRecord struct {
 	Image      string        `json:"image"`

@@ -12,23 +12,18 @@ import (
 	"github.com/charmbracelet/x/term"
 	"github.com/spf13/cobra"
 
-	"github.com/strata-forensics/strata/forensics/detect"
 	"github.com/strata-forensics/strata/forensics/extract"
 	"github.com/strata-forensics/strata/forensics/layer"
 	"github.com/strata-forensics/strata/forensics/report"
-	"github.com/strata-forensics/strata/forensics/rules"
 	"github.com/strata-forensics/strata/forensics/scan"
 	"github.com/strata-forensics/strata/tui/app"
 	"github.com/strata-forensics/strata/tui/keys"
 	"github.com/strata-forensics/strata/tui/styles"
 )
 
-func init() { commands = append(commands, newExploreCmd) }
-
 type exploreFlags struct {
-	in    inputFlags
-	rules []string
-	deep  bool
+	in          inputFlags
+	detectFlags // --rules, --deep
 }
 
 func newExploreCmd() *cobra.Command {
@@ -54,9 +49,7 @@ NO_COLOR gives a monochrome view.`,
 		RunE: func(cmd *cobra.Command, args []string) error { return runExplore(cmd, &f, args[0]) },
 	}
 	f.in.register(cmd)
-	fl := cmd.Flags()
-	fl.StringArrayVar(&f.rules, "rules", nil, "rule `FILE` to load besides the built-in rules (repeatable)")
-	fl.BoolVar(&f.deep, "deep", false, "search every ELF file for the byte signatures, not only liblzma (slower)")
+	f.detectFlags.register(cmd, "search every ELF file for the byte signatures, not only liblzma (slower)")
 	return cmd
 }
 
@@ -64,13 +57,9 @@ func runExplore(cmd *cobra.Command, f *exploreFlags, input string) error {
 	if !term.IsTerminal(os.Stdin.Fd()) || !term.IsTerminal(os.Stdout.Fd()) {
 		return &exitError{code: exitUsage, err: errors.New("explore needs a terminal; use strata scan or strata ls for scripts")}
 	}
-	set, err := rules.Load(f.rules...)
+	_, eng, err := f.detectFlags.load()
 	if err != nil {
-		return &exitError{code: exitUsage, err: err}
-	}
-	eng, err := detect.New(set, detect.Options{Deep: f.deep})
-	if err != nil {
-		return &exitError{code: exitUsage, err: err}
+		return err
 	}
 	st := styles.Mono()
 	if _, set := os.LookupEnv("NO_COLOR"); !set {
@@ -139,5 +128,5 @@ type extractor struct {
 }
 
 func (x extractor) Extract(ctx context.Context, p string, layerIdx int, destDir string) (string, string, error) {
-	return extract.File(ctx, x.res, x.ir, p, layerIdx, destDir, false)
+	return extract.File(ctx, x.ir.Tree, x.res.Content(x.ir), p, layerIdx, destDir, false)
 }

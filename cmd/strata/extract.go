@@ -9,8 +9,6 @@ import (
 	"github.com/strata-forensics/strata/forensics/printable"
 )
 
-func init() { commands = append(commands, newExtractCmd) }
-
 func newExtractCmd() *cobra.Command {
 	var in inputFlags
 	var dest string
@@ -43,7 +41,7 @@ never overwritten without --force. Written files are never executable.`,
 				}
 				idx = layerN
 			}
-			written, sum, err := extract.File(cmd.Context(), res, ir, args[1], idx, dest, force)
+			written, sum, err := extract.File(cmd.Context(), ir.Tree, res.Content(ir), args[1], idx, dest, force)
 			if err != nil {
 				return &exitError{code: exitUsage, err: err}
 			}

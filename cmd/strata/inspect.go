@@ -14,8 +14,6 @@ import (
 	"github.com/strata-forensics/strata/forensics/report"
 )
 
-func init() { commands = append(commands, newInspectCmd) }
-
 func newInspectCmd() *cobra.Command {
 	var in inputFlags
 	var asJSON bool

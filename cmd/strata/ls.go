@@ -15,8 +15,6 @@ import (
 	"github.com/strata-forensics/strata/forensics/tree"
 )
 
-func init() { commands = append(commands, newLsCmd) }
-
 // lsRecord is one line of `ls --json` (JSON Lines). Field names are part of
 // the documented interface: later versions may add fields, never rename.
 type lsRecord struct {
@@ -149,16 +147,13 @@ content that ships in the archive but is absent from the final filesystem.`,
 
 func layerRecords(ir *scan.ImageResult, idx int, prefix string) []lsRecord {
 	var out []lsRecord
-	for _, pc := range ir.Changes(idx) {
+	for _, pc := range ir.Tree.Changes(idx) {
 		if !underPrefix(pc.Node.Path(), prefix) {
 			continue
 		}
 		e := pc.Change.Entry
 		if e == nil {
-			// A delete: show what was deleted.
-			if prev, _, ok := pc.Node.At(idx - 1); ok {
-				e = prev
-			}
+			e = pc.Before() // a delete: show what was deleted
 		}
 		r := record(ir.Image.Ref(), pc.Node, e)
 		l := idx

@@ -66,12 +66,18 @@ findings; 2 unusable input or usage error.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	for _, add := range commands {
-		root.AddCommand(add())
-	}
+	// In the order of a case: read and verify, browse, trace, take out,
+	// scan, explore; then the rules and the build. --help lists them
+	// alphabetically.
+	root.AddCommand(
+		newInspectCmd(),
+		newLsCmd(),
+		newBlameCmd(),
+		newExtractCmd(),
+		newScanCmd(),
+		newExploreCmd(),
+		newRulesCmd(),
+		newVersionCmd(),
+	)
 	return root
 }
-
-// commands lists constructors of subcommands; each command's file adds
-// itself in an init function, so commands stay in files of their own.
-var commands []func() *cobra.Command

@@ -9,10 +9,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/strata-forensics/strata/forensics/detect"
 	"github.com/strata-forensics/strata/forensics/rules"
 )
-
-func init() { commands = append(commands, newRulesCmd) }
 
 func newRulesCmd() *cobra.Command {
 	var asJSON bool
@@ -39,7 +38,7 @@ checks a rule file on its own.`,
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
-	cmd.Flags().StringArrayVar(&files, "rules", nil, "rule `FILE` to load besides the built-in rules (repeatable)")
+	cmd.Flags().StringArrayVar(&files, "rules", nil, rulesUsage)
 	cmd.AddCommand(&cobra.Command{
 		Use:     "verify FILE",
 		Short:   "Check a rule file and print its name, version, rule count and sha256",
@@ -56,6 +55,37 @@ checks a rule file on its own.`,
 		},
 	})
 	return cmd
+}
+
+const rulesUsage = "rule `FILE` to load besides the built-in rules (repeatable)"
+
+// detectFlags are --rules and --deep, for the commands that run the
+// detectors (scan, explore).
+type detectFlags struct {
+	rules []string
+	deep  bool
+}
+
+// register adds the flags to cmd; deepUsage is the command's own wording
+// of --deep.
+func (f *detectFlags) register(cmd *cobra.Command, deepUsage string) {
+	fl := cmd.Flags()
+	fl.StringArrayVar(&f.rules, "rules", nil, rulesUsage)
+	fl.BoolVar(&f.deep, "deep", false, deepUsage)
+}
+
+// load loads the built-in rules and every --rules file and compiles the
+// detectors; a bad rule file is a usage error.
+func (f *detectFlags) load() (*rules.Set, *detect.Engine, error) {
+	set, err := rules.Load(f.rules...)
+	if err != nil {
+		return nil, nil, &exitError{code: exitUsage, err: err}
+	}
+	eng, err := detect.New(set, detect.Options{Deep: f.deep})
+	if err != nil {
+		return nil, nil, &exitError{code: exitUsage, err: err}
+	}
+	return set, eng, nil
 }
 
 type ruleJSON struct {

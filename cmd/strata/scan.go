@@ -16,29 +16,24 @@ import (
 
 	"github.com/strata-forensics/strata/forensics/archive"
 	"github.com/strata-forensics/strata/forensics/atomicfile"
-	"github.com/strata-forensics/strata/forensics/detect"
 	"github.com/strata-forensics/strata/forensics/finding"
 	"github.com/strata-forensics/strata/forensics/printable"
 	"github.com/strata-forensics/strata/forensics/report"
-	"github.com/strata-forensics/strata/forensics/rules"
 	"github.com/strata-forensics/strata/forensics/scan"
 )
-
-func init() { commands = append(commands, newScanCmd) }
 
 type scanFlags struct {
 	in          inputFlags
 	format      string
 	asJSON      bool
 	output      string
-	rules       []string
-	deep        bool
 	examiner    string
 	caseID      string
 	evidence    string
 	quiet       bool
 	printSchema bool
 	failOn      string
+	detectFlags // --rules, --deep
 }
 
 func newScanCmd() *cobra.Command {
@@ -86,8 +81,7 @@ problems always give 1.`,
 	fl.StringVar(&f.failOn, "fail-on", "info", "exit code 1 only for findings of at least `SEVERITY` (info, low, medium, high, critical); integrity problems always give 1")
 	fl.BoolVar(&f.asJSON, "json", false, "same as --format json")
 	fl.StringVarP(&f.output, "output", "o", "", "write the report to `FILE` instead of standard output")
-	fl.StringArrayVar(&f.rules, "rules", nil, "rule `FILE` to load besides the built-in rules (repeatable)")
-	fl.BoolVar(&f.deep, "deep", false, "search every ELF file for the byte signatures, not only liblzma (finds static links; slower)")
+	f.detectFlags.register(cmd, "search every ELF file for the byte signatures, not only liblzma (finds static links; slower)")
 	fl.StringVar(&f.examiner, "examiner", "", "examiner `NAME` recorded in the report's chain of custody")
 	fl.StringVar(&f.caseID, "case", "", "case `ID` recorded in the report's chain of custody")
 	fl.StringVar(&f.evidence, "evidence", "", "write an evidence folder (every report format, matched files, SHA256SUMS) to `DIR`")
@@ -121,13 +115,9 @@ func runScan(cmd *cobra.Command, f *scanFlags, args []string) error {
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}
-	set, err := rules.Load(f.rules...)
+	set, eng, err := f.detectFlags.load()
 	if err != nil {
-		return &exitError{code: exitUsage, err: err}
-	}
-	eng, err := detect.New(set, detect.Options{Deep: f.deep})
-	if err != nil {
-		return &exitError{code: exitUsage, err: err}
+		return err
 	}
 	if f.evidence != "" {
 		// Refuse a used folder before spending minutes on the scan.
@@ -196,10 +186,13 @@ func runScan(cmd *cobra.Command, f *scanFlags, args []string) error {
 
 	meta := report.Meta{Tool: "strata", Version: version, Commit: commit, GoVersion: runtime.Version(),
 		Examiner: f.examiner, Case: f.caseID, Args: commandLine(), Rules: set}
-	doc := report.NewDocument(results, meta)
+	doc := report.NewDocument(meta)
+	for _, r := range results {
+		doc.Add(r.ReportSource())
+	}
 
 	if f.evidence != "" {
-		if err := report.WriteEvidence(f.evidence, results, meta); err != nil {
+		if err := doc.WriteEvidence(f.evidence); err != nil {
 			return &exitError{code: exitUsage, err: err}
 		}
 		if !f.quiet {

@@ -10,8 +10,6 @@ import (
 	"github.com/strata-forensics/strata/forensics/rules"
 )
 
-func init() { commands = append(commands, newVersionCmd) }
-
 // versionInfo is `strata version --json`.
 type versionInfo struct {
 	Version   string      `json:"version"`

@@ -21,96 +21,51 @@ import (
 	securejoin "github.com/cyphar/filepath-securejoin"
 
 	"github.com/strata-forensics/strata/forensics/layer"
-	"github.com/strata-forensics/strata/forensics/scan"
+	"github.com/strata-forensics/strata/forensics/tree"
 )
 
 // ErrExists is returned when the destination file exists and force is off.
 var ErrExists = errors.New("destination exists (use --force to overwrite)")
 
-// maxLinkHops bounds symlink resolution inside the image, as the kernel's
-// MAXSYMLINKS does.
-const maxLinkHops = 40
-
-// ResolveInImage follows symlinks in p as a process chrooted into the
-// image would, as the filesystem stands after layer idx: absolute targets
-// start at the image root and ".." stops there. It returns the final path.
-func ResolveInImage(ir *scan.ImageResult, p string, idx int) (string, error) {
-	p = path.Clean("/" + p)
-	hops := 0
-	var walk func(p string, final bool) (string, error)
-	walk = func(p string, final bool) (string, error) {
-		parts := strings.Split(strings.TrimPrefix(p, "/"), "/")
-		cur := "/"
-		for i, part := range parts {
-			if part == "" {
-				continue
-			}
-			next := path.Join(cur, part)
-			last := i == len(parts)-1
-			e, _, ok := entryAt(ir, next, idx)
-			if !ok || e.Type != layer.Symlink || (last && !final) {
-				cur = next
-				continue
-			}
-			hops++
-			if hops > maxLinkHops {
-				return "", fmt.Errorf("%s: too many levels of symbolic links", p)
-			}
-			target := e.Link
-			if !strings.HasPrefix(target, "/") {
-				target = path.Join(cur, target)
-			}
-			resolved, err := walk(path.Clean("/"+target), true)
-			if err != nil {
-				return "", err
-			}
-			cur = resolved
-		}
-		return cur, nil
-	}
-	return walk(p, true)
+// Opener reads the bytes of an entry as stored in a layer's blob;
+// scan.Content is one.
+type Opener interface {
+	Open(layerIdx int, e *layer.Entry) (io.ReadCloser, error)
 }
 
-func entryAt(ir *scan.ImageResult, p string, idx int) (*layer.Entry, int, bool) {
-	n := ir.Tree.Node(p)
-	if n == nil {
-		return nil, -1, false
-	}
-	return n.At(idx)
-}
-
-// File writes the regular file at p (after layer idx; -1 for the final
-// filesystem) to destDir/<p> and returns the path written and the sha256 of
-// the bytes written.
-func File(ctx context.Context, res *scan.Result, ir *scan.ImageResult, p string, idx int, destDir string, force bool) (string, string, error) {
+// File writes the regular file at p of image tree t, as it stands after
+// layer idx (-1 for the final filesystem), to destDir/<p>, reading its
+// bytes through o, and returns the path written and the sha256 of the bytes
+// written. Links in p are followed inside the image (tree.Tree.Resolve).
+func File(ctx context.Context, t *tree.Tree, o Opener, p string, idx int, destDir string, force bool) (string, string, error) {
+	layers := t.Layers()
 	if idx < 0 {
-		idx = len(ir.Layers) - 1
+		idx = layers - 1
 	}
-	if idx >= len(ir.Layers) {
-		return "", "", fmt.Errorf("layer %d: the image has %d layers (0-%d)", idx, len(ir.Layers), len(ir.Layers)-1)
+	if idx >= layers {
+		return "", "", fmt.Errorf("layer %d: the image has %d layers (0-%d)", idx, layers, layers-1)
 	}
-	resolved, err := ResolveInImage(ir, p, idx)
+	r, err := t.Resolve(p, idx, true)
 	if err != nil {
 		return "", "", err
 	}
-	e, from, ok := ir.Resolve(resolved, idx)
-	if !ok {
-		return "", "", notThere(ir, resolved, idx)
+	if r.Entry == nil {
+		return "", "", notThere(t, r.Path, idx)
 	}
-	if e.Type != layer.File {
-		return "", "", fmt.Errorf("%s: is a %s, not a regular file", resolved, e.Type)
+	if r.Entry.Type != layer.File {
+		return "", "", fmt.Errorf("%s: is a %s, not a regular file", r.Path, r.Entry.Type)
 	}
-	src, err := res.Open(ir, from, e)
+	src, err := o.Open(r.From, r.Entry)
 	if err != nil {
 		return "", "", err
 	}
 	defer src.Close()
-	return write(ctx, src, resolved, destDir, force)
+	return write(ctx, src, r.Path, destDir, force)
 }
 
 // notThere explains a missing path, pointing at layers that hold its bytes.
-func notThere(ir *scan.ImageResult, p string, idx int) error {
-	n := ir.Tree.Node(p)
+func notThere(t *tree.Tree, p string, idx int) error {
+	n := t.Node(p)
 	if n == nil {
 		return fmt.Errorf("%s: no such path in any layer", p)
 	}

@@ -246,7 +246,7 @@ func TestFileHostile(t *testing.T) {
 			if layer == 0 {
 				layer = -1 // no case extracts after layer 0: 0 is the final filesystem
 			}
-			written, sum, err := extract.File(context.Background(), res, ir, tc.path, layer, s.dest, tc.force)
+			written, sum, err := extract.File(context.Background(), ir.Tree, res.Content(ir), tc.path, layer, s.dest, tc.force)
 
 			if got := snapshot(t, s.parent, s.dest); fmt.Sprint(got) != fmt.Sprint(outside) {
 				t.Errorf("something changed outside DEST:\nbefore %v\nafter  %v", outside, got)
@@ -355,7 +355,7 @@ func TestFileRecordedDigest(t *testing.T) {
 				continue
 			}
 			dest := t.TempDir()
-			_, sum, err := extract.File(context.Background(), res, ir, p, idx, dest, false)
+			_, sum, err := extract.File(context.Background(), ir.Tree, res.Content(ir), p, idx, dest, false)
 			if err != nil {
 				t.Errorf("%s@%d: %v", p, idx, err)
 				continue

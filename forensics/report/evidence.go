@@ -17,7 +17,6 @@ import (
 	"github.com/strata-forensics/strata/forensics/finding"
 	"github.com/strata-forensics/strata/forensics/layer"
 	"github.com/strata-forensics/strata/forensics/printable"
-	"github.com/strata-forensics/strata/forensics/scan"
 )
 
 // ErrNotEmpty is returned by WriteEvidence for a folder that already holds
@@ -27,32 +26,18 @@ var ErrNotEmpty = errors.New("evidence folder is not empty")
 // EvidenceFormats are the reports an evidence folder holds by default.
 var EvidenceFormats = []Format{JSON, SARIF, Markdown, HTML}
 
-// opener reads a file's bytes back from the input; *scan.Result is one.
-type opener interface {
-	Open(img *scan.ImageResult, layerIdx int, e *layer.Entry) (io.ReadCloser, error)
-}
-
 // WriteEvidence writes an evidence folder: report.<ext> in each format (all
 // of EvidenceFormats when none is given), files/<sha256> holding the bytes of
 // every file a finding names, files.tsv saying where each copy came from, and
 // SHA256SUMS over every other file of the folder, in sha256sum's format. It
 // refuses a folder that exists and is not empty, and creates it otherwise.
-func WriteEvidence(dir string, results []*scan.Result, meta Meta, formats ...Format) error {
-	ops := make([]opener, len(results))
-	for i, r := range results {
-		if r != nil {
-			ops[i] = r
-		}
-	}
-	return writeEvidence(dir, NewDocument(results, meta), results, ops, formats)
-}
-
+//
 // The folder is built under a temporary name beside dir and renamed to dir
 // once SHA256SUMS is written (see atomicfile.Dir): a folder named dir is
 // always complete.
-func writeEvidence(dir string, d *Document, results []*scan.Result, ops []opener, formats []Format) error {
+func (d *Document) WriteEvidence(dir string, formats ...Format) error {
 	err := atomicfile.Dir(dir, func(tmp string) error {
-		return fillEvidence(tmp, d, results, ops, formats)
+		return d.fillEvidence(tmp, formats)
 	})
 	if errors.Is(err, atomicfile.ErrExists) {
 		return fmt.Errorf("evidence %s: %w", dir, ErrNotEmpty)
@@ -63,7 +48,7 @@ func writeEvidence(dir string, d *Document, results []*scan.Result, ops []opener
 	return nil
 }
 
-func fillEvidence(dir string, d *Document, results []*scan.Result, ops []opener, formats []Format) error {
+func (d *Document) fillEvidence(dir string, formats []Format) error {
 	if len(formats) == 0 {
 		formats = EvidenceFormats
 	}
@@ -80,7 +65,7 @@ func fillEvidence(dir string, d *Document, results []*scan.Result, ops []opener,
 		written = append(written, name)
 	}
 
-	copies, err := copyMatched(dir, results, ops)
+	copies, err := d.matched.copy(dir)
 	if err != nil {
 		return err
 	}
@@ -117,6 +102,14 @@ func writeFile(p string, b []byte) error {
 	return nil
 }
 
+// matchedFiles are the files an evidence folder copies, one per content
+// digest, in the order the findings name them, with what each copy is read
+// through.
+type matchedFiles struct {
+	bySHA map[string]*copied
+	order []*copied
+}
+
 type copied struct {
 	sha256      string
 	size        int64
@@ -127,50 +120,57 @@ type copied struct {
 	path        string
 	present     bool
 	rules       []string
+
+	open    Opener
+	entry   *layer.Entry
+	finding string // the path of the first finding naming it, for errors
 }
 
-// copyMatched copies each file a finding names out of its layer blob, once
-// per content digest, verifying the bytes as they are read.
-func copyMatched(dir string, results []*scan.Result, ops []opener) ([]copied, error) {
-	byKey := map[string]*copied{} // sha256 -> first place seen
-	var order []string
-	for i, res := range results {
-		if res == nil || ops[i] == nil {
+// add notes the file each finding of src names, found in the layer blob
+// that holds its bytes, for the images whose content src can read.
+func (m *matchedFiles) add(src Source) {
+	for _, si := range src.Images {
+		if si.Image == nil || si.Content == nil {
 			continue
 		}
-		for _, ir := range res.Images {
-			if ir == nil || ir.Image == nil {
+		ref := si.Image.Ref()
+		for _, f := range src.Findings {
+			if f.Image != ref || f.Layer < 0 || f.Layer >= len(si.Layers) || f.Path == "" {
 				continue
 			}
-			ref := ir.Image.Ref()
-			for _, f := range res.Findings {
-				if f.Image != ref || f.Layer < 0 || f.Layer >= len(ir.Layers) || f.Path == "" {
-					continue
-				}
-				e, from := matchedEntry(ir, f)
-				if e == nil {
-					continue // a path the layer did not write itself (e.g. a package database entry)
-				}
-				if c, ok := byKey[e.SHA256]; ok {
-					c.rules = appendUnique(c.rules, f.Rule)
-					continue
-				}
-				if err := copyOne(dir, ops[i], ir, from, e); err != nil {
-					return nil, fmt.Errorf("evidence: %s layer %d %s: %w", ref, from, f.Path, err)
-				}
-				ld := f.LayerDigest
-				if from != f.Layer && from < len(ir.Image.Layers) && ir.Image.Layers[from] != nil {
-					ld = ir.Image.Layers[from].Digest.String() // a hardlink's bytes sit lower
-				}
-				byKey[e.SHA256] = &copied{sha256: e.SHA256, size: e.Size, input: res.Input.Path, image: ref, layer: from,
-					layerDigest: ld, path: e.Path, present: f.Present, rules: []string{f.Rule}}
-				order = append(order, e.SHA256)
+			e, from := matchedEntry(si.Layers, f)
+			if e == nil {
+				continue // a path the layer did not write itself (e.g. a package database entry)
 			}
+			if c, ok := m.bySHA[e.SHA256]; ok {
+				c.rules = appendUnique(c.rules, f.Rule)
+				continue
+			}
+			ld := f.LayerDigest
+			if from != f.Layer && from < len(si.Image.Layers) && si.Image.Layers[from] != nil {
+				ld = si.Image.Layers[from].Digest.String() // a hardlink's bytes sit lower
+			}
+			c := &copied{sha256: e.SHA256, size: e.Size, input: src.Input.Path, image: ref, layer: from,
+				layerDigest: ld, path: e.Path, present: f.Present, rules: []string{f.Rule},
+				open: si.Content, entry: e, finding: f.Path}
+			if m.bySHA == nil {
+				m.bySHA = map[string]*copied{}
+			}
+			m.bySHA[e.SHA256] = c
+			m.order = append(m.order, c)
 		}
 	}
-	out := make([]copied, 0, len(order))
-	for _, k := range order {
-		out = append(out, *byKey[k])
+}
+
+// copy copies each file out of its layer blob into dir/files, verifying
+// the bytes as they are read, and returns the copies by digest.
+func (m *matchedFiles) copy(dir string) ([]copied, error) {
+	out := make([]copied, 0, len(m.order))
+	for _, c := range m.order {
+		if err := copyOne(dir, c.open, c.layer, c.entry); err != nil {
+			return nil, fmt.Errorf("evidence: %s layer %d %s: %w", c.image, c.layer, c.finding, err)
+		}
+		out = append(out, *c)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].sha256 < out[j].sha256 })
 	return out, nil
@@ -179,14 +179,9 @@ func copyMatched(dir string, results []*scan.Result, ops []opener) ([]copied, er
 // matchedEntry finds the regular file a finding points at: the entry the
 // finding's layer wrote at its path (preferring the one whose digest the
 // finding names), following a hardlink to the entry holding its bytes.
-func matchedEntry(ir *scan.ImageResult, f finding.Finding) (*layer.Entry, int) {
-	lr := ir.Layers[f.Layer]
-	if lr == nil || lr.Summary == nil {
-		return nil, -1
-	}
+func matchedEntry(layers []SourceLayer, f finding.Finding) (*layer.Entry, int) {
 	var hit *layer.Entry
-	for i := range lr.Summary.Entries {
-		e := lr.Summary.Entries[i]
+	for _, e := range layers[f.Layer].Entries {
 		if e.Path != f.Path {
 			continue
 		}
@@ -203,12 +198,9 @@ func matchedEntry(ir *scan.ImageResult, f finding.Finding) (*layer.Entry, int) {
 	if hit.Type == layer.Hardlink {
 		// The bytes sit with the link's target, in this layer or below.
 		for idx := f.Layer; idx >= 0; idx-- {
-			l := ir.Layers[idx]
-			if l == nil || l.Summary == nil {
-				continue
-			}
-			for i := len(l.Summary.Entries) - 1; i >= 0; i-- {
-				e := l.Summary.Entries[i]
+			es := layers[idx].Entries
+			for i := len(es) - 1; i >= 0; i-- {
+				e := es[i]
 				if e.Path == hit.Link && e.Type == layer.File && e.SHA256 == hit.SHA256 {
 					return e, idx
 				}
@@ -219,11 +211,11 @@ func matchedEntry(ir *scan.ImageResult, f finding.Finding) (*layer.Entry, int) {
 	return hit, f.Layer
 }
 
-func copyOne(dir string, op opener, ir *scan.ImageResult, idx int, e *layer.Entry) error {
+func copyOne(dir string, op Opener, idx int, e *layer.Entry) error {
 	if len(e.SHA256) != 64 || strings.Trim(e.SHA256, "0123456789abcdef") != "" {
 		return fmt.Errorf("entry digest %q is not a sha256", e.SHA256)
 	}
-	rc, err := op.Open(ir, idx, e)
+	rc, err := op.Open(idx, e)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"os"
@@ -10,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/strata-forensics/strata/forensics/internal/golden"
 	"github.com/strata-forensics/strata/forensics/layer"
-	"github.com/strata-forensics/strata/forensics/scan"
 )
 
 // fakeOpener serves the hand-made layers' bytes by path, as the scan
@@ -21,7 +22,7 @@ type fakeOpener struct {
 	opened   []string
 }
 
-func (f *fakeOpener) Open(img *scan.ImageResult, idx int, e *layer.Entry) (io.ReadCloser, error) {
+func (f *fakeOpener) Open(idx int, e *layer.Entry) (io.ReadCloser, error) {
 	f.opened = append(f.opened, e.Path)
 	b, ok := f.override[e.Path]
 	if !ok {
@@ -33,13 +34,20 @@ func (f *fakeOpener) Open(img *scan.ImageResult, idx int, e *layer.Entry) (io.Re
 	return io.NopCloser(strings.NewReader(b)), nil
 }
 
-func evidence(t *testing.T, dir string, op opener, results ...*scan.Result) error {
+// evidence writes the evidence folder of the sources, every image's bytes
+// read through op.
+func evidence(t *testing.T, dir string, op Opener, sources ...Source) error {
 	t.Helper()
-	ops := make([]opener, len(results))
-	for i := range ops {
-		ops[i] = op
+	return NewDocument(testMeta(t), withContent(op, sources...)...).WriteEvidence(dir)
+}
+
+func withContent(op Opener, sources ...Source) []Source {
+	for _, src := range sources {
+		for i := range src.Images {
+			src.Images[i].Content = op
+		}
 	}
-	return writeEvidence(dir, NewDocument(results, testMeta(t)), results, ops, nil)
+	return sources
 }
 
 func listDir(t *testing.T, dir string) []string {
@@ -65,7 +73,7 @@ func listDir(t *testing.T, dir string) []string {
 func TestWriteEvidence(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "case-42")
 	op := &fakeOpener{}
-	if err := evidence(t, dir, op, sampleResult(t)); err != nil {
+	if err := evidence(t, dir, op, sampleSource(t)); err != nil {
 		t.Fatal(err)
 	}
 	want := []string{"SHA256SUMS", "files.tsv",
@@ -121,7 +129,7 @@ func TestWriteEvidence(t *testing.T) {
 func TestWriteEvidenceDeterministic(t *testing.T) {
 	a, b := filepath.Join(t.TempDir(), "a"), filepath.Join(t.TempDir(), "b")
 	for _, d := range []string{a, b} {
-		if err := evidence(t, d, &fakeOpener{}, sampleResult(t), cleanResult(t)); err != nil {
+		if err := evidence(t, d, &fakeOpener{}, sampleSource(t), cleanSource(t)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -138,7 +146,7 @@ func TestWriteEvidenceRefuses(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("mine"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		err := evidence(t, dir, &fakeOpener{}, sampleResult(t))
+		err := evidence(t, dir, &fakeOpener{}, sampleSource(t))
 		if !errors.Is(err, ErrNotEmpty) {
 			t.Fatalf("got %v, want ErrNotEmpty", err)
 		}
@@ -147,14 +155,14 @@ func TestWriteEvidenceRefuses(t *testing.T) {
 		}
 	})
 	t.Run("empty folder accepted", func(t *testing.T) {
-		if err := evidence(t, t.TempDir(), &fakeOpener{}, cleanResult(t)); err != nil {
+		if err := evidence(t, t.TempDir(), &fakeOpener{}, cleanSource(t)); err != nil {
 			t.Fatal(err)
 		}
 	})
 	t.Run("bytes that do not match their digest", func(t *testing.T) {
 		dir := t.TempDir()
 		op := &fakeOpener{override: map[string]string{"/usr/lib/x86_64-linux-gnu/liblzma.so.5.6.1": "LOOK-alike liblzma bytes\n"}}
-		err := evidence(t, dir, op, sampleResult(t))
+		err := evidence(t, dir, op, sampleSource(t))
 		if err == nil || !strings.Contains(err.Error(), "hash") {
 			t.Fatalf("got %v, want a digest error", err)
 		}
@@ -167,12 +175,12 @@ func TestWriteEvidenceRefuses(t *testing.T) {
 }
 
 func TestMatchedEntry(t *testing.T) {
-	res := sampleResult(t)
-	ir := res.Images[0]
+	src := sampleSource(t)
+	layers := src.Images[0].Layers
 	// A hardlink in layer 2 to the liblzma of layer 1: the bytes come from
 	// layer 1's entry.
 	lib := "/usr/lib/x86_64-linux-gnu/liblzma.so.5.6.1"
-	ir.Layers[2].Summary.Entries = append(ir.Layers[2].Summary.Entries, &layer.Entry{Path: "/lib/liblzma.so.5", Type: layer.Hardlink, Link: lib, SHA256: sha(fileBytes[lib])})
+	layers[2].Entries = append(layers[2].Entries, &layer.Entry{Path: "/lib/liblzma.so.5", Type: layer.Hardlink, Link: lib, SHA256: sha(fileBytes[lib])})
 	cases := []struct {
 		name      string
 		layer     int
@@ -187,9 +195,9 @@ func TestMatchedEntry(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			f := res.Findings[0]
+			f := src.Findings[0]
 			f.Layer, f.Path = c.layer, c.path
-			e, from := matchedEntry(ir, f)
+			e, from := matchedEntry(layers, f)
 			switch {
 			case c.wantPath == "" && e != nil:
 				t.Errorf("got %s from layer %d, want nothing", e.Path, from)
@@ -210,5 +218,37 @@ func TestTSVField(t *testing.T) {
 		if got := tsvField(in); got != want {
 			t.Errorf("tsvField(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestAddReleasesListings: a document built input by input keeps what it
+// reports and what its evidence folder copies, not the sources' layer
+// listings, so that each input's listings and tree can go once added.
+func TestAddReleasesListings(t *testing.T) {
+	want := render(t, NewDocument(testMeta(t), both(t)...), JSON, TextOptions{})
+	wantDir := filepath.Join(t.TempDir(), "want")
+	if err := evidence(t, wantDir, &fakeOpener{}, both(t)...); err != nil {
+		t.Fatal(err)
+	}
+	d := NewDocument(testMeta(t))
+	for _, src := range withContent(&fakeOpener{}, both(t)...) {
+		d.Add(src)
+		for _, img := range src.Images {
+			for _, l := range img.Layers {
+				clear(l.Entries) // what a released listing would read as
+			}
+		}
+	}
+	if got := render(t, d, JSON, TextOptions{}); !bytes.Equal(got, want) {
+		t.Fatalf("report differs once the listings are gone:\n%s", golden.FirstDiff(got, want))
+	}
+	dir := filepath.Join(t.TempDir(), "got")
+	if err := d.WriteEvidence(dir); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(filepath.Join(dir, "SHA256SUMS"))
+	sums, _ := os.ReadFile(filepath.Join(wantDir, "SHA256SUMS"))
+	if len(got) == 0 || string(got) != string(sums) {
+		t.Fatalf("evidence differs once the listings are gone:\n%s\nwant\n%s", got, sums)
 	}
 }

@@ -1,4 +1,4 @@
-package report
+package report_test
 
 import (
 	"bytes"
@@ -16,6 +16,7 @@ import (
 
 	"github.com/strata-forensics/strata/forensics/detect"
 	"github.com/strata-forensics/strata/forensics/internal/golden"
+	"github.com/strata-forensics/strata/forensics/report"
 	"github.com/strata-forensics/strata/forensics/rules"
 	"github.com/strata-forensics/strata/forensics/scan"
 )
@@ -68,30 +69,30 @@ func scanFixture(t testing.TB, p string) (*scan.Result, *rules.Set) {
 	return res, rs
 }
 
-func fixtureMeta(rs *rules.Set, args ...string) Meta {
-	return Meta{Tool: "strata", Version: "v0.0.0-test", Commit: "0123abc", GoVersion: "go1.26",
+func fixtureMeta(rs *rules.Set, args ...string) report.Meta {
+	return report.Meta{Tool: "strata", Version: "v0.0.0-test", Commit: "0123abc", GoVersion: "go1.26",
 		Examiner: "Test Examiner", Case: "TEST-1", Args: append([]string{"strata", "scan"}, args...), Rules: rs}
 }
 
 // TestFixturesValidate scans every bundled fixture and validates the JSON
 // report and the SARIF log against their schemas.
 func TestFixturesValidate(t *testing.T) {
-	rep, sar := reportSchema(t), sarifSchema(t)
+	rep, sar := report.ReportSchema(t), report.SARIFSchema(t)
 	for _, p := range fixtureInputs(t) {
 		t.Run(filepath.Base(p), func(t *testing.T) {
 			res, rs := scanFixture(t, p)
-			d := NewDocument([]*scan.Result{res}, fixtureMeta(rs, p))
-			if err := validate(t, rep, render(t, d, JSON, TextOptions{})); err != nil {
+			d := report.NewDocument(fixtureMeta(rs, p), res.ReportSource())
+			if err := report.Validate(t, rep, report.Render(t, d, report.JSON, report.TextOptions{})); err != nil {
 				t.Errorf("JSON report: %v", err)
 			}
-			if err := validate(t, sar, render(t, d, SARIF, TextOptions{})); err != nil {
+			if err := report.Validate(t, sar, report.Render(t, d, report.SARIF, report.TextOptions{})); err != nil {
 				t.Errorf("SARIF: %v", err)
 			}
 			planted := strings.HasPrefix(filepath.Base(p), "xz-planted")
-			if planted && d.Verdict.Status != Compromised {
+			if planted && d.Verdict.Status != report.Compromised {
 				t.Errorf("planted fixture judged %s", d.Verdict.Status)
 			}
-			if strings.HasPrefix(filepath.Base(p), "clean") && d.Verdict.Status != Clean {
+			if strings.HasPrefix(filepath.Base(p), "clean") && d.Verdict.Status != report.Clean {
 				t.Errorf("clean control judged %s", d.Verdict.Status)
 			}
 		})
@@ -107,10 +108,10 @@ func TestFixtureDeterminism(t *testing.T) {
 	}
 	a, rs := scanFixture(t, p)
 	b, _ := scanFixture(t, p)
-	for _, f := range Formats {
+	for _, f := range report.Formats {
 		t.Run(string(f), func(t *testing.T) {
-			x := render(t, NewDocument([]*scan.Result{a}, fixtureMeta(rs, p)), f, TextOptions{})
-			y := render(t, NewDocument([]*scan.Result{b}, fixtureMeta(rs, p)), f, TextOptions{})
+			x := report.Render(t, report.NewDocument(fixtureMeta(rs, p), a.ReportSource()), f, report.TextOptions{})
+			y := report.Render(t, report.NewDocument(fixtureMeta(rs, p), b.ReportSource()), f, report.TextOptions{})
 			if !bytes.Equal(x, y) {
 				t.Fatalf("two scans differ:\n%s", golden.FirstDiff(x, y))
 			}
@@ -127,7 +128,7 @@ func TestFixtureEvidence(t *testing.T) {
 	}
 	res, rs := scanFixture(t, p)
 	dir := filepath.Join(t.TempDir(), "evidence")
-	if err := WriteEvidence(dir, []*scan.Result{res}, fixtureMeta(rs, p)); err != nil {
+	if err := report.NewDocument(fixtureMeta(rs, p), res.ReportSource()).WriteEvidence(dir); err != nil {
 		t.Fatal(err)
 	}
 	files, err := os.ReadDir(filepath.Join(dir, "files"))
@@ -135,7 +136,7 @@ func TestFixtureEvidence(t *testing.T) {
 		t.Fatalf("no matched files copied: %v", err)
 	}
 	for _, f := range files {
-		sum, err := hashFile(filepath.Join(dir, "files", f.Name()))
+		sum, err := report.HashFile(filepath.Join(dir, "files", f.Name()))
 		if err != nil || sum != f.Name() {
 			t.Errorf("files/%s hashes to %s (%v)", f.Name(), sum, err)
 		}
@@ -174,13 +175,13 @@ func TestHTMLRendersInChromium(t *testing.T) {
 		t.Skipf("fixture missing: %v", err)
 	}
 	res, rs := scanFixture(t, p)
-	d := NewDocument([]*scan.Result{res}, fixtureMeta(rs, "--format", "html", "--examiner", "Test Examiner", "--case", "TEST-1", p))
+	d := report.NewDocument(fixtureMeta(rs, "--format", "html", "--examiner", "Test Examiner", "--case", "TEST-1", p), res.ReportSource())
 	if len(d.Findings) == 0 {
 		t.Fatal("the planted fixture gave no findings")
 	}
 	dir := t.TempDir()
 	page := filepath.Join(dir, "report.html")
-	if err := os.WriteFile(page, render(t, d, HTML, TextOptions{}), 0o644); err != nil {
+	if err := os.WriteFile(page, report.Render(t, d, report.HTML, report.TextOptions{}), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	shot := filepath.Join(dir, "out.png")
@@ -225,7 +226,7 @@ func TestHTMLRendersInChromium(t *testing.T) {
 	dom := string(browser("--dump-dom"))
 	want := []string{"Verdict: compromised", res.Input.SHA256}
 	for _, fd := range d.Findings {
-		want = append(want, layerLabel(fd))
+		want = append(want, report.LayerLabel(fd))
 	}
 	for _, w := range want {
 		if !strings.Contains(dom, w) {

@@ -6,7 +6,6 @@ import (
 	"io"
 
 	"github.com/strata-forensics/strata/forensics/integrity"
-	"github.com/strata-forensics/strata/forensics/scan"
 )
 
 // WriteJSON writes the strata.report/v1 document, indented, with a final
@@ -25,15 +24,16 @@ type Inspection struct {
 	Coverage  Coverage         `json:"coverage"`
 }
 
-// NewInspection describes one scan result as inspect prints it.
-func NewInspection(res *scan.Result) Inspection {
-	in := newInput(res)
+// NewInspection describes one input, a scan result for one, as inspect
+// prints it.
+func NewInspection(s Sourcer) Inspection {
+	in := newInput(s.ReportSource())
 	return Inspection{Input: in.Input, Images: in.Images, Integrity: in.Integrity, Coverage: in.Coverage}
 }
 
-// InspectJSON writes the inspect --json document for res.
-func InspectJSON(w io.Writer, res *scan.Result) error {
-	return writeJSON(w, NewInspection(res))
+// InspectJSON writes the inspect --json document for one input.
+func InspectJSON(w io.Writer, s Sourcer) error {
+	return writeJSON(w, NewInspection(s))
 }
 
 func writeJSON(w io.Writer, v any) error {

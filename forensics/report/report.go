@@ -1,5 +1,6 @@
 // Package report turns scan results into evidence an auditor can file: one
-// document model, built once from one or more scan results, written as JSON
+// document model, built input by input from plain Sources (a scan result
+// describes itself as one), written as JSON
 // (strata.report/v1, with a JSON Schema), SARIF 2.1.0, Markdown, HTML and
 // terminal text, plus an evidence folder holding every report, a copy of each
 // matched file and a SHA256SUMS over it all.
@@ -10,6 +11,7 @@
 package report
 
 import (
+	"io"
 	"sort"
 	"strings"
 	"time"
@@ -18,8 +20,8 @@ import (
 	"github.com/strata-forensics/strata/forensics/finding"
 	"github.com/strata-forensics/strata/forensics/image"
 	"github.com/strata-forensics/strata/forensics/integrity"
+	"github.com/strata-forensics/strata/forensics/layer"
 	"github.com/strata-forensics/strata/forensics/rules"
-	"github.com/strata-forensics/strata/forensics/scan"
 )
 
 // SchemaID names the JSON document format; later versions may add fields,
@@ -75,19 +77,34 @@ func NewVerdict(fs []finding.Finding, problems []integrity.Problem) Verdict {
 			v.Problems++
 		}
 	}
-	worst, any := finding.Worst(fs)
+	if worst, any := finding.Worst(fs); any {
+		v.WorstSeverity = &worst
+	}
+	return v.judged()
+}
+
+// and is the verdict over both v's findings and problems and o's.
+func (v Verdict) and(o Verdict) Verdict {
+	v.Findings += o.Findings
+	v.Problems += o.Problems
+	if o.WorstSeverity != nil && (v.WorstSeverity == nil || *o.WorstSeverity > *v.WorstSeverity) {
+		worst := *o.WorstSeverity
+		v.WorstSeverity = &worst
+	}
+	return v.judged()
+}
+
+// judged sets the status from the counts and the worst severity.
+func (v Verdict) judged() Verdict {
 	switch {
-	case any && worst >= finding.High:
+	case v.WorstSeverity != nil && *v.WorstSeverity >= finding.High:
 		v.Status = Compromised
-	case any:
+	case v.WorstSeverity != nil:
 		v.Status = Suspicious
 	case v.Problems > 0:
 		v.Status = IntegrityFailed
 	default:
 		v.Status = Clean
-	}
-	if any {
-		v.WorstSeverity = &worst
 	}
 	return v
 }
@@ -171,8 +188,52 @@ type Input struct {
 	Started   time.Time         `json:"started"`
 	Finished  time.Time         `json:"finished"`
 
-	res *scan.Result
+	// layerBlobs are, by image, the blobs its layers were read from.
+	layerBlobs [][]string
 }
+
+// Source is what a report needs of one scanned input: plain data, with no
+// way back into the scan. *scan.Result describes itself as one
+// (ReportSource); tests build them by hand.
+type Source struct {
+	Input    archive.Info
+	Images   []SourceImage
+	Problems []integrity.Problem // every integrity problem of the input
+	Findings []finding.Finding
+	Ruleset  *rules.Info // the rules the findings were judged by; nil when no detection ran
+	Started  time.Time
+	Finished time.Time
+}
+
+// SourceImage is one image of a Source.
+type SourceImage struct {
+	Image *image.Image
+	// Layers are the layers as read, by position.
+	Layers []SourceLayer
+	// Content reads the bytes of the image's files for the evidence
+	// folder; nil when they cannot be read, and then none are copied.
+	Content Opener
+}
+
+// SourceLayer is one layer of an image as read.
+type SourceLayer struct {
+	Blob    string         // the archive member read, "" when absent
+	Entries []*layer.Entry // the layer's own entries, in tar order; nil when not read
+}
+
+// Opener reads a file's bytes back from the layer blob holding them;
+// scan.Content is one.
+type Opener interface {
+	Open(layerIdx int, e *layer.Entry) (io.ReadCloser, error)
+}
+
+// A Sourcer describes itself as a Source; *scan.Result is one.
+type Sourcer interface {
+	ReportSource() Source
+}
+
+// ReportSource returns s itself, so that a Source is a Sourcer too.
+func (s Source) ReportSource() Source { return s }
 
 // Document is a report over one or more inputs.
 type Document struct {
@@ -187,11 +248,15 @@ type Document struct {
 	Findings []finding.Finding `json:"findings"`
 
 	rules *rules.Set
+	// inputRuleset is set once Ruleset comes from an input rather than
+	// from Meta.Rules.
+	inputRuleset bool
+	matched      matchedFiles
 }
 
-// NewDocument builds the report model. Results are described in the order
-// given; nil results are skipped.
-func NewDocument(results []*scan.Result, meta Meta) *Document {
+// NewDocument starts the report model, describing the sources given; Add
+// describes more. Sources are described in the order added.
+func NewDocument(meta Meta, sources ...Source) *Document {
 	tool := meta.Tool
 	if tool == "" {
 		tool = "strata"
@@ -201,54 +266,67 @@ func NewDocument(results []*scan.Result, meta Meta) *Document {
 		Tool: Tool{Name: tool, Version: meta.Version, Commit: meta.Commit,
 			GoVersion: meta.GoVersion, InformationURI: InformationURI},
 		Custody:  Custody{Examiner: meta.Examiner, Case: meta.Case, Command: nonNil(meta.Args)},
+		Verdict:  NewVerdict(nil, nil),
 		Inputs:   []Input{},
 		Findings: []finding.Finding{},
 		rules:    meta.Rules,
 	}
-	var problems []integrity.Problem
-	for _, res := range results {
-		if res == nil {
-			continue
-		}
-		in := newInput(res)
-		d.Inputs = append(d.Inputs, in)
-		d.Findings = append(d.Findings, in.Findings...)
-		problems = append(problems, in.Integrity.Problems...)
-		if d.Ruleset == nil && res.Ruleset != nil {
-			d.Ruleset = &Ruleset{Version: res.Ruleset.Version, SHA256: res.Ruleset.SHA256,
-				Rules: res.Ruleset.Rules, Files: nonNil(res.Ruleset.Files)}
-		}
-		if d.Started.IsZero() || (!in.Started.IsZero() && in.Started.Before(d.Started)) {
-			d.Started = in.Started
-		}
-		if in.Finished.After(d.Finished) {
-			d.Finished = in.Finished
-		}
+	if meta.Rules != nil {
+		d.Ruleset = rulesetOf(meta.Rules.Info())
 	}
-	if d.Ruleset == nil && meta.Rules != nil {
-		info := meta.Rules.Info()
-		d.Ruleset = &Ruleset{Version: info.Version, SHA256: info.SHA256, Rules: info.Rules, Files: nonNil(info.Files)}
+	for _, src := range sources {
+		d.Add(src)
 	}
-	d.Verdict = NewVerdict(d.Findings, problems)
 	return d
 }
 
-func newInput(res *scan.Result) Input {
+// Add describes one more input. The document keeps what it reports and,
+// for the evidence folder, the matched files' entries and src's openers;
+// nothing else of src, so src's layer listings can go once it is added.
+func (d *Document) Add(src Source) {
+	in := newInput(src)
+	d.Inputs = append(d.Inputs, in)
+	d.Findings = append(d.Findings, in.Findings...)
+	d.Verdict = d.Verdict.and(in.Verdict)
+	if !d.inputRuleset && src.Ruleset != nil {
+		// The first input that ran detection names the rules.
+		d.Ruleset, d.inputRuleset = rulesetOf(*src.Ruleset), true
+	}
+	if d.Started.IsZero() || (!in.Started.IsZero() && in.Started.Before(d.Started)) {
+		d.Started = in.Started
+	}
+	if in.Finished.After(d.Finished) {
+		d.Finished = in.Finished
+	}
+	d.matched.add(src)
+}
+
+func rulesetOf(info rules.Info) *Ruleset {
+	return &Ruleset{Version: info.Version, SHA256: info.SHA256, Rules: info.Rules, Files: nonNil(info.Files)}
+}
+
+func newInput(src Source) Input {
 	in := Input{
-		Input:     inputInfo(res.Input),
+		Input:     inputInfo(src.Input),
 		Images:    []Image{},
-		Integrity: res.Integrity(),
-		Findings:  append([]finding.Finding{}, res.Findings...),
-		Started:   res.Started.UTC(),
-		Finished:  res.Finished.UTC(),
-		res:       res,
+		Integrity: integrity.Verdict(src.Problems),
+		Findings:  append([]finding.Finding{}, src.Findings...),
+		Started:   src.Started.UTC(),
+		Finished:  src.Finished.UTC(),
 	}
 	finding.Sort(in.Findings)
-	for _, ir := range res.Images {
-		if ir == nil || ir.Image == nil {
+	for _, si := range src.Images {
+		if si.Image == nil {
 			continue
 		}
-		in.Images = append(in.Images, imageOf(ir.Image))
+		in.Images = append(in.Images, imageOf(si.Image))
+		var blobs []string
+		for _, l := range si.Layers {
+			if l.Blob != "" {
+				blobs = append(blobs, l.Blob)
+			}
+		}
+		in.layerBlobs = append(in.layerBlobs, blobs)
 	}
 	in.Verdict = NewVerdict(in.Findings, in.Integrity.Problems)
 	in.Coverage = newCoverage(in.Images, in.Integrity)
@@ -322,19 +400,11 @@ func (in *Input) imageProblems(img *Image) []integrity.Problem {
 			}
 		}
 	}
-	if in.res != nil {
-		for _, ir := range in.res.Images {
-			if ir == nil || ir.Image == nil {
-				continue
-			}
-			for _, lr := range ir.Layers {
-				if lr == nil || lr.Blob == "" {
-					continue
-				}
-				owned[lr.Blob] = true
-				if ir.Image.Ref() == img.Ref {
-					mine[lr.Blob] = true
-				}
+	for i, blobs := range in.layerBlobs {
+		for _, b := range blobs {
+			owned[b] = true
+			if in.Images[i].Ref == img.Ref {
+				mine[b] = true
 			}
 		}
 	}

@@ -20,8 +20,6 @@ import (
 	"github.com/strata-forensics/strata/forensics/internal/golden"
 	"github.com/strata-forensics/strata/forensics/layer"
 	"github.com/strata-forensics/strata/forensics/rules"
-	"github.com/strata-forensics/strata/forensics/scan"
-	"github.com/strata-forensics/strata/forensics/tree"
 )
 
 func sha(s string) string { return digest.FromString(s).Encoded() }
@@ -45,10 +43,10 @@ var (
 	t1 = t0.Add(3*time.Second + 250*time.Millisecond)
 )
 
-// sampleResult builds a scan result by hand: two images in one docker
-// archive, the first with a present and a deleted look-alike and an
-// affected package, the second clean; one integrity problem.
-func sampleResult(t testing.TB) *scan.Result {
+// sampleSource builds a source by hand: two images in one docker archive,
+// the first with a present and a deleted look-alike and an affected
+// package, the second clean; one integrity problem.
+func sampleSource(t testing.TB) Source {
 	t.Helper()
 	created := t0.Add(-24 * time.Hour)
 	l0 := &image.Layer{Index: 0, Digest: digest.FromString("layer0"), DiffID: digest.FromString("diff0"),
@@ -68,33 +66,22 @@ func sampleResult(t testing.TB) *scan.Result {
 		ManifestDigest: digest.FromString("manifest2"), ConfigDigest: digest.FromString("config2"),
 		Cmd: []string{"bash"}, Layers: []*image.Layer{&l0b}}
 
-	sum := func(es ...layer.Entry) *layer.Summary {
+	read := func(l *image.Layer, es ...layer.Entry) SourceLayer {
 		ps := make([]*layer.Entry, len(es))
 		for i := range es {
 			ps[i] = &es[i]
 		}
-		return &layer.Summary{Compression: compress.Gzip, Entries: ps}
+		return SourceLayer{Blob: l.Blob, Entries: ps}
 	}
-	lr0 := &scan.LayerResult{Blob: l0.Blob, Digest: l0.Digest, Summary: sum(
+	sl0 := read(l0,
 		layer.Entry{Path: "/etc", Type: layer.Dir, Mode: 0o755, Name: "etc/"},
-		fileEntry("/etc/os-release", 512))}
-	lr1 := &scan.LayerResult{Blob: l1.Blob, Digest: l1.Digest, Summary: sum(
+		fileEntry("/etc/os-release", 512))
+	sl1 := read(l1,
 		fileEntry("/usr/lib/x86_64-linux-gnu/liblzma.so.5.6.1", 1024),
 		fileEntry("/opt/old/liblzma.so.5.6.0", 2048),
 		fileEntry("/var/lib/dpkg/status", 3072),
-		fileEntry("/usr/bin/sshd", 4096))}
-	lr2 := &scan.LayerResult{Blob: l2.Blob, Digest: l2.Digest, Summary: sum(
-		layer.Entry{Path: "/opt/old", Type: layer.Whiteout, Name: "opt/.wh.old"})}
-
-	build := func(img *image.Image, lrs ...*scan.LayerResult) *scan.ImageResult {
-		ir := &scan.ImageResult{Image: img, Tree: tree.New(), Layers: lrs}
-		for i, lr := range lrs {
-			ir.Tree.Apply(i, lr.Summary.Entries)
-		}
-		return ir
-	}
-	ir1 := build(img1, lr0, lr1, lr2)
-	ir2 := build(img2, lr0)
+		fileEntry("/usr/bin/sshd", 4096))
+	sl2 := read(l2, layer.Entry{Path: "/opt/old", Type: layer.Whiteout, Name: "opt/.wh.old"})
 
 	ref := img1.Ref()
 	fs := []finding.Finding{
@@ -109,10 +96,12 @@ func sampleResult(t testing.TB) *scan.Result {
 			Evidence: "Package: liblzma5", Message: "dpkg lists liblzma5 5.6.0-0.1, in the affected range"},
 	}
 	finding.Sort(fs)
-	ir1.Findings = fs
-	res := &scan.Result{
-		Input:    archive.Info{Path: "fixtures/testdata/xz-planted.tar.gz", Format: archive.DockerArchive, Compression: compress.Gzip, SHA256: sha("input"), Size: 987654},
-		Images:   []*scan.ImageResult{ir1, ir2},
+	return Source{
+		Input: archive.Info{Path: "fixtures/testdata/xz-planted.tar.gz", Format: archive.DockerArchive, Compression: compress.Gzip, SHA256: sha("input"), Size: 987654},
+		Images: []SourceImage{
+			{Image: img1, Layers: []SourceLayer{sl0, sl1, sl2}},
+			{Image: img2, Layers: []SourceLayer{sl0}},
+		},
 		Findings: fs,
 		Problems: []integrity.Problem{{Blob: digest.FromString("extra").String(), Kind: integrity.ExtraBlob, Detail: "blob referenced by no manifest & no index"}},
 		Ruleset: &rules.Info{Version: "test-1", SHA256: sha("ruleset"), Rules: 3,
@@ -120,18 +109,17 @@ func sampleResult(t testing.TB) *scan.Result {
 		Started:  t0,
 		Finished: t1,
 	}
-	return res
 }
 
-// cleanResult is one clean image with verified integrity.
-func cleanResult(t testing.TB) *scan.Result {
-	res := sampleResult(t)
-	res.Input.Path = "clean.tar"
-	res.Input.Compression = compress.None
-	res.Images = res.Images[1:]
-	res.Findings = nil
-	res.Problems = nil
-	return res
+// cleanSource is one clean image with verified integrity.
+func cleanSource(t testing.TB) Source {
+	src := sampleSource(t)
+	src.Input.Path = "clean.tar"
+	src.Input.Compression = compress.None
+	src.Images = src.Images[1:]
+	src.Findings = nil
+	src.Problems = nil
+	return src
 }
 
 func testMeta(t testing.TB) Meta {
@@ -157,34 +145,34 @@ func render(t testing.TB, d *Document, f Format, o TextOptions) []byte {
 func TestGolden(t *testing.T) {
 	cases := []struct {
 		name    string
-		results func(testing.TB) []*scan.Result
+		sources func(testing.TB) []Source
 		format  Format
 		color   bool
 	}{
-		{"findings.txt", one(sampleResult), Text, false},
-		{"findings-color.txt", one(sampleResult), Text, true},
-		{"findings.json", one(sampleResult), JSON, false},
-		{"findings.sarif", one(sampleResult), SARIF, false},
-		{"findings.md", one(sampleResult), Markdown, false},
-		{"findings.html", one(sampleResult), HTML, false},
-		{"clean.txt", one(cleanResult), Text, false},
-		{"clean.md", one(cleanResult), Markdown, false},
+		{"findings.txt", one(sampleSource), Text, false},
+		{"findings-color.txt", one(sampleSource), Text, true},
+		{"findings.json", one(sampleSource), JSON, false},
+		{"findings.sarif", one(sampleSource), SARIF, false},
+		{"findings.md", one(sampleSource), Markdown, false},
+		{"findings.html", one(sampleSource), HTML, false},
+		{"clean.txt", one(cleanSource), Text, false},
+		{"clean.md", one(cleanSource), Markdown, false},
 		{"fleet.txt", both, Text, false},
 		{"fleet.json", both, JSON, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			d := NewDocument(c.results(t), testMeta(t))
+			d := NewDocument(testMeta(t), c.sources(t)...)
 			golden.Assert(t, golden.Path(t), render(t, d, c.format, TextOptions{Color: c.color}))
 		})
 	}
 }
 
-func one(f func(testing.TB) *scan.Result) func(testing.TB) []*scan.Result {
-	return func(t testing.TB) []*scan.Result { return []*scan.Result{f(t)} }
+func one(f func(testing.TB) Source) func(testing.TB) []Source {
+	return func(t testing.TB) []Source { return []Source{f(t)} }
 }
 
-func both(t testing.TB) []*scan.Result { return []*scan.Result{sampleResult(t), cleanResult(t)} }
+func both(t testing.TB) []Source { return []Source{sampleSource(t), cleanSource(t)} }
 
 func TestVerdict(t *testing.T) {
 	problem := integrity.Problem{Blob: "b", Kind: integrity.DigestMismatch}
@@ -219,11 +207,11 @@ func TestVerdict(t *testing.T) {
 }
 
 func TestImageVerdict(t *testing.T) {
-	res := sampleResult(t)
+	src := sampleSource(t)
 	// A digest mismatch on the first image's top layer concerns it alone;
 	// the extra blob concerns neither image in particular, so both.
-	res.Problems = append(res.Problems, integrity.Problem{Blob: res.Images[0].Image.Layers[2].Digest.String(), Kind: integrity.DigestMismatch})
-	d := NewDocument([]*scan.Result{res}, Meta{})
+	src.Problems = append(src.Problems, integrity.Problem{Blob: src.Images[0].Image.Layers[2].Digest.String(), Kind: integrity.DigestMismatch})
+	d := NewDocument(Meta{}, src)
 	in := &d.Inputs[0]
 	v1, v2 := in.ImageVerdict(&in.Images[0]), in.ImageVerdict(&in.Images[1])
 	if v1.Status != Compromised || v1.Findings != 3 || v1.Problems != 2 {
@@ -239,17 +227,17 @@ func TestDeterminism(t *testing.T) {
 		t.Run(string(f), func(t *testing.T) {
 			// Two documents from two independently built results: nothing
 			// may depend on map order, pointers or the clock.
-			a := render(t, NewDocument(both(t), testMeta(t)), f, TextOptions{})
-			b := render(t, NewDocument(both(t), testMeta(t)), f, TextOptions{})
+			a := render(t, NewDocument(testMeta(t), both(t)...), f, TextOptions{})
+			b := render(t, NewDocument(testMeta(t), both(t)...), f, TextOptions{})
 			if !bytes.Equal(a, b) {
 				t.Fatalf("two renderings differ:\n%s", golden.FirstDiff(a, b))
 			}
 			// Only the timestamps may differ between scans at other times.
 			later := both(t)
-			for _, r := range later {
-				r.Started, r.Finished = r.Started.Add(time.Hour), r.Finished.Add(time.Hour)
+			for i := range later {
+				later[i].Started, later[i].Finished = later[i].Started.Add(time.Hour), later[i].Finished.Add(time.Hour)
 			}
-			c := render(t, NewDocument(later, testMeta(t)), f, TextOptions{})
+			c := render(t, NewDocument(testMeta(t), later...), f, TextOptions{})
 			stamp := strings.NewReplacer(t0.Format(time.RFC3339), "T0", t1.Format(time.RFC3339Nano), "T1",
 				utc(t0), "T0", utc(t1), "T1")
 			stampLater := strings.NewReplacer(t0.Add(time.Hour).Format(time.RFC3339), "T0", t1.Add(time.Hour).Format(time.RFC3339Nano), "T1",
@@ -262,11 +250,11 @@ func TestDeterminism(t *testing.T) {
 }
 
 func TestEscaping(t *testing.T) {
-	res := sampleResult(t)
+	src := sampleSource(t)
 	hostile := "/tmp/<script>alert(1)</script>|x\n[link](http://evil)"
-	res.Findings[0].Path = hostile
-	res.Findings[0].Message = "line one\nFAKE  critical  forged line"
-	d := NewDocument([]*scan.Result{res}, testMeta(t))
+	src.Findings[0].Path = hostile
+	src.Findings[0].Message = "line one\nFAKE  critical  forged line"
+	d := NewDocument(testMeta(t), src)
 
 	html := string(render(t, d, HTML, TextOptions{}))
 	if strings.Contains(html, "<script>") || !strings.Contains(html, "&lt;script&gt;") {
@@ -292,7 +280,7 @@ func TestEscaping(t *testing.T) {
 }
 
 func TestTextColor(t *testing.T) {
-	d := NewDocument(both(t), testMeta(t))
+	d := NewDocument(testMeta(t), both(t)...)
 	if plain := render(t, d, Text, TextOptions{}); bytes.ContainsRune(plain, 0x1b) {
 		t.Error("text without colour contains an escape sequence")
 	}
@@ -302,7 +290,7 @@ func TestTextColor(t *testing.T) {
 }
 
 func TestTextLines(t *testing.T) {
-	d := NewDocument([]*scan.Result{sampleResult(t)}, testMeta(t))
+	d := NewDocument(testMeta(t), sampleSource(t))
 	lines := strings.Split(strings.TrimSuffix(string(render(t, d, Text, TextOptions{})), "\n"), "\n")
 	checkTextLines(t, lines, len(d.Findings))
 	for _, want := range []string{"COMPROMISED  example/xz:planted (linux/amd64)", "INTEGRITY-FAILED  example/clean:1 (linux/arm64)"} {
@@ -341,7 +329,7 @@ func TestTextLines(t *testing.T) {
 // finding's message moves to a line of its own, and the file name of a
 // long path survives.
 func TestTextWidth(t *testing.T) {
-	d := NewDocument([]*scan.Result{sampleResult(t)}, testMeta(t))
+	d := NewDocument(testMeta(t), sampleSource(t))
 	text := string(render(t, d, Text, TextOptions{Width: 80}))
 	for _, l := range strings.Split(strings.TrimSuffix(text, "\n"), "\n") {
 		if n := utf8.RuneCountInString(l); n > 80 {
@@ -422,14 +410,14 @@ func FuzzText(f *testing.F) {
 	f.Add("/a\nb", "m\r\x1b[31mred", "i\tj")
 	f.Add("<script>", "|`*_[x](y)", "")
 	f.Fuzz(func(t *testing.T, path, msg, img string) {
-		res := sampleResult(t)
-		res.Findings[0].Path, res.Findings[0].Message, res.Findings[0].Image = path, msg, img
-		d := NewDocument([]*scan.Result{res}, Meta{})
+		src := sampleSource(t)
+		src.Findings[0].Path, src.Findings[0].Message, src.Findings[0].Image = path, msg, img
+		d := NewDocument(Meta{}, src)
 		text := render(t, d, Text, TextOptions{})
 		if bytes.ContainsRune(text, 0x1b) {
 			t.Fatal("escape sequence in plain text")
 		}
-		checkTextLines(t, strings.Split(strings.TrimSuffix(string(text), "\n"), "\n"), len(res.Findings))
+		checkTextLines(t, strings.Split(strings.TrimSuffix(string(text), "\n"), "\n"), len(src.Findings))
 		for _, fm := range []Format{JSON, SARIF, Markdown, HTML} {
 			render(t, d, fm, TextOptions{})
 		}
@@ -459,11 +447,11 @@ func TestShellJoin(t *testing.T) {
 // Human formats show an image's control characters; JSON and SARIF keep
 // them exactly, escaped by their encoders.
 func TestControlCharacters(t *testing.T) {
-	res := sampleResult(t)
+	src := sampleSource(t)
 	const seq = "\x1b]0;PWNED\x07\x1b[31mred\x1b[2J"
-	res.Findings[0].Path = "/etc/evil" + seq
-	res.Findings[0].Message = "named " + seq
-	d := NewDocument([]*scan.Result{res}, testMeta(t))
+	src.Findings[0].Path = "/etc/evil" + seq
+	src.Findings[0].Message = "named " + seq
+	d := NewDocument(testMeta(t), src)
 	for _, fm := range []Format{Text, Markdown, HTML} {
 		out := string(render(t, d, fm, TextOptions{}))
 		if strings.ContainsAny(out, "\x1b\x07") {

@@ -13,7 +13,6 @@ import (
 
 	"github.com/strata-forensics/strata/forensics/finding"
 	"github.com/strata-forensics/strata/forensics/internal/golden"
-	"github.com/strata-forensics/strata/forensics/scan"
 )
 
 // compileSchema compiles a schema from bytes, asserting formats (uri,
@@ -57,22 +56,22 @@ func TestJSONSchema(t *testing.T) {
 	sch := reportSchema(t)
 	cases := []struct {
 		name    string
-		results func(testing.TB) []*scan.Result
+		sources func(testing.TB) []Source
 		meta    func(testing.TB) Meta
 	}{
-		{"findings", one(sampleResult), testMeta},
-		{"clean", one(cleanResult), testMeta},
+		{"findings", one(sampleSource), testMeta},
+		{"clean", one(cleanSource), testMeta},
 		{"fleet", both, testMeta},
-		{"no inputs", func(testing.TB) []*scan.Result { return nil }, func(testing.TB) Meta { return Meta{} }},
-		{"no ruleset", func(t testing.TB) []*scan.Result {
-			r := cleanResult(t)
+		{"no inputs", func(testing.TB) []Source { return nil }, func(testing.TB) Meta { return Meta{} }},
+		{"no ruleset", func(t testing.TB) []Source {
+			r := cleanSource(t)
 			r.Ruleset = nil
-			return []*scan.Result{r}
+			return []Source{r}
 		}, func(testing.TB) Meta { return Meta{Version: "dev"} }},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			out := render(t, NewDocument(c.results(t), c.meta(t)), JSON, TextOptions{})
+			out := render(t, NewDocument(c.meta(t), c.sources(t)...), JSON, TextOptions{})
 			if err := validate(t, sch, out); err != nil {
 				t.Fatalf("report does not validate: %v\n%s", err, out)
 			}
@@ -84,7 +83,7 @@ func TestJSONSchema(t *testing.T) {
 // in ways a consumer would trip on are refused.
 func TestJSONSchemaRejects(t *testing.T) {
 	sch := reportSchema(t)
-	good := render(t, NewDocument([]*scan.Result{sampleResult(t)}, testMeta(t)), JSON, TextOptions{})
+	good := render(t, NewDocument(testMeta(t), sampleSource(t)), JSON, TextOptions{})
 	cases := []struct {
 		name   string
 		mutate func(m map[string]any)
@@ -117,7 +116,7 @@ func TestJSONSchemaRejects(t *testing.T) {
 func TestInspectJSON(t *testing.T) {
 	sch := compileSchema(t, "strata.report.v1.json", JSONSchema(), "#/$defs/inspection")
 	var buf bytes.Buffer
-	if err := InspectJSON(&buf, sampleResult(t)); err != nil {
+	if err := InspectJSON(&buf, sampleSource(t)); err != nil {
 		t.Fatal(err)
 	}
 	if err := validate(t, sch, buf.Bytes()); err != nil {
@@ -137,7 +136,7 @@ func TestInspectJSON(t *testing.T) {
 	if len(insp) != 4 {
 		t.Errorf("inspect JSON has %d top-level fields, want input, images, integrity, coverage", len(insp))
 	}
-	full := render(t, NewDocument([]*scan.Result{sampleResult(t)}, testMeta(t)), JSON, TextOptions{})
+	full := render(t, NewDocument(testMeta(t), sampleSource(t)), JSON, TextOptions{})
 	if err := json.Unmarshal(full, &rep); err != nil {
 		t.Fatal(err)
 	}
@@ -170,16 +169,16 @@ func TestSARIFSchema(t *testing.T) {
 	sch := sarifSchema(t)
 	for _, c := range []struct {
 		name    string
-		results func(testing.TB) []*scan.Result
+		sources func(testing.TB) []Source
 		meta    Meta
 	}{
-		{"findings", one(sampleResult), testMeta(t)},
+		{"findings", one(sampleSource), testMeta(t)},
 		{"fleet", both, testMeta(t)},
-		{"clean", one(cleanResult), testMeta(t)},
-		{"without rule set", one(sampleResult), Meta{Version: "dev"}},
+		{"clean", one(cleanSource), testMeta(t)},
+		{"without rule set", one(sampleSource), Meta{Version: "dev"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			out := render(t, NewDocument(c.results(t), c.meta), SARIF, TextOptions{})
+			out := render(t, NewDocument(c.meta, c.sources(t)...), SARIF, TextOptions{})
 			if err := validate(t, sch, out); err != nil {
 				t.Fatalf("SARIF does not validate: %v\n%s", err, out)
 			}
@@ -188,7 +187,7 @@ func TestSARIFSchema(t *testing.T) {
 }
 
 func TestSARIFContent(t *testing.T) {
-	d := NewDocument([]*scan.Result{sampleResult(t)}, testMeta(t))
+	d := NewDocument(testMeta(t), sampleSource(t))
 	var log struct {
 		Version string `json:"version"`
 		Runs    []struct {

@@ -7,55 +7,59 @@ import (
 	"hash"
 	"io"
 
+	"github.com/strata-forensics/strata/forensics/archive"
 	"github.com/strata-forensics/strata/forensics/compress"
+	"github.com/strata-forensics/strata/forensics/image"
 	"github.com/strata-forensics/strata/forensics/layer"
 	"github.com/strata-forensics/strata/forensics/tree"
 )
 
 // Resolve finds the entry at path p as it stands after layer idx (a
 // negative idx means the final filesystem) and the layer whose blob holds
-// its bytes, following a hardlink to its target. ok is false when the path
-// does not exist then.
+// its bytes, following a hardlink to its target: tree.Tree.Resolve without
+// symbolic links. ok is false when the path does not exist then.
 func (ir *ImageResult) Resolve(p string, idx int) (e *layer.Entry, from int, ok bool) {
-	if idx < 0 || idx >= len(ir.Layers) {
-		idx = len(ir.Layers) - 1
-	}
-	n := ir.Tree.Node(p)
-	if n == nil {
-		return nil, -1, false
-	}
-	e, from, ok = n.At(idx)
-	for hops := 0; ok && e.Type == layer.Hardlink && hops < 8; hops++ {
-		t := ir.Tree.Node(e.Link)
-		if t == nil {
-			return e, from, true
-		}
-		var te *layer.Entry
-		var tfrom int
-		te, tfrom, ok = t.At(idx)
-		if !ok {
-			return e, from, true // a hardlink to nothing: no bytes to show
-		}
-		e, from = te, tfrom
-	}
-	return e, from, ok
+	r, _ := ir.Tree.Resolve(p, idx, false) // only following symbolic links fails
+	return r.Entry, r.From, r.Entry != nil
+}
+
+// Content reads one image's file bytes from the input's layer blobs: the
+// opener extract.File, report.Source and the explorer take. It holds the
+// input and the image, not the image's tree.
+type Content struct {
+	archive *archive.Archive
+	image   *image.Image
+}
+
+// Content returns the opener of ir's file bytes, valid until r is closed.
+func (r *Result) Content(ir *ImageResult) Content {
+	return Content{archive: r.archive, image: ir.Image}
+}
+
+// Open returns the bytes of entry e of img as stored in layer layerIdx's
+// blob (see Content.Open).
+func (r *Result) Open(img *ImageResult, layerIdx int, e *layer.Entry) (io.ReadCloser, error) {
+	return r.Content(img).Open(layerIdx, e)
 }
 
 // Open returns the bytes of entry e as stored in layer layerIdx's blob. The
 // bytes are checked against e.SHA256 as they are read: a mismatch is an
 // error at EOF, never silently different evidence.
-func (r *Result) Open(img *ImageResult, layerIdx int, e *layer.Entry) (io.ReadCloser, error) {
-	if layerIdx < 0 || layerIdx >= len(img.Image.Layers) {
-		return nil, fmt.Errorf("layer %d: out of range (image has %d layers)", layerIdx, len(img.Image.Layers))
+func (c Content) Open(layerIdx int, e *layer.Entry) (io.ReadCloser, error) {
+	if layerIdx < 0 || layerIdx >= len(c.image.Layers) {
+		return nil, fmt.Errorf("layer %d: out of range (image has %d layers)", layerIdx, len(c.image.Layers))
 	}
 	if e.Type != layer.File {
 		return nil, fmt.Errorf("%s: a %s has no content of its own", e.Path, e.Type)
 	}
-	l := img.Image.Layers[layerIdx]
+	l := c.image.Layers[layerIdx]
 	if l.Blob == "" {
 		return nil, fmt.Errorf("layer %d (%s): blob absent from the archive", layerIdx, l.Digest)
 	}
-	raw, err := r.archive.Open(l.Blob)
+	if c.archive == nil {
+		return nil, fmt.Errorf("layer %d: the input is not open", layerIdx)
+	}
+	raw, err := c.archive.Open(l.Blob)
 	if err != nil {
 		return nil, fmt.Errorf("layer %d: %w", layerIdx, err)
 	}
@@ -99,22 +103,8 @@ func (c *contentReader) Close() error {
 }
 
 // Changes lists what layer idx's own tar did, path by path, in path order:
-// each path with the change the layer made to it.
-func (ir *ImageResult) Changes(idx int) []PathChange {
-	var out []PathChange
-	ir.Tree.Walk("/", func(n *tree.Node) bool {
-		for _, c := range n.History {
-			if c.Layer == idx && c.Op != tree.Same && !c.Implied {
-				out = append(out, PathChange{Node: n, Change: c})
-			}
-		}
-		return true
-	})
-	return out
-}
+// tree.Tree.Changes.
+func (ir *ImageResult) Changes(idx int) []PathChange { return ir.Tree.Changes(idx) }
 
 // PathChange is one change a layer made to one path.
-type PathChange struct {
-	Node   *tree.Node
-	Change tree.Change
-}
+type PathChange = tree.PathChange

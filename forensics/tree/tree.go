@@ -592,24 +592,3 @@ func (n *Node) hidden() []Hidden {
 	}
 	return out
 }
-
-// At returns the entry at path p as it stands after layer idx, the layer
-// whose blob holds it, and whether it exists then.
-func (n *Node) At(idx int) (*layer.Entry, int, bool) {
-	var cur *layer.Entry
-	from, ok := -1, false
-	for _, c := range n.History {
-		if c.Layer > idx {
-			break
-		}
-		switch c.Op {
-		case Add, Modify:
-			cur, from, ok = c.Entry, c.Layer, true
-		case Same:
-			// The bytes are in this layer's blob too; keep the earlier one.
-		case Delete:
-			cur, from, ok = nil, -1, false
-		}
-	}
-	return cur, from, ok
-}

@@ -1,0 +1,13 @@
+package report
+
+// The fixture tests (fixtures_test.go) scan real archives, so they are in
+// package report_test: package scan imports report. These give them the
+// package's helpers.
+var (
+	Render       = render
+	Validate     = validate
+	ReportSchema = reportSchema
+	SARIFSchema  = sarifSchema
+	HashFile     = hashFile
+	LayerLabel   = layerLabel
+)
