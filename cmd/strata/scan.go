@@ -143,36 +143,50 @@ func runScan(cmd *cobra.Command, f *scanFlags, args []string) error {
 		opts.Progress = prog.update
 	}
 
-	var results []*scan.Result
+	meta := report.Meta{Tool: "strata", Version: version, Commit: commit, GoVersion: runtime.Version(),
+		Examiner: f.examiner, Case: f.caseID, Args: commandLine(), Rules: set}
+	doc := report.NewDocument(meta)
+	// Each input is added to the report as soon as it and the ones before
+	// it are read, and its trees are released then: a fleet holds one
+	// input's trees at a time (plus the bases they share), not all of
+	// them. The inputs stay open to the end: later inputs compare their
+	// copies of shared blobs with earlier inputs' bytes (scan.Memo), and
+	// the evidence folder copies files out of them.
+	var open []*scan.Result
 	defer func() {
-		for _, r := range results {
+		for _, r := range open {
 			r.Close()
 		}
 	}()
-	unusable := 0
 	paths := make([]string, len(inputs))
 	for i, in := range inputs {
 		paths[i] = in.path
 	}
-	// Several inputs are read at once and share their layers; results and
-	// messages stay in the order given.
-	outcomes := scan.RunAll(cmd.Context(), paths, opts)
+	var failures []scan.Outcome
+	read := 0
+	scan.RunEach(cmd.Context(), paths, opts, func(o scan.Outcome) {
+		if o.Err != nil {
+			failures = append(failures, o)
+			return
+		}
+		read++
+		doc.Add(o.Result.ReportSource())
+		o.Result.Release()
+		open = append(open, o.Result)
+	})
 	if prog != nil {
 		prog.done()
-	}
-	for _, o := range outcomes {
-		if o.Err == nil {
-			results = append(results, o.Result)
-		}
 	}
 	if cmd.Context().Err() != nil {
 		return &exitError{code: exitUsage, err: cmd.Context().Err()}
 	}
-	for i, o := range outcomes {
-		if o.Err == nil {
-			continue
-		}
-		if inputs[i].fromFolder && errors.Is(o.Err, archive.ErrUnknownFormat) {
+	unusable := 0
+	fromFolder := map[string]bool{}
+	for _, in := range inputs {
+		fromFolder[in.path] = in.fromFolder
+	}
+	for _, o := range failures {
+		if fromFolder[o.Path] && errors.Is(o.Err, archive.ErrUnknownFormat) {
 			// A stray file in a folder of archives: say so, go on.
 			fmt.Fprintf(errOut, "strata: skipped %s\n", printable.String(o.Err.Error())) // the error names the file
 			continue
@@ -180,15 +194,8 @@ func runScan(cmd *cobra.Command, f *scanFlags, args []string) error {
 		fmt.Fprintln(errOut, "strata:", printable.String(o.Err.Error()))
 		unusable++
 	}
-	if len(results) == 0 {
+	if read == 0 {
 		return &exitError{code: exitUsage, err: errors.New("scan: no input could be read")}
-	}
-
-	meta := report.Meta{Tool: "strata", Version: version, Commit: commit, GoVersion: runtime.Version(),
-		Examiner: f.examiner, Case: f.caseID, Args: commandLine(), Rules: set}
-	doc := report.NewDocument(meta)
-	for _, r := range results {
-		doc.Add(r.ReportSource())
 	}
 
 	if f.evidence != "" {

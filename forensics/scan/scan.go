@@ -153,6 +153,18 @@ type LayerResult struct {
 // Integrity is the verdict over every problem found.
 func (r *Result) Integrity() integrity.Report { return integrity.Verdict(r.Problems) }
 
+// Release drops the result's trees and layer listings, the bulk of its
+// memory, once a report has taken what it shows (report.Document.Add):
+// the input stays open, so the report's openers can still copy files out
+// of it until Close.
+func (r *Result) Release() {
+	for _, ir := range r.Images {
+		ir.Tree = nil
+		ir.Layers = nil
+		ir.LayerProblems = nil
+	}
+}
+
 // Close releases the input.
 func (r *Result) Close() error {
 	if r.archive == nil {
