@@ -101,6 +101,7 @@ fixtures:
 	$(GO) run ./fixtures/producers/quirks -out fixtures/testdata/producers
 	$(GO) run ./fixtures/producers/twins -out fixtures/testdata/producers
 	sh fixtures/real/gen.sh
+	$(GO) run ./fixtures/producers/twins -in fixtures/testdata/real -out fixtures/testdata/real-twins
 	bash fixtures/pkgdb/gen.sh
 
 lint:

@@ -38,8 +38,10 @@ import (
 // fixtures/testdata/real; see fixtures/producers/*/README.md and
 // fixtures/real/README.md) reads right in every command: inspect, scan in
 // every format, ls, blame, extract and the explorer agree with each other
-// and verify. Every damaged twin (-flipped, -nolayer, -swapped) fails
-// integrity with exit code 1 and never crashes ls or blame.
+// and verify. Every damaged twin (-flipped, -nolayer, -swapped; those of
+// the real-tool archives are in fixtures/testdata/real-twins, which holds
+// twins only) fails integrity with exit code 1 and never crashes ls or
+// blame.
 //
 // The fixtures are discovered by listing the folders, so a new fixture is
 // held to the same standard without touching this file.
@@ -208,9 +210,20 @@ func TestProducerFixturesEveryCommand(t *testing.T) {
 	genuine, twins, runs := 0, 0, 0
 	var mu sync.Mutex
 	count := func(n int) { mu.Lock(); runs += n; mu.Unlock() }
-	for _, dir := range []string{"producers", "real"} {
+	for _, c := range []struct {
+		dir       string
+		twinsOnly bool // every entry is a damaged twin, never a genuine fixture
+	}{{"producers", false}, {"real", false}, {"real-twins", true}} {
+		dir := c.dir
 		fixtures := pfDiscover(t, filepath.Join(root, dir))
-		for _, f := range fixtures {
+		if c.twinsOnly && len(fixtures) == 0 {
+			t.Errorf("%s holds no twin", dir)
+		}
+		for i, f := range fixtures {
+			if c.twinsOnly && !f.damaged {
+				t.Errorf("%s/%s: not named as a damaged twin, in a folder of twins; held to a twin's verdict", dir, f.name)
+				fixtures[i].damaged, f.damaged = true, true
+			}
 			if f.damaged {
 				twins++
 			} else {
