@@ -67,11 +67,11 @@ demo-run:
 
 # bench generates (once, cached in BENCH_DIR) a 1.6 GB image, its
 # uncompressed twin and a fleet of 20, then times strata against the limit
-# program and the peers; see fixtures/bench/run.sh and docs/performance.md.
+# program and the peers; see bench/run.sh and docs/performance.md.
 BENCH_DIR ?= .cache/bench
 BENCH_RUNS ?= 3
 bench:
-	BENCH_DIR=$(BENCH_DIR) BENCH_RUNS=$(BENCH_RUNS) GO=$(GO) sh fixtures/bench/run.sh
+	BENCH_DIR=$(BENCH_DIR) BENCH_RUNS=$(BENCH_RUNS) GO=$(GO) sh bench/run.sh
 
 # fuzz runs every FuzzXxx target for FUZZTIME each (make fuzz FUZZTIME=10m);
 # `make test` runs each for FUZZ_SMOKE executions. Targets are found in the

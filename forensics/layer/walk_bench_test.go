@@ -10,11 +10,11 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 
-	"github.com/strata-forensics/strata/fixtures/bench/synth"
+	"github.com/strata-forensics/strata/bench/synth"
 )
 
 // benchBlob is a realistic 64 MiB gzip layer: 6,000 files of mixed sizes
-// and kinds (see fixtures/bench/synth).
+// and kinds (see bench/synth).
 func benchBlob(b *testing.B) *synth.Blob {
 	b.Helper()
 	blob, err := synth.GzipLayer(64, 6000, 64<<20)
