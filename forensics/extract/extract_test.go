@@ -13,11 +13,11 @@ import (
 	"strings"
 	"testing"
 
-	ib "github.com/strata-forensics/strata/fixtures/imagebuild"
-	"github.com/strata-forensics/strata/fixtures/strataexe"
 	"github.com/strata-forensics/strata/forensics/extract"
 	"github.com/strata-forensics/strata/forensics/layer"
 	"github.com/strata-forensics/strata/forensics/scan"
+	ib "github.com/strata-forensics/strata/internal/testkit/imagebuild"
+	"github.com/strata-forensics/strata/internal/testkit/strataexe"
 )
 
 // The extract tests build images whose layers carry hostile entries (names

@@ -10,7 +10,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/strata-forensics/strata/fixtures/oracle"
+	"github.com/strata-forensics/strata/internal/testkit/oracle"
 )
 
 // The oracle tests compare Load with go-containerregistry, an independent

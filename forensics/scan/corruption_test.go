@@ -18,10 +18,10 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
-	"github.com/strata-forensics/strata/fixtures/strataexe"
 	"github.com/strata-forensics/strata/forensics/integrity"
 	"github.com/strata-forensics/strata/forensics/internal/golden"
 	"github.com/strata-forensics/strata/forensics/scan"
+	"github.com/strata-forensics/strata/internal/testkit/strataexe"
 )
 
 // The corruption tests damage copies of committed fixtures the ways an

@@ -12,9 +12,9 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/strata-forensics/strata/fixtures/imagebuild"
 	"github.com/strata-forensics/strata/forensics/integrity"
 	"github.com/strata-forensics/strata/forensics/scan"
+	"github.com/strata-forensics/strata/internal/testkit/imagebuild"
 )
 
 // noise is n bytes that do not compress, so that layers holding them stay

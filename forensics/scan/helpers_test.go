@@ -23,10 +23,10 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
 
-	"github.com/strata-forensics/strata/fixtures/imagebuild"
 	"github.com/strata-forensics/strata/forensics/layer"
 	"github.com/strata-forensics/strata/forensics/scan"
 	"github.com/strata-forensics/strata/forensics/tree"
+	"github.com/strata-forensics/strata/internal/testkit/imagebuild"
 )
 
 // fixturesDir holds the generated fixtures; real/ below it holds the
