@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 
 	tea "charm.land/bubbletea/v2"
@@ -13,9 +12,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/strata-forensics/strata/forensics/extract"
-	"github.com/strata-forensics/strata/forensics/layer"
 	"github.com/strata-forensics/strata/forensics/report"
 	"github.com/strata-forensics/strata/forensics/scan"
+	"github.com/strata-forensics/strata/forensics/tree"
 	"github.com/strata-forensics/strata/tui/app"
 	"github.com/strata-forensics/strata/tui/keys"
 	"github.com/strata-forensics/strata/tui/styles"
@@ -92,16 +91,19 @@ func runExplore(cmd *cobra.Command, f *exploreFlags, input string) error {
 	return nil
 }
 
-// session adapts a scan result to what the explorer shows.
+// session adapts a scan result to what the explorer shows. File bytes
+// come from the input's layer blobs through scan.Content, valid until r is
+// closed.
 func session(r *scan.Result) *app.Session {
 	s := &app.Session{Input: r.Input.Path, Problems: r.Problems, Coverage: report.NewInspection(r).Coverage}
 	for _, ir := range r.Images {
+		content := r.Content(ir)
 		img := app.Image{
 			Image:    ir.Image,
 			Tree:     ir.Tree,
 			Findings: ir.Findings,
-			Content:  blobs{r, ir},
-			Extract:  extractor{r, ir},
+			Content:  content,
+			Extract:  extractor{ir.Tree, content},
 		}
 		for i := range ir.Layers {
 			img.LayerProblems = append(img.LayerProblems, ir.LayerIntegrity(i))
@@ -111,22 +113,12 @@ func session(r *scan.Result) *app.Session {
 	return s
 }
 
-// blobs serves an image's file bytes from its layer blobs.
-type blobs struct {
-	res *scan.Result
-	ir  *scan.ImageResult
-}
-
-func (b blobs) Open(layerIdx int, e *layer.Entry) (io.ReadCloser, error) {
-	return b.res.Open(b.ir, layerIdx, e)
-}
-
 // extractor writes a file out through extract.File, never overwriting.
 type extractor struct {
-	res *scan.Result
-	ir  *scan.ImageResult
+	tree    *tree.Tree
+	content scan.Content
 }
 
 func (x extractor) Extract(ctx context.Context, p string, layerIdx int, destDir string) (string, string, error) {
-	return extract.File(ctx, x.ir.Tree, x.res.Content(x.ir), p, layerIdx, destDir, false)
+	return extract.File(ctx, x.tree, x.content, p, layerIdx, destDir, false)
 }

@@ -107,9 +107,8 @@ type Resolved struct {
 // image's root and ".." stops there, so no link leads out of the image.
 // Links that loop or nest too deep give ErrTooManyLinks.
 //
-// Then a hard link is followed to the entry holding its bytes, in its own
-// layer or a lower one. A hard link to nothing is Entry itself: it has no
-// bytes to show.
+// Then a hard link is followed to the entry holding its bytes (see
+// Follow). A hard link to nothing is Entry itself: it has no bytes to show.
 func (t *Tree) Resolve(p string, idx int, followSymlinks bool) (Resolved, error) {
 	if idx < 0 || idx >= t.layers {
 		idx = t.layers - 1
@@ -122,18 +121,40 @@ func (t *Tree) Resolve(p string, idx int, followSymlinks bool) (Resolved, error)
 		}
 	}
 	r := Resolved{Path: p, From: -1}
-	e, from, ok := t.at(p, idx)
-	for hops := 0; ok && e.Type == layer.Hardlink && hops < maxHardlinks; hops++ {
-		target, tfrom, tok := t.at(e.Link, idx)
-		if !tok {
-			break
-		}
-		e, from = target, tfrom
-	}
-	if ok {
-		r.Entry, r.From = e, from
+	if e, from, ok := t.at(p, idx); ok {
+		r.Entry, r.From = t.Follow(e, from)
 	}
 	return r, nil
+}
+
+// Follow returns the entry holding the bytes of e, an entry layer from
+// wrote, and the layer whose blob holds them: e and from themselves unless
+// e is a hard link.
+//
+// A hard link names the file its target held when the link's own layer
+// made it: the one that layer's tar wrote there, or else the one the
+// layers below left, even when the same layer also deletes the target (a
+// tar applied in order links those bytes before the whiteout removes the
+// name, and they still ship in their blob). Later layers that rewrite or
+// delete the target put a new file at its name, or none; the link keeps
+// the old one. A hard link to nothing, or at the end of a chain of links
+// too long, is its own answer: it has no bytes to show.
+//
+// The explorer asks Follow for a version it already has, a deleted path's
+// last one included; Resolve asks it for what a path holds at a layer.
+func (t *Tree) Follow(e *layer.Entry, from int) (*layer.Entry, int) {
+	for hops := 0; e != nil && e.Type == layer.Hardlink && hops < maxHardlinks; hops++ {
+		n := t.Node(e.Link)
+		if n == nil {
+			break
+		}
+		s := n.State(from)
+		if s.Entry == nil || (!s.Exists && s.DeletedBy != from) {
+			break
+		}
+		e, from = s.Entry, s.From
+	}
+	return e, from
 }
 
 // at is Node(p).At(idx), false for a path never seen.

@@ -166,6 +166,25 @@ var resolveLayers = [][]layer.Entry{
 	},
 }
 
+// linkTimes is an image whose hard links' targets change around them: a
+// hard link names the file its target held when the link's layer made it.
+var linkTimes = [][]layer.Entry{
+	{ // 0
+		f("/t/del-same", "a0"), f("/t/del-later", "b0"), f("/t/mod-later", "c0"),
+		f("/t/del-before", "d0"), f("/t/readd", "e0"),
+	},
+	{wh("/t/del-before")}, // 1
+	{ // 2
+		hl("/l/del-same", "/t/del-same"), wh("/t/del-same"),
+		hl("/l/del-later", "/t/del-later"),
+		hl("/l/mod-later", "/t/mod-later"),
+		hl("/l/del-before", "/t/del-before"),
+		wh("/t/readd"), f("/t/readd", "e2"), hl("/l/readd", "/t/readd"),
+		hl("/l/chain", "/l/del-same"),
+	},
+	{wh("/t/del-later"), f("/t/mod-later", "c3")}, // 3
+}
+
 // deep is a chain of n symlinks, /deep0 -> /deep1 -> ... -> /etc/hostname.
 func deep(n int) []layer.Entry {
 	var es []layer.Entry
@@ -181,6 +200,7 @@ func deep(n int) []layer.Entry {
 
 func TestResolve(t *testing.T) {
 	tr := build(resolveLayers)
+	links := build(linkTimes)
 	long := build([][]layer.Entry{{f("/etc/hostname", "h")}, deep(maxSymlinks)})
 	tooLong := build([][]layer.Entry{{f("/etc/hostname", "h")}, deep(maxSymlinks + 1)})
 	cases := []struct {
@@ -222,7 +242,18 @@ func TestResolve(t *testing.T) {
 		{"hardlink to a hardlink", tr, "/hl-chain", -1, true, "/hl-chain tool@0"},
 		{"hardlink to nothing is itself", tr, "/hl-nothing", -1, false, "/hl-nothing hardlink@1"},
 		{"hardlink climbing out stops at the root", tr, "/hl-climb", 1, false, "/hl-climb host0@0"},
+		{"hardlink keeps its target's bytes when a later layer rewrites it", tr, "/hl-climb", -1, false, "/hl-climb host0@0"},
 		{"hardlink loop ends", tr, "/hl-a", -1, false, "/hl-a hardlink@1"},
+		// Hard links name what their target held when their layer made them.
+		{"hardlink to a target its own layer deletes", links, "/l/del-same", 2, false, "/l/del-same a0@0"},
+		{"hardlink to a target its own layer deletes, later", links, "/l/del-same", -1, false, "/l/del-same a0@0"},
+		{"hardlink to a hardlink to a deleted target", links, "/l/chain", -1, false, "/l/chain a0@0"},
+		{"hardlink to a target a later layer deletes", links, "/l/del-later", -1, false, "/l/del-later b0@0"},
+		{"hardlink to a target a later layer rewrites", links, "/l/mod-later", -1, false, "/l/mod-later c0@0"},
+		{"the rewritten target itself", links, "/t/mod-later", -1, false, "/t/mod-later c3@3"},
+		{"hardlink to a target deleted before it is to nothing", links, "/l/del-before", -1, false, "/l/del-before hardlink@2"},
+		{"hardlink to a target its layer deletes and writes again", links, "/l/readd", -1, false, "/l/readd e2@2"},
+		{"hardlink before its layer", links, "/l/del-same", 1, false, "/l/del-same absent"},
 		// Layers and paths.
 		{"layer past the top is the final filesystem", tr, "/etc/hostname", 9, false, "/etc/hostname host2@2"},
 		{"root", tr, "/", -1, true, "/ absent"},
@@ -258,6 +289,46 @@ func TestResolve(t *testing.T) {
 				t.Errorf("Resolve(%q, %d, %v) = %s, want %s", c.path, c.layer, c.follow, got, c.want)
 			}
 		})
+	}
+}
+
+func TestFollow(t *testing.T) {
+	tr := build([][]layer.Entry{
+		{f("/t", "x0"), sl("/s", "/t")},
+		{hl("/h", "/t")},
+		{wh("/h"), f("/t", "x2")},
+	})
+	show := func(e *layer.Entry, from int) string {
+		switch {
+		case e == nil:
+			return fmt.Sprintf("nil@%d", from)
+		case e.Type == layer.File:
+			return fmt.Sprintf("%s@%d", e.SHA256, from)
+		}
+		return fmt.Sprintf("%s@%d", e.Type, from)
+	}
+	// A deleted hard link's last version still names its bytes, though
+	// the path resolves to nothing after the delete.
+	s := tr.Node("/h").State(2)
+	if got := show(tr.Follow(s.Entry, s.From)); s.Exists || got != "x0@0" {
+		t.Errorf("Follow(deleted link) = %s (exists %v), want x0@0", got, s.Exists)
+	}
+	if r, _ := tr.Resolve("/h", 2, false); r.Entry != nil {
+		t.Errorf("Resolve(deleted link) = %s, want absent", show(r.Entry, r.From))
+	}
+	// Anything but a hard link is its own answer.
+	for _, c := range []struct {
+		e    *layer.Entry
+		from int
+		want string
+	}{
+		{nil, -1, "nil@-1"},
+		{tr.Node("/t").Last(), 2, "x2@2"},
+		{tr.Node("/s").Last(), 0, "symlink@0"},
+	} {
+		if got := show(tr.Follow(c.e, c.from)); got != c.want {
+			t.Errorf("Follow(%s) = %s, want %s", show(c.e, c.from), got, c.want)
+		}
 	}
 }
 

@@ -367,37 +367,15 @@ func (m Model) fileSelected() bool {
 	return n != nil && s.Entry != nil && s.Entry.Type != layer.Dir
 }
 
-// version is the bytes a path has as of the viewed layer: the entry and
-// the layer whose blob holds it, through hardlinks.
-func (m Model) version(n *tree.Node, s filetree.State) (content.Version, bool) {
-	e, from := s.Entry, s.From
-	t := m.sess.Images[m.img].Tree
-	for hops := 0; e != nil && e.Type == layer.Hardlink && hops < 8; hops++ {
-		tn := t.Node(e.Link)
-		if tn == nil {
-			return content.Version{}, false
-		}
-		ts := filetree.StateAt(tn, m.tree.Layer())
-		e, from = ts.Entry, ts.From
-	}
+// version is the bytes the tree's selection has as of the viewed layer:
+// its entry then (a deleted path's last one) through hard links, and the
+// layer whose blob holds them (tree.Tree.Follow).
+func (m Model) version(s tree.State) (content.Version, bool) {
+	e, from := m.sess.Images[m.img].Tree.Follow(s.Entry, s.From)
 	if e == nil || e.Type != layer.File || from < 0 {
 		return content.Version{}, false
 	}
 	return content.Version{Layer: from, Entry: e}, true
-}
-
-// previous is the version of n written before layer before.
-func previous(n *tree.Node, before int) (content.Version, bool) {
-	for i := len(n.History) - 1; i >= 0; i-- {
-		c := n.History[i]
-		if c.Layer >= before || c.Entry == nil || c.Entry.Type != layer.File {
-			continue
-		}
-		if c.Op == tree.Add || c.Op == tree.Modify {
-			return content.Version{Layer: c.Layer, Entry: c.Entry}, true
-		}
-	}
-	return content.Version{}, false
 }
 
 // view opens the selected file in the viewer, or its diff with the
@@ -407,7 +385,7 @@ func (m *Model) view(asDiff bool) tea.Cmd {
 	if n == nil {
 		return nil
 	}
-	v, ok := m.version(n, s)
+	v, ok := m.version(s)
 	if !ok {
 		m.status = n.Path() + ": no content to show (not a regular file here)"
 		return nil
@@ -419,8 +397,8 @@ func (m *Model) view(asDiff bool) tea.Cmd {
 		m.setFocus(paneTree)
 		return content.Load(img.Content, req, v)
 	}
-	old, ok := previous(n, v.Layer)
-	if !ok {
+	var old content.Version
+	if old.Entry, old.Layer, ok = n.VersionBefore(v.Layer); !ok {
 		m.status = n.Path() + ": no earlier version to diff with"
 		return nil
 	}

@@ -1,92 +1,17 @@
 package filetree
 
 import (
-	"fmt"
-	"io/fs"
-	"path"
 	"sort"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
-	"github.com/strata-forensics/strata/forensics/layer"
-	"github.com/strata-forensics/strata/forensics/printable"
 	"github.com/strata-forensics/strata/forensics/tree"
 	"github.com/strata-forensics/strata/tui/internal/pane"
 	"github.com/strata-forensics/strata/tui/internal/scroll"
-	"github.com/strata-forensics/strata/tui/internal/text"
 	"github.com/strata-forensics/strata/tui/styles"
 )
-
-// SortBy orders the entries of a folder.
-type SortBy int
-
-const (
-	ByName  SortBy = iota
-	BySize         // largest first
-	ByLayer        // introducing layer, lowest first
-)
-
-func (s SortBy) String() string { return [...]string{"name", "size", "layer"}[s] }
-
-// Filter says which paths the pane shows. Its parts compose: a path is
-// shown when it passes every part that is set, and folders are shown when
-// something below them is.
-type Filter struct {
-	Query          string // case-insensitive substring of the path
-	Changed        bool   // only what the viewed layer changed
-	Findings       bool   // only paths with findings
-	DeletedShipped bool   // only content deleted or overwritten but still in a blob
-	Setuid         bool   // only setuid or setgid entries
-	MinSize        int64  // only files at least this big (0: any)
-	ShowDeleted    bool   // also show deleted paths (not a restriction)
-}
-
-// sizeSteps are the thresholds the size filter cycles through.
-var sizeSteps = [...]int64{0, 1 << 20, 10 << 20, 100 << 20}
-
-// nextSize is the size threshold after cur, wrapping around.
-func nextSize(cur int64) int64 {
-	for i, s := range sizeSteps {
-		if s == cur {
-			return sizeSteps[(i+1)%len(sizeSteps)]
-		}
-	}
-	return cur
-}
-
-// narrows reports whether the filter hides anything.
-func (f Filter) narrows() bool {
-	return f.Query != "" || f.Changed || f.Findings || f.DeletedShipped || f.Setuid || f.MinSize > 0
-}
-
-// String describes the active parts for the pane title.
-func (f Filter) String() string {
-	var parts []string
-	if f.Changed {
-		parts = append(parts, "changes")
-	}
-	if f.Findings {
-		parts = append(parts, "findings")
-	}
-	if f.DeletedShipped {
-		parts = append(parts, "deleted-shipped")
-	}
-	if f.Setuid {
-		parts = append(parts, "setuid")
-	}
-	if f.MinSize > 0 {
-		parts = append(parts, "≥"+text.Size(f.MinSize))
-	}
-	if f.ShowDeleted {
-		parts = append(parts, "+deleted")
-	}
-	if f.Query != "" {
-		parts = append(parts, "/"+f.Query)
-	}
-	return strings.Join(parts, " ")
-}
 
 type row struct {
 	id    int32
@@ -180,12 +105,12 @@ func (m *Model) SetFocused(f bool) { m.focused = f }
 
 // Selected is the node under the cursor and its state, nil when the pane
 // is empty.
-func (m Model) Selected() (*tree.Node, State) {
+func (m Model) Selected() (*tree.Node, tree.State) {
 	if len(m.rows) == 0 {
-		return nil, State{}
+		return nil, tree.State{}
 	}
 	n := m.ix.nodes[m.rows[m.cur.Pos].id]
-	return n, StateAt(n, m.layer)
+	return n, n.State(m.layer)
 }
 
 // Select puts the cursor on path p, opening its folders and, when the
@@ -223,47 +148,6 @@ func (m Model) rowOf(id int32) int {
 	return -1
 }
 
-// visible reports whether a path is part of the filesystem view at all,
-// before narrowing filters.
-func (m Model) visible(n *tree.Node, s State) bool {
-	if s.Exists || s.Op == tree.Delete {
-		return true
-	}
-	return s.Entry != nil && (m.filter.ShowDeleted || m.filter.DeletedShipped)
-}
-
-func (m Model) passes(id int32, n *tree.Node, s State, lower []string, q string) bool {
-	f := m.filter
-	if q != "" && !strings.Contains(lower[id], q) {
-		return false
-	}
-	if f.Changed && s.Op == 0 {
-		return false
-	}
-	if f.Findings && m.ix.findings[n.Path()] == 0 {
-		return false
-	}
-	if f.Setuid && (s.Entry == nil || s.Entry.Mode&(fs.ModeSetuid|fs.ModeSetgid) == 0) {
-		return false
-	}
-	if f.MinSize > 0 && (s.Entry == nil || s.Entry.Type != layer.File || s.Entry.Size < f.MinSize) {
-		return false
-	}
-	if f.DeletedShipped {
-		shipped := false
-		for _, h := range n.Hidden() {
-			if h.By <= m.layer {
-				shipped = true
-				break
-			}
-		}
-		if !shipped {
-			return false
-		}
-	}
-	return true
-}
-
 // rebuild recomputes the flattened rows. It runs when the layer, filter,
 // sort or folds change, never on cursor movement.
 func (m *Model) rebuild() {
@@ -281,7 +165,7 @@ func (m *Model) rebuild() {
 			lower = m.ix.lowered()
 		}
 		for i, n := range m.ix.nodes {
-			s := StateAt(n, m.layer)
+			s := n.State(m.layer)
 			if m.visible(n, s) && m.passes(int32(i), n, s, lower, q) {
 				m.hit[i], m.keep[i] = true, true
 				m.matches++
@@ -317,7 +201,7 @@ func (m *Model) flatten(ids []int32, depth int32) {
 			if !m.keep[id] {
 				continue
 			}
-		} else if !m.visible(n, StateAt(n, m.layer)) {
+		} else if !m.visible(n, n.State(m.layer)) {
 			continue
 		}
 		m.rows = append(m.rows, row{id: id, depth: depth})
@@ -342,7 +226,7 @@ func (m Model) sorted(ids []int32) []int32 {
 		sort.SliceStable(out, func(i, j int) bool { return m.ix.size[out[i]] > m.ix.size[out[j]] })
 	case ByLayer:
 		sort.SliceStable(out, func(i, j int) bool {
-			return StateAt(m.ix.nodes[out[i]], m.layer).Intro < StateAt(m.ix.nodes[out[j]], m.layer).Intro
+			return m.ix.nodes[out[i]].State(m.layer).Introduced < m.ix.nodes[out[j]].State(m.layer).Introduced
 		})
 	}
 	return out
@@ -439,141 +323,4 @@ func (m *Model) toParent() {
 			return
 		}
 	}
-}
-
-// Title is the pane's header.
-func (m Model) Title() string {
-	t := fmt.Sprintf("Tree @ layer %d", m.layer)
-	if f := m.filter.String(); f != "" {
-		t += " [" + f + "]"
-	}
-	if m.filter.narrows() {
-		t += fmt.Sprintf(" %d match", m.matches)
-		if m.matches != 1 {
-			t += "es"
-		}
-	}
-	if m.sortBy != ByName {
-		t += " by " + m.sortBy.String()
-	}
-	return t
-}
-
-// View renders the rows on screen, and only those.
-func (m Model) View() string {
-	from, to := m.cur.Visible()
-	var b strings.Builder
-	if len(m.rows) == 0 {
-		b.WriteString(text.Fit(m.st.Dim.Render("  (nothing to show)"), m.width))
-	}
-	for i := from; i < to; i++ {
-		if i > from {
-			b.WriteByte('\n')
-		}
-		b.WriteString(m.renderRow(i))
-	}
-	for i := max(to-from, 1); i < m.cur.Height; i++ {
-		b.WriteByte('\n')
-		b.WriteString(strings.Repeat(" ", max(m.width, 0)))
-	}
-	return b.String()
-}
-
-// compactWidth is the pane width below which rows leave out the mode.
-const compactWidth = 56
-
-func typeLetter(e *layer.Entry) byte {
-	if e == nil {
-		return '?'
-	}
-	switch e.Type {
-	case layer.Dir:
-		return 'd'
-	case layer.Symlink:
-		return 'l'
-	case layer.Hardlink:
-		return 'h'
-	case layer.Char:
-		return 'c'
-	case layer.Block:
-		return 'b'
-	case layer.FIFO:
-		return 'p'
-	}
-	return '-'
-}
-
-func (m Model) renderRow(i int) string {
-	r := m.rows[i]
-	n := m.ix.nodes[r.id]
-	s := StateAt(n, m.layer)
-	mark := " "
-	switch {
-	case m.ix.findings[n.Path()] > 0:
-		mark = "!"
-	case m.ix.below[n.Path()]:
-		mark = "*"
-	}
-	op := " "
-	switch {
-	case s.Op == tree.Add:
-		op = "+"
-	case s.Op == tree.Modify:
-		op = "~"
-	case s.Op == tree.Delete || !s.Exists:
-		op = "-"
-	}
-	e := s.Entry
-	mode, size, intro := "          ", "", ""
-	if e != nil {
-		mode = text.Mode(typeLetter(e), e.Mode)
-		if e.Type == layer.File || e.Type == layer.Hardlink {
-			size = text.Size(e.Size)
-		} else if e.Type == layer.Dir && m.ix.size[r.id] > 0 {
-			size = text.Size(m.ix.size[r.id])
-		}
-	}
-	if s.Intro >= 0 {
-		intro = fmt.Sprintf("L%d", s.Intro)
-	}
-	name := printable.String(path.Base(n.Path()))
-	if len(m.ix.kids[r.id]) > 0 {
-		if m.open(r.id) {
-			name = "▾ " + name + "/"
-		} else {
-			name = "▸ " + name + "/"
-		}
-	} else if e != nil && e.Type == layer.Dir {
-		name = "  " + name + "/"
-	} else {
-		name = "  " + name
-	}
-	if e != nil && (e.Type == layer.Symlink || e.Type == layer.Hardlink) && e.Link != "" {
-		name += " → " + printable.String(e.Link)
-	}
-	var line string
-	if m.width < compactWidth {
-		// Narrow: the mode goes (the history pane shows it), the name stays.
-		line = fmt.Sprintf("%s%s %6s %4s %s%s", mark, op, size, intro, strings.Repeat(" ", int(r.depth)), name)
-	} else {
-		line = fmt.Sprintf("%s%s %s %6s %4s %s%s", mark, op, mode, size, intro, strings.Repeat("  ", int(r.depth)), name)
-	}
-	line = text.Fit(line, m.width)
-	if i == m.cur.Pos {
-		if m.focused {
-			return m.st.P.Selected.Render(line)
-		}
-		return m.st.P.SelectedDim.Render(line)
-	}
-	switch {
-	case s.Op == tree.Add:
-		return m.st.P.Added.Render(line)
-	case s.Op == tree.Modify:
-		return m.st.P.Modified.Render(line)
-	case s.Op == tree.Delete || !s.Exists:
-		return m.st.P.Deleted.Render(line)
-	case m.hit != nil && m.hit[r.id] && m.filter.Query != "":
-		return m.st.P.Match.Render(line)
-	}
-	return line
 }

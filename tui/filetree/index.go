@@ -92,38 +92,3 @@ func (ix *Index) lowered() []string {
 	}
 	return ix.lower
 }
-
-// State is what one path looks like after one layer.
-type State struct {
-	Entry     *layer.Entry // as of the layer; the last version when deleted
-	Exists    bool
-	From      int     // the layer whose blob holds Entry
-	Intro     int     // the layer where its current life began
-	Op        tree.Op // what the layer itself did, "" for nothing
-	DeletedBy int     // -1 unless deleted by then
-}
-
-// StateAt replays a node's history up to layer l.
-func StateAt(n *tree.Node, l int) State {
-	s := State{From: -1, Intro: -1, DeletedBy: -1}
-	for _, c := range n.History {
-		if c.Layer > l {
-			break
-		}
-		switch c.Op {
-		case tree.Add:
-			s.Entry, s.Exists, s.From, s.Intro, s.DeletedBy = c.Entry, true, c.Layer, c.Layer, -1
-		case tree.Modify:
-			s.Entry, s.Exists, s.From = c.Entry, true, c.Layer
-		case tree.Delete:
-			s.Exists, s.DeletedBy = false, c.Layer
-		}
-		if c.Layer == l && c.Op != tree.Same && !c.Implied {
-			s.Op = c.Op
-			if c.Op == tree.Opaque {
-				s.Op = tree.Modify
-			}
-		}
-	}
-	return s
-}

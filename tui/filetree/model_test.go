@@ -124,7 +124,7 @@ func TestSortOrders(t *testing.T) {
 					case BySize:
 						ok = m.ix.size[a] >= m.ix.size[b]
 					case ByLayer:
-						ok = StateAt(m.ix.nodes[a], m.layer).Intro <= StateAt(m.ix.nodes[b], m.layer).Intro
+						ok = m.ix.nodes[a].State(m.layer).Introduced <= m.ix.nodes[b].State(m.layer).Introduced
 					}
 					if !ok {
 						t.Errorf("%s before %s", m.ix.nodes[a].Path(), m.ix.nodes[b].Path())

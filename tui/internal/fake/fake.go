@@ -147,3 +147,28 @@ func Hostile() *Image {
 		Layer: 0, LayerDigest: layerDigest(0).String(), Path: "/etc/evil" + seq, Present: true, Message: "named " + seq}}
 	return &Image{Image: img, Tree: t, Findings: fs, Content: b.content}
 }
+
+// Links is a three-layer image whose hard links outlive what their targets
+// became: layer 1 links /h/old to /t/old and deletes /t/old, and links
+// /h/mod to /t/mod, which layer 2 rewrites. Both links keep layer 0's
+// bytes.
+func Links() *Image {
+	b := &builder{layers: make([][]*layer.Entry, 3), content: Content{}}
+	b.add(0, layer.Entry{Path: "/t", Type: layer.Dir, Mode: 0o755})
+	b.file(0, "/t/old", 0o644, "old bytes, deleted\n")
+	b.file(0, "/t/mod", 0o644, "mod bytes, first\n")
+	b.add(1, layer.Entry{Path: "/h", Type: layer.Dir, Mode: 0o755})
+	b.add(1, layer.Entry{Path: "/h/old", Type: layer.Hardlink, Mode: 0o644, Link: "/t/old"})
+	b.add(1, layer.Entry{Path: "/t/old", Type: layer.Whiteout})
+	b.add(1, layer.Entry{Path: "/h/mod", Type: layer.Hardlink, Mode: 0o644, Link: "/t/mod"})
+	b.file(2, "/t/mod", 0o644, "mod bytes, rewritten\n")
+	img := &image.Image{Names: []string{"example/links"}, Platform: "linux/amd64",
+		ManifestDigest: digest.FromString("links"), ConfigDigest: digest.FromString("links config")}
+	t := tree.New()
+	for i, es := range b.layers {
+		t.Apply(i, es)
+		img.Layers = append(img.Layers, &image.Layer{Index: i, Digest: layerDigest(i), DiffID: layerDigest(i),
+			Size: 1000, Entries: len(es), Blob: fmt.Sprintf("blobs/sha256/%d", i)})
+	}
+	return &Image{Image: img, Tree: t, Content: b.content}
+}
