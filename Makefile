@@ -92,10 +92,17 @@ fuzz:
 fuzz-smoke:
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZ_SMOKE)
 
-# fixtures regenerates every committed fixture (needs `make tools`; the
-# real-tool archives need root for buildah and podman).
+# fixtures regenerates every committed fixture, in dependency order, after
+# checking that the tools the generators call are here (`make tools`
+# installs them; buildah and podman need root). Each generator's test
+# fails when its committed output differs from a fresh run.
+FIXTURE_TOOLS := gcc strip dpkg-deb skopeo umoci buildah podman rpm rpmbuild sqlite3 db5.3_load
 fixtures:
+	@missing=""; for t in $(FIXTURE_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+		if [ -n "$$missing" ]; then echo "make fixtures: missing:$$missing (run make tools)" >&2; exit 1; fi
+	sh fixtures/gen/inputs.sh
 	$(GO) run ./fixtures/gen -out fixtures/testdata -inputs fixtures/gen/inputs
+	$(GO) run ./fixtures/hostile/gen -o fixtures/hostile/testdata
 	$(GO) run ./fixtures/producers/containerd -out fixtures/testdata/producers
 	$(GO) run ./fixtures/producers/estargz -out fixtures/testdata/producers
 	$(GO) run ./fixtures/producers/quirks -out fixtures/testdata/producers

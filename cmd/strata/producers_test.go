@@ -72,7 +72,7 @@ func pfDiscover(t *testing.T, dir string) []pfFixture {
 	var out []pfFixture
 	for _, e := range ents {
 		name := e.Name()
-		if strings.HasPrefix(name, ".") || strings.HasSuffix(name, ".md") {
+		if strings.HasPrefix(name, ".") || strings.HasSuffix(name, ".md") || strings.HasSuffix(name, ".tsv") {
 			continue
 		}
 		out = append(out, pfFixture{name: name, path: filepath.Join(dir, name), damaged: pfDamaged(name)})
