@@ -118,7 +118,8 @@ lint:
 PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64
 
 # dist cross-builds static, reproducible binaries with the ruleset embedded,
-# plus completions, man pages and SHA256SUMS.
+# plus completions, man pages and SHA256SUMS. The man pages and completions
+# come from cmd/strata/internal/gendocs (not shipped), dated by the commit.
 dist:
 	rm -rf dist && mkdir -p dist
 	@for p in $(PLATFORMS); do \
@@ -126,7 +127,7 @@ dist:
 		echo "dist/strata-$$os-$$arch$$ext"; \
 		GOOS=$$os GOARCH=$$arch $(GO) build $(GOFLAGS_B) -o dist/strata-$$os-$$arch$$ext $(PKG) || exit 1; \
 	done
-	$(GO) test -count=1 -run '^TestGenDocs$$' $(PKG) -args -gendocs $(CURDIR)/dist
+	$(GO) run ./cmd/strata/internal/gendocs -out dist -version '$(VERSION)' -date '$(DATE)'
 	cd dist && find . -type f ! -name SHA256SUMS | LC_ALL=C sort | xargs sha256sum > SHA256SUMS
 
 # dist-check builds twice and compares: the binaries must be byte-identical.

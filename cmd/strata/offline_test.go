@@ -30,13 +30,7 @@ func TestNoNetworkCode(t *testing.T) {
 			}
 		}
 	}
-	bin := filepath.Join(t.TempDir(), "strata")
-	build := exec.Command(goBin, "build", "-o", bin, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	syms, err := exec.Command(goBin, "tool", "nm", bin).Output()
+	syms, err := exec.Command(goBin, "tool", "nm", strataBinary(t)).Output()
 	if err != nil {
 		t.Fatalf("go tool nm: %v", err)
 	}

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"encoding/json"
@@ -20,7 +20,7 @@ type versionInfo struct {
 	Ruleset   *rules.Info `json:"ruleset,omitempty"`
 }
 
-func newVersionCmd() *cobra.Command {
+func newVersionCmd(b Build) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:     "version",
@@ -28,7 +28,7 @@ func newVersionCmd() *cobra.Command {
 		Example: "  strata version\n  strata version --json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			v := versionInfo{Version: version, Commit: commit, Date: date, GoVersion: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
+			v := versionInfo{Version: b.Version, Commit: b.Commit, Date: b.Date, GoVersion: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
 			if rs, err := rules.Builtin(); err == nil {
 				info := rs.Info()
 				v.Ruleset = &info

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -43,7 +43,7 @@ func fullDisk(t *testing.T) string {
 // naming it.
 func TestFullDiskLeavesNothingHalfWritten(t *testing.T) {
 	disk := fullDisk(t)
-	planted := filepath.Join("..", "..", "fixtures", "testdata", "xz-planted.docker.tar")
+	planted := filepath.Join(fixturesDir, "xz-planted.docker.tar")
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -78,6 +78,6 @@ func TestFullDiskLeavesNothingHalfWritten(t *testing.T) {
 func runCaptured(t *testing.T, args ...string) (int, string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	code := runWith(context.Background(), args, &out, &errOut)
+	code := Run(context.Background(), testBuild, args, &out, &errOut)
 	return code, errOut.String()
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 // diff_id the config disagrees with), not only the blob's: a tampered
 // legacy layer read whole must not show as "ok".
 func TestSessionMarksLayers(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join("..", "..", "fixtures", "testdata", "xz-planted.docker.tar"))
+	b, err := os.ReadFile(filepath.Join(fixturesDir, "xz-planted.docker.tar"))
 	if err != nil {
 		t.Fatal(err)
 	}

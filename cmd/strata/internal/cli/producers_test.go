@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bufio"
@@ -99,10 +99,9 @@ func pfCut(s string) string {
 	return s
 }
 
-// pfStrata runs the command tree in-process, the way TestTextOutputIsPrintable
-// does (newRootCmd with its own stdout and stderr), and turns the error into
-// the exit code and message main's run would give. A panic fails the test
-// and reads as exit code -1.
+// pfStrata runs the command tree in-process through Run, as main does, with
+// its own stdout and stderr, and keeps the exit code and what it printed. A
+// panic fails the test and reads as exit code -1.
 func pfStrata(t *testing.T, args ...string) (r pfResult) {
 	t.Helper()
 	r.args = args
@@ -114,7 +113,7 @@ func pfStrata(t *testing.T, args ...string) (r pfResult) {
 			t.Errorf("strata %s panicked: %v\n%s", strings.Join(args, " "), p, debug.Stack())
 		}
 	}()
-	r.code = runWith(t.Context(), args, &out, &errOut)
+	r.code = Run(t.Context(), testBuild, args, &out, &errOut)
 	r.stdout, r.stderr = out.String(), errOut.String()
 	return r
 }
@@ -206,7 +205,7 @@ func pfWords(t *testing.T, path string) (string, bool) {
 }
 
 func TestProducerFixturesEveryCommand(t *testing.T) {
-	root := filepath.Join("..", "..", "fixtures", "testdata")
+	root := fixturesDir
 	genuine, twins, runs := 0, 0, 0
 	var mu sync.Mutex
 	count := func(n int) { mu.Lock(); runs += n; mu.Unlock() }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -13,14 +13,14 @@ import (
 // TestMain lets the test binary act as the strata command inside scripts.
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"strata": func() { os.Exit(run(context.Background(), os.Args[1:])) },
+		"strata": func() { os.Exit(Run(context.Background(), testBuild, os.Args[1:], os.Stdout, os.Stderr)) },
 	})
 }
 
 // TestScript runs every testdata/script/*.txtar. $FIXTURES is the
 // repository's fixtures/testdata folder.
 func TestScript(t *testing.T) {
-	fixtures, err := filepath.Abs(filepath.Join("..", "..", "fixtures", "testdata"))
+	fixtures, err := filepath.Abs(fixturesDir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"errors"
@@ -36,7 +36,7 @@ type scanFlags struct {
 	detectFlags // --rules, --deep
 }
 
-func newScanCmd() *cobra.Command {
+func newScanCmd(b Build) *cobra.Command {
 	var f scanFlags
 	cmd := &cobra.Command{
 		Use:   "scan [flags] ARCHIVE...",
@@ -73,7 +73,7 @@ problems always give 1.`,
 			}
 			return nil
 		},
-		RunE: func(cmd *cobra.Command, args []string) error { return runScan(cmd, &f, args) },
+		RunE: func(cmd *cobra.Command, args []string) error { return runScan(cmd, b, &f, args) },
 	}
 	f.in.register(cmd)
 	fl := cmd.Flags()
@@ -91,7 +91,7 @@ problems always give 1.`,
 	return cmd
 }
 
-func runScan(cmd *cobra.Command, f *scanFlags, args []string) error {
+func runScan(cmd *cobra.Command, b Build, f *scanFlags, args []string) error {
 	out := stdout(cmd)
 	if f.printSchema {
 		_, err := out.Write(report.JSONSchema())
@@ -143,7 +143,7 @@ func runScan(cmd *cobra.Command, f *scanFlags, args []string) error {
 		opts.Progress = prog.update
 	}
 
-	meta := report.Meta{Tool: "strata", Version: version, Commit: commit, GoVersion: runtime.Version(),
+	meta := report.Meta{Tool: "strata", Version: b.Version, Commit: b.Commit, GoVersion: runtime.Version(),
 		Examiner: f.examiner, Case: f.caseID, Args: commandLine(), Rules: set}
 	doc := report.NewDocument(meta)
 	// Each input is added to the report as soon as it and the ones before

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"runtime/debug"
@@ -6,15 +6,21 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// Set by the linker (see Makefile); what it leaves unset comes from the
-// build's own record (see stamp).
-var (
-	version = "dev"
-	commit  = "unknown"
-	date    = ""
-)
+// Build names the build that runs: what `strata version` prints and what
+// a report records as the tool that wrote it.
+type Build struct {
+	Version string // "dev" when unknown
+	Commit  string // "unknown" when unknown
+	Date    string // RFC 3339, or empty
+}
 
-func init() { version, commit, date = stamp(version, commit, date, debug.ReadBuildInfo) }
+// Stamp is the Build of this binary: version, commit and date as the
+// linker set them in package main (see the Makefile), with what it left
+// at "dev", "unknown" and "" filled in from the build's own record.
+func Stamp(version, commit, date string) Build {
+	v, c, d := stamp(version, commit, date, debug.ReadBuildInfo)
+	return Build{Version: v, Commit: c, Date: d}
+}
 
 // stamp fills in what the linker did not set, so that a report names the
 // build that wrote it however strata was built: `go install …@v1.2.0`
@@ -52,7 +58,9 @@ func stamp(v, c, d string, read func() (*debug.BuildInfo, bool)) (string, string
 	return v, c, d
 }
 
-func newRootCmd() *cobra.Command {
+// NewRootCmd is the whole command tree of build b, ready to execute or to
+// render as man pages and completions.
+func NewRootCmd(b Build) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "strata",
 		Short: "Offline forensics for container image archives",
@@ -74,10 +82,10 @@ findings; 2 unusable input or usage error.`,
 		newLsCmd(),
 		newBlameCmd(),
 		newExtractCmd(),
-		newScanCmd(),
+		newScanCmd(b),
 		newExploreCmd(),
 		newRulesCmd(),
-		newVersionCmd(),
+		newVersionCmd(b),
 	)
 	return root
 }

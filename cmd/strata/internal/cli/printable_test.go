@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"archive/tar"
@@ -61,7 +61,7 @@ func TestTextOutputIsPrintable(t *testing.T) {
 	} {
 		t.Run(args[0], func(t *testing.T) {
 			var out, errOut bytes.Buffer
-			root := newRootCmd()
+			root := NewRootCmd(testBuild)
 			root.SetArgs(args)
 			root.SetOut(&out)
 			root.SetErr(&errOut)
