@@ -22,6 +22,7 @@ import (
 
 	"github.com/strata-forensics/strata/forensics/compress"
 	"github.com/strata-forensics/strata/forensics/integrity"
+	"github.com/strata-forensics/strata/internal/testkit/corpus"
 )
 
 type member struct {
@@ -314,9 +315,15 @@ func TestInputUnchanged(t *testing.T) {
 	}
 }
 
+// FuzzOpen opens whatever bytes as an input and reads every member it
+// indexes. Seeds: two small archives, then every committed input, sound
+// and hostile (layout folders as tars).
 func FuzzOpen(f *testing.F) {
 	f.Add(mkTar(f, ociMembers...))
 	f.Add(compressed(f, compress.Gzip, mkTar(f, member{name: "manifest.json", body: "[]"})))
+	for _, b := range corpus.Inputs(f) {
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p := writeFile(t, b)
 		a, err := Open(context.Background(), p, Options{MaxMembers: 1000})

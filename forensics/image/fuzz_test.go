@@ -1,96 +1,25 @@
 package image
 
 import (
-	"archive/tar"
-	"bytes"
 	"context"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/strata-forensics/strata/forensics/archive"
 	"github.com/strata-forensics/strata/forensics/integrity"
+	"github.com/strata-forensics/strata/internal/testkit/corpus"
 )
 
-// committedInputs are the folders of committed inputs, sound and hostile,
-// that seed the fuzzer besides the generated samples.
-var committedInputs = []string{"../../fixtures/testdata", "../../fixtures/hostile/testdata"}
-
 // fuzzSeeds are the samples as uncompressed archives, then every committed
-// input: files as they are, OCI layout folders as tars.
+// input, sound and hostile: files as they are, OCI layout folders as tars.
 func fuzzSeeds(tb testing.TB) [][]byte {
 	var seeds [][]byte
 	for _, s := range samples(tb) {
 		seeds = append(seeds, tarBytes(tb, s.f.members))
 	}
-	for _, dir := range committedInputs {
-		n := len(seeds)
-		err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-			switch {
-			case err != nil:
-				return err
-			case d.IsDir() && strings.HasSuffix(p, ".oci"):
-				seeds = append(seeds, tarFolder(tb, p))
-				return fs.SkipDir
-			case !d.Type().IsRegular():
-				return nil
-			}
-			b, err := os.ReadFile(p)
-			seeds = append(seeds, b)
-			return err
-		})
-		if err != nil || len(seeds) == n {
-			tb.Fatalf("%s: %d inputs, %v", dir, len(seeds)-n, err)
-		}
-	}
-	return seeds
-}
-
-// tarFolder is a folder as a tar, its symlinks kept as links.
-func tarFolder(tb testing.TB, dir string) []byte {
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || p == dir {
-			return err
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		var link string
-		if fi.Mode()&fs.ModeSymlink != 0 {
-			if link, err = os.Readlink(p); err != nil {
-				return err
-			}
-		}
-		h, err := tar.FileInfoHeader(fi, link)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		h.Name = filepath.ToSlash(rel)
-		if err := tw.WriteHeader(h); err != nil || !fi.Mode().IsRegular() {
-			return err
-		}
-		f, err := os.Open(p)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		_, err = io.Copy(tw, f)
-		return err
-	})
-	if err == nil {
-		err = tw.Close()
-	}
-	if err != nil {
-		tb.Fatalf("%s: %v", dir, err)
-	}
-	return buf.Bytes()
+	return append(seeds, corpus.Inputs(tb)...)
 }
 
 // FuzzLoad loads whatever archive.Open accepts, from the archive and from

@@ -14,7 +14,7 @@ import (
 
 	"github.com/strata-forensics/strata/forensics/archive"
 	"github.com/strata-forensics/strata/forensics/integrity"
-	"github.com/strata-forensics/strata/forensics/internal/golden"
+	"github.com/strata-forensics/strata/internal/testkit/golden"
 )
 
 // render is the golden form of a Load: images with their layers' member

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"testing/iotest"
 
-	"github.com/strata-forensics/strata/forensics/internal/golden"
+	"github.com/strata-forensics/strata/internal/testkit/golden"
 )
 
 func parseFile(t testing.TB, eco Ecosystem, file string) ([]Package, error) {
@@ -210,7 +210,7 @@ func TestParseLimits(t *testing.T) {
 		{"rpm over limit", RPM, func() *strings.Reader { return strings.NewReader(strings.Repeat("x", 64)) }, -1, 32, ErrTooLarge},
 		{"rpm short stream", RPM, func() *strings.Reader { return strings.NewReader(strings.Repeat("x", 64)) }, 100, 0, ErrMalformed},
 		{"exactly at limit", Dpkg, func() *strings.Reader { return strings.NewReader(status) }, int64(len(status)), int64(len(status)), nil},
-		{"unknown ecosystem", "pacman", func() *strings.Reader { return strings.NewReader(status) }, 1, 0, ErrEcosystem},
+		{"unknown ecosystem", "winget", func() *strings.Reader { return strings.NewReader(status) }, 1, 0, ErrEcosystem},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

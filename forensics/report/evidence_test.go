@@ -11,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/strata-forensics/strata/forensics/internal/golden"
 	"github.com/strata-forensics/strata/forensics/layer"
+	"github.com/strata-forensics/strata/internal/testkit/golden"
 )
 
 // fakeOpener serves the hand-made layers' bytes by path, as the scan
@@ -240,7 +240,7 @@ func TestAddReleasesListings(t *testing.T) {
 		}
 	}
 	if got := render(t, d, JSON, TextOptions{}); !bytes.Equal(got, want) {
-		t.Fatalf("report differs once the listings are gone:\n%s", golden.FirstDiff(got, want))
+		t.Fatalf("report differs once the listings are gone:\n%s", golden.Diff(want, got))
 	}
 	dir := filepath.Join(t.TempDir(), "got")
 	if err := d.WriteEvidence(dir); err != nil {

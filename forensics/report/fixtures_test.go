@@ -15,10 +15,10 @@ import (
 	"time"
 
 	"github.com/strata-forensics/strata/forensics/detect"
-	"github.com/strata-forensics/strata/forensics/internal/golden"
 	"github.com/strata-forensics/strata/forensics/report"
 	"github.com/strata-forensics/strata/forensics/rules"
 	"github.com/strata-forensics/strata/forensics/scan"
+	"github.com/strata-forensics/strata/internal/testkit/golden"
 )
 
 var screenshot = flag.String("screenshot", "", "also save TestHTMLRendersInChromium's screenshot to this file (docs/report.png)")
@@ -33,7 +33,7 @@ func fixtureInputs(t *testing.T) []string {
 	for _, dir := range []string{fixtureDir, filepath.Join(fixtureDir, "real")} {
 		ents, err := os.ReadDir(dir)
 		if err != nil {
-			t.Skipf("fixtures not generated: %v", err)
+			t.Fatalf("committed fixtures missing: %v", err)
 		}
 		for _, e := range ents {
 			p := filepath.Join(dir, e.Name())
@@ -104,7 +104,7 @@ func TestFixturesValidate(t *testing.T) {
 func TestFixtureDeterminism(t *testing.T) {
 	p := filepath.Join(fixtureDir, "xz-planted.oci.tar")
 	if _, err := os.Stat(p); err != nil {
-		t.Skipf("fixture missing: %v", err)
+		t.Fatalf("committed fixture missing: %v", err)
 	}
 	a, rs := scanFixture(t, p)
 	b, _ := scanFixture(t, p)
@@ -113,7 +113,7 @@ func TestFixtureDeterminism(t *testing.T) {
 			x := report.Render(t, report.NewDocument(fixtureMeta(rs, p), a.ReportSource()), f, report.TextOptions{})
 			y := report.Render(t, report.NewDocument(fixtureMeta(rs, p), b.ReportSource()), f, report.TextOptions{})
 			if !bytes.Equal(x, y) {
-				t.Fatalf("two scans differ:\n%s", golden.FirstDiff(x, y))
+				t.Fatalf("two scans differ:\n%s", golden.Diff(x, y))
 			}
 		})
 	}
@@ -124,7 +124,7 @@ func TestFixtureDeterminism(t *testing.T) {
 func TestFixtureEvidence(t *testing.T) {
 	p := filepath.Join(fixtureDir, "xz-planted.docker.tar.zst")
 	if _, err := os.Stat(p); err != nil {
-		t.Skipf("fixture missing: %v", err)
+		t.Fatalf("committed fixture missing: %v", err)
 	}
 	res, rs := scanFixture(t, p)
 	dir := filepath.Join(t.TempDir(), "evidence")
@@ -172,7 +172,7 @@ func TestHTMLRendersInChromium(t *testing.T) {
 	t.Chdir(filepath.Join("..", ".."))
 	p := filepath.Join("fixtures", "testdata", "xz-planted.docker.tar")
 	if _, err := os.Stat(p); err != nil {
-		t.Skipf("fixture missing: %v", err)
+		t.Fatalf("committed fixture missing: %v", err)
 	}
 	res, rs := scanFixture(t, p)
 	d := report.NewDocument(fixtureMeta(rs, "--format", "html", "--examiner", "Test Examiner", "--case", "TEST-1", p), res.ReportSource())

@@ -17,9 +17,9 @@ import (
 	"github.com/strata-forensics/strata/forensics/finding"
 	"github.com/strata-forensics/strata/forensics/image"
 	"github.com/strata-forensics/strata/forensics/integrity"
-	"github.com/strata-forensics/strata/forensics/internal/golden"
 	"github.com/strata-forensics/strata/forensics/layer"
 	"github.com/strata-forensics/strata/forensics/rules"
+	"github.com/strata-forensics/strata/internal/testkit/golden"
 )
 
 func sha(s string) string { return digest.FromString(s).Encoded() }
@@ -230,7 +230,7 @@ func TestDeterminism(t *testing.T) {
 			a := render(t, NewDocument(testMeta(t), both(t)...), f, TextOptions{})
 			b := render(t, NewDocument(testMeta(t), both(t)...), f, TextOptions{})
 			if !bytes.Equal(a, b) {
-				t.Fatalf("two renderings differ:\n%s", golden.FirstDiff(a, b))
+				t.Fatalf("two renderings differ:\n%s", golden.Diff(a, b))
 			}
 			// Only the timestamps may differ between scans at other times.
 			later := both(t)
@@ -243,7 +243,7 @@ func TestDeterminism(t *testing.T) {
 			stampLater := strings.NewReplacer(t0.Add(time.Hour).Format(time.RFC3339), "T0", t1.Add(time.Hour).Format(time.RFC3339Nano), "T1",
 				utc(t0.Add(time.Hour)), "T0", utc(t1.Add(time.Hour)), "T1")
 			if stamp.Replace(string(a)) != stampLater.Replace(string(c)) {
-				t.Fatalf("output differs beyond timestamps:\n%s", golden.FirstDiff([]byte(stamp.Replace(string(a))), []byte(stampLater.Replace(string(c)))))
+				t.Fatalf("output differs beyond timestamps:\n%s", golden.Diff([]byte(stamp.Replace(string(a))), []byte(stampLater.Replace(string(c)))))
 			}
 		})
 	}

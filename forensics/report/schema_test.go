@@ -12,7 +12,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/strata-forensics/strata/forensics/finding"
-	"github.com/strata-forensics/strata/forensics/internal/golden"
+	"github.com/strata-forensics/strata/internal/testkit/golden"
 )
 
 // compileSchema compiles a schema from bytes, asserting formats (uri,

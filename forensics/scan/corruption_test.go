@@ -19,8 +19,8 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/strata-forensics/strata/forensics/integrity"
-	"github.com/strata-forensics/strata/forensics/internal/golden"
 	"github.com/strata-forensics/strata/forensics/scan"
+	"github.com/strata-forensics/strata/internal/testkit/golden"
 	"github.com/strata-forensics/strata/internal/testkit/strataexe"
 )
 

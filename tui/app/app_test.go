@@ -11,9 +11,9 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/teatest/v2"
 
+	"github.com/strata-forensics/strata/internal/testkit/golden"
 	"github.com/strata-forensics/strata/tui/app"
 	"github.com/strata-forensics/strata/tui/internal/fake"
-	"github.com/strata-forensics/strata/tui/internal/golden"
 	"github.com/strata-forensics/strata/tui/keys"
 	"github.com/strata-forensics/strata/tui/styles"
 )
@@ -193,7 +193,7 @@ func TestScreens(t *testing.T) {
 					t.Errorf("line %d is %d cells wide, want at most %d: %q", i, ansi.StringWidth(l), wantW, l)
 				}
 			}
-			golden.Assert(t, got)
+			golden.Assert(t, golden.Path(t), []byte(got))
 		})
 	}
 }

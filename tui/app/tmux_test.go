@@ -31,7 +31,7 @@ func TestTmuxSmoke(t *testing.T) {
 		t.Skip("tmux is not installed")
 	}
 	if _, err := os.Stat(smokeFixture); err != nil {
-		t.Skipf("fixture unavailable: %v", err)
+		t.Fatalf("committed fixture missing: %v", err)
 	}
 	fixture, err := filepath.Abs(smokeFixture)
 	if err != nil {

@@ -6,8 +6,8 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/strata-forensics/strata/internal/testkit/golden"
 	"github.com/strata-forensics/strata/tui/internal/fake"
-	"github.com/strata-forensics/strata/tui/internal/golden"
 	"github.com/strata-forensics/strata/tui/prompt"
 	"github.com/strata-forensics/strata/tui/styles"
 )
