@@ -96,7 +96,7 @@ fuzz-smoke:
 # checking that the tools the generators call are here (`make tools`
 # installs them; buildah and podman need root). Each generator's test
 # fails when its committed output differs from a fresh run.
-FIXTURE_TOOLS := gcc strip dpkg-deb skopeo umoci buildah podman rpm rpmbuild sqlite3 db5.3_load
+FIXTURE_TOOLS := gcc strip dpkg-deb skopeo umoci buildah podman rpm rpmbuild sqlite3 db5.3_load pacman
 fixtures:
 	@missing=""; for t in $(FIXTURE_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
 		if [ -n "$$missing" ]; then echo "make fixtures: missing:$$missing (run make tools)" >&2; exit 1; fi
@@ -110,6 +110,7 @@ fixtures:
 	sh fixtures/real/gen.sh
 	$(GO) run ./fixtures/producers/twins -in fixtures/testdata/real -out fixtures/testdata/real-twins
 	bash fixtures/pkgdb/gen.sh
+	bash fixtures/pkgdb/gen-pacman.sh
 
 lint:
 	$(GO) vet ./...

@@ -198,8 +198,10 @@ type LayerResult struct {
 	// Findings have Path, SHA256, Rule, Kind, Severity, Evidence and Message
 	// set; Image, Layer, LayerDigest and Present are filled by Image.
 	Findings []finding.Finding `json:"findings"`
-	// Packages lists, for every package database this layer wrote, the
-	// packages in it.
+	// Packages lists, for every package database file this layer wrote,
+	// the packages in it, keyed by the file; and for every package store
+	// folder it wrote into (a Homebrew keg, a Nix store path, a
+	// /var/db/pkg entry), the package installed there, keyed by the folder.
 	Packages map[string][]pkgdb.Package `json:"packages"`
 	// Facts are what Image needs for context, e.g.
 	// "elf-needed:/usr/sbin/sshd" -> its DT_NEEDED list.
@@ -244,9 +246,7 @@ func (s *LayerScan) Sinks(ent *layer.Entry) []layer.Sink {
 	s.e.resetCheck(&s.check, base)
 	s.file = fileSink{s: s, c: &s.check, base: base}
 	sinks := append(s.sinks[:0], &s.file)
-	if eco, ok := pkgdb.Match(ent.Path); ok {
-		sinks = append(sinks, s.newDBSink(eco, ent))
-	}
+	sinks = s.storeSinks(ent, sinks)
 	if kind := s.e.nestedKind(base); kind != "" {
 		sinks = append(sinks, s.newNestedSink(kind, ent))
 	}

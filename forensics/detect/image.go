@@ -101,10 +101,14 @@ func (e *Engine) imageFindings(in ImageInput, ref string) []finding.Finding {
 	return out
 }
 
-// dbState is one package database as it stands after each layer.
+// dbState is one package database, or one store folder, as it stands after
+// each layer.
 type dbState struct {
 	path string
 	eco  pkgdb.Ecosystem
+	// folder: path is a store folder (a keg, a Nix store path, a
+	// /var/db/pkg entry), from[n] the layer that installed it.
+	folder bool
 	// at[n] lists the packages after layer n (nil when the file is absent),
 	// from[n] the layer whose blob holds that version of the file.
 	at   [][]pkgdb.Package
@@ -122,6 +126,10 @@ func (e *Engine) dbStates(in ImageInput) []*dbState {
 			paths[p] = true
 		}
 	}
+	// Store folders a layer filled with nothing but links or folders.
+	for _, p := range storeFolders(in.Tree) {
+		paths[p] = true
+	}
 	sorted := make([]string, 0, len(paths))
 	for p := range paths {
 		sorted = append(sorted, p)
@@ -129,6 +137,10 @@ func (e *Engine) dbStates(in ImageInput) []*dbState {
 	sort.Strings(sorted)
 	var out []*dbState
 	for _, p := range sorted {
+		if pkg, root, ok := pkgdb.Store(p); ok && root == p {
+			out = append(out, folderState(in, p, pkg))
+			continue
+		}
 		eco, _ := pkgdb.Match(p)
 		st := &dbState{path: p, eco: eco, at: make([][]pkgdb.Package, len(in.Layers)), from: make([]int, len(in.Layers)), sha: make([]string, len(in.Layers))}
 		var node *tree.Node
@@ -195,15 +207,26 @@ func (e *Engine) affected(r *rules.Rule, p pkgdb.Package) bool {
 	return false
 }
 
-// packageFindings reports each affected package once per database, at the
-// layer that first listed it at that version.
+// packageFindings reports each affected package once per database or store
+// folder, at the layer that first listed it at that version (for a store
+// folder, the layer that installed it). A Nix database row whose store path
+// is itself in the image is left to that store path's finding.
 func (e *Engine) packageFindings(in ImageInput, ref string, dbs []*dbState) []finding.Finding {
 	var out []finding.Finding
 	last := len(in.Layers) - 1
+	folders := map[string]bool{}
+	for _, db := range dbs {
+		if db.folder {
+			folders[db.path] = true
+		}
+	}
 	for _, db := range dbs {
 		seen := map[string]bool{}
 		for n := range in.Layers {
 			for _, p := range db.at[n] {
+				if !db.folder && p.Path != "" && folders[p.Path] {
+					continue
+				}
 				for _, r := range e.pkgRules {
 					key := r.ID + "\x00" + p.Name + "\x00" + p.Version
 					if seen[key] || !e.affected(r, p) {
@@ -217,12 +240,24 @@ func (e *Engine) packageFindings(in ImageInput, ref string, dbs []*dbState) []fi
 							present = present || q.Name == p.Name && q.Version == p.Version
 						}
 					}
+					evidence, message := fmt.Sprintf("%s lists %s %s", db.path, p.Name, p.Version), fmt.Sprintf("%s: %s %s is an affected version", r.Title, p.Name, p.Version)
+					switch {
+					case db.folder:
+						evidence = fmt.Sprintf("%s is the %s folder of %s %s", db.path, p.Ecosystem, p.Name, p.Version)
+						if p.Status != "" {
+							evidence += " (" + p.Status + ")"
+						}
+						message += fmt.Sprintf(", installed by layer %d", layerIdx)
+					case p.Path != "":
+						evidence += " (" + p.Path + ")"
+						message += "; the database lists its store path " + p.Path + ", which is in no layer that was read"
+					}
 					out = append(out, finding.Finding{
 						Rule: r.ID, Kind: finding.Package, Severity: r.Severity, Image: ref,
 						Layer: layerIdx, LayerDigest: layerDigest(in, layerIdx), Path: db.path, SHA256: db.sha[n], Present: present,
 						Package:  &finding.Pkg{Name: p.Name, Version: p.Version, Ecosystem: string(p.Ecosystem)},
-						Evidence: fmt.Sprintf("%s lists %s %s", db.path, p.Name, p.Version),
-						Message:  fmt.Sprintf("%s: %s %s is an affected version", r.Title, p.Name, p.Version),
+						Evidence: evidence,
+						Message:  message,
 					})
 				}
 			}
@@ -309,7 +344,12 @@ func (e *Engine) applyContext(in ImageInput, fs []finding.Finding, dbs []*dbStat
 				}
 				f.Message += fmt.Sprintf("; a backdoored liblzma was also found in this image (%s, layer %d)", binary.Path, binary.Layer)
 			} else {
-				f.Message += "; no backdoored liblzma binary was found in this image: the version alone does not mean the payload is there (only deb and rpm builds on x86-64 received it, never musl or apk builds)"
+				// What the version alone means is the rule's to say (the
+				// built-in rules: which builds received the payload).
+				f.Message += "; no backdoored liblzma binary was found in this image"
+				if r.Package != nil && r.Package.Note != "" {
+					f.Message += ": " + r.Package.Note
+				}
 			}
 			if !f.Present {
 				f.Message += "; a later layer removed or changed it"

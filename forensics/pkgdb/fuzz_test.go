@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -73,6 +74,92 @@ func FuzzRPM(f *testing.F) {
 		pkgs, err := Parse(RPM, "/var/lib/rpm/Packages", bytes.NewReader(b), int64(len(b)), 1<<20)
 		if err == nil {
 			checkPackages(t, RPM, pkgs)
+		}
+	})
+}
+
+func FuzzPacmanDesc(f *testing.F) {
+	seed(f, "testdata/pacman")
+	f.Add([]byte("%NAME%\r\nxz\r\n\r\n%VERSION%\r\n1:5.6.1-1\r\n%BASE%\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		pkgs, _ := Parse(Pacman, "/var/lib/pacman/local/xz-5.6.1-1/desc", bytes.NewReader(b), int64(len(b)), 1<<20)
+		checkPackages(t, Pacman, pkgs)
+		if len(pkgs) > 1 {
+			t.Fatalf("%d packages from one desc file", len(pkgs))
+		}
+	})
+}
+
+func FuzzBrewReceipt(f *testing.F) {
+	seed(f, "testdata/brew")
+	f.Add([]byte(`{"source":{"spec":"head","versions":{"head":"HEAD-1"}},"poured_from_bottle":null}`))
+	const keg = "/home/linuxbrew/.linuxbrew/Cellar/xz/5.6.1_1"
+	f.Fuzz(func(t *testing.T, b []byte) {
+		pkgs, _ := Parse(Brew, keg+"/INSTALL_RECEIPT.json", bytes.NewReader(b), int64(len(b)), 1<<20)
+		checkPackages(t, Brew, pkgs)
+		// Whatever the receipt says, the package is the keg's.
+		if len(pkgs) != 1 || pkgs[0].Name != "xz" || pkgs[0].Version != "5.6.1_1" || pkgs[0].Path != keg {
+			t.Fatalf("packages %+v", pkgs)
+		}
+	})
+}
+
+func FuzzCondaMeta(f *testing.F) {
+	seed(f, "testdata/conda")
+	f.Add([]byte(`{"name":"xz","version":"5.6.1","build":"h0_0","files":[[[{}]]],"name":"y"}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		pkgs, _ := Parse(Conda, "/opt/conda/conda-meta/xz-5.6.1-h0_0.json", bytes.NewReader(b), int64(len(b)), 1<<20)
+		checkPackages(t, Conda, pkgs)
+		if len(pkgs) > 1 {
+			t.Fatalf("%d packages from one record", len(pkgs))
+		}
+	})
+}
+
+// FuzzStorePath checks that any path Store accepts names a package whose
+// folder is a prefix of the path, in a store it knows.
+func FuzzStorePath(f *testing.F) {
+	for _, s := range []string{"/nix/store/" + nixHash + "-xz-5.6.1-bin/bin/xz", "/usr/local/Cellar/xz/5.6.1_1/lib",
+		"/home/u/.linuxbrew/Cellar/a/1", "/var/db/pkg/app-arch/xz-utils-5.6.1-r1/PF", "/var/db/pkg/a/b-1_alpha_p2-r3"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		pkg, root, ok := Store(p)
+		if !ok {
+			return
+		}
+		if pkg.Name == "" || pkg.Version == "" || pkg.Path != root || !strings.HasPrefix(p, root) || (len(p) > len(root) && p[len(root)] != '/') {
+			t.Fatalf("Store(%q) = %+v, %q", p, pkg, root)
+		}
+		if _, err := Compare(pkg.Ecosystem, pkg.Version, pkg.Version); err != nil {
+			t.Fatalf("Store(%q) gives version %q its own ecosystem refuses: %v", p, pkg.Version, err)
+		}
+	})
+}
+
+// FuzzCompareStores checks the new orderings are total preorders on what
+// they accept: reflexive, antisymmetric, and never panicking.
+func FuzzCompareStores(f *testing.F) {
+	for _, p := range [][2]string{{"5.6.1-1", "1:5.6.1-2"}, {"5.6.1_1", "HEAD-a"}, {"2.3pre1", "2.3.1"}, {"1!1.0+a_b", "1.0post1"},
+		{"5.6.1_p1-r2", "5.6.1b"}, {"1.0.post1", "1.0p1"}} {
+		f.Add(p[0], p[1])
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		for _, eco := range []Ecosystem{Pacman, Brew, Nix, Conda, Portage} {
+			ab, errA := Compare(eco, a, b)
+			ba, errB := Compare(eco, b, a)
+			if (errA == nil) != (errB == nil) {
+				t.Fatalf("%s: %q vs %q: errors %v / %v", eco, a, b, errA, errB)
+			}
+			if errA != nil {
+				continue
+			}
+			if ab != -ba || ab < -1 || ab > 1 {
+				t.Fatalf("%s: compare(%q, %q) = %d but compare(%q, %q) = %d", eco, a, b, ab, b, a, ba)
+			}
+			if c, _ := Compare(eco, a, a); c != 0 {
+				t.Fatalf("%s: compare(%q, %q) = %d", eco, a, a, c)
+			}
 		}
 	})
 }

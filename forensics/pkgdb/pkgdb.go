@@ -1,8 +1,11 @@
 // Package pkgdb reads the package databases an image carries (dpkg status
-// files, rpm databases in all three on-disk formats, apk's installed file)
-// and orders versions by each ecosystem's own rules, so that detectors can
-// tell an affected package from a fixed one without running anything from
-// the image.
+// files, rpm databases in all three on-disk formats, apk's installed file,
+// pacman's local database, conda-meta records, the Nix database) and the
+// package stores that keep one folder per installed package (Homebrew and
+// Linuxbrew kegs, Nix store paths, Gentoo's /var/db/pkg), and orders
+// versions by each ecosystem's own rules, so that detectors can tell an
+// affected package from a fixed one without running anything from the
+// image.
 package pkgdb
 
 import (
@@ -20,7 +23,30 @@ const (
 	Dpkg Ecosystem = "dpkg"
 	RPM  Ecosystem = "rpm"
 	APK  Ecosystem = "apk"
+	// Pacman is Arch Linux's package manager: /var/lib/pacman/local.
+	Pacman Ecosystem = "pacman"
+	// Brew is Homebrew and Linuxbrew: kegs under a Cellar.
+	Brew Ecosystem = "brew"
+	// Nix is the Nix store and its database.
+	Nix Ecosystem = "nix"
+	// Conda is conda's per-environment conda-meta records.
+	Conda Ecosystem = "conda"
+	// Portage is Gentoo's installed-package database, /var/db/pkg.
+	Portage Ecosystem = "portage"
 )
+
+// Ecosystems lists every ecosystem this package reads, in a fixed order.
+var Ecosystems = []Ecosystem{Dpkg, RPM, APK, Pacman, Brew, Nix, Conda, Portage}
+
+// Known says whether eco is one of Ecosystems.
+func Known(eco Ecosystem) bool {
+	for _, e := range Ecosystems {
+		if e == eco {
+			return true
+		}
+	}
+	return false
+}
 
 // Package is one installed package as its database records it.
 type Package struct {
@@ -35,9 +61,15 @@ type Package struct {
 	// dpkg's Source field, else Version.
 	SourceVersion string    `json:"source_version,omitempty"`
 	Ecosystem     Ecosystem `json:"ecosystem"`
-	// Status is dpkg's Status field ("install ok installed"); empty for
-	// status.d records, rpm and apk.
+	// Status is dpkg's Status field ("install ok installed"); for a
+	// Homebrew keg, how its INSTALL_RECEIPT.json says it was installed
+	// ("poured from bottle", "built from source"); empty otherwise.
 	Status string `json:"status,omitempty"`
+	// Path is the installation's own folder (or file) in stores that keep
+	// one per package: a Homebrew keg, a Nix store path (also for a row of
+	// the Nix database), a /var/db/pkg entry. Empty for databases that
+	// are the only record of the package.
+	Path string `json:"path,omitempty"`
 }
 
 // DefaultMaxBytes bounds one database when Parse is given no limit. Real
@@ -81,18 +113,32 @@ var rpmDirs = [...]string{"/var/lib/rpm/", "/usr/lib/sysimage/rpm/"}
 var rpmFiles = [...]string{"rpmdb.sqlite", "Packages", "Packages.db"}
 
 // Match says whether an absolute, cleaned path inside an image is a package
-// database strata reads: /var/lib/dpkg/status, every file directly in
+// database file strata reads: /var/lib/dpkg/status, every file directly in
 // /var/lib/dpkg/status.d/ (distroless) except the *.md5sums lists that sit
 // beside the records, rpmdb.sqlite, Packages (BerkeleyDB) and Packages.db
-// (ndb) under /var/lib/rpm/ or /usr/lib/sysimage/rpm/, and
+// (ndb) under /var/lib/rpm/ or /usr/lib/sysimage/rpm/,
 // /lib/apk/db/installed (also under /usr, where merged-/usr apk distros such
-// as Wolfi put it).
+// as Wolfi put it), pacman's /var/lib/pacman/local/<name>-<version>/desc,
+// conda's <prefix>/conda-meta/*.json in any environment, the Nix database
+// /nix/var/nix/db/db.sqlite, and the INSTALL_RECEIPT.json of a Homebrew keg
+// (see Store; Owner names the keg its package belongs to).
 func Match(p string) (Ecosystem, bool) {
 	switch p {
 	case "/var/lib/dpkg/status":
 		return Dpkg, true
 	case "/lib/apk/db/installed", "/usr/lib/apk/db/installed":
 		return APK, true
+	case nixDBPath:
+		return Nix, true
+	}
+	if isPacmanDesc(p) {
+		return Pacman, true
+	}
+	if isCondaMeta(p) {
+		return Conda, true
+	}
+	if isBrewReceipt(p) {
+		return Brew, true
 	}
 	dir, base := path.Split(p)
 	if base == "" {
@@ -117,18 +163,62 @@ func Match(p string) (Ecosystem, bool) {
 	return "", false
 }
 
+// Store says whether the absolute, cleaned path p lies in a package store
+// that keeps one folder per installed package, and if so returns that
+// folder (root) and the package its name says is installed there:
+//
+//   - Homebrew and Linuxbrew kegs, <cellar>/<formula>/<version>, in the
+//     Cellars of /usr/local, /opt/homebrew and any .linuxbrew
+//     (/home/linuxbrew/.linuxbrew, ~/.linuxbrew);
+//   - Nix store paths, /nix/store/<hash>-<name>-<version>[-<output>], except
+//     derivations, fetched sources and paths whose name has no version;
+//   - Gentoo's /var/db/pkg/<category>/<name>-<version>[-r<N>].
+//
+// p may be the folder itself or anything below it: a layer that writes any
+// file of a keg or store path installs it.
+func Store(p string) (pkg Package, root string, ok bool) {
+	switch {
+	case strings.HasPrefix(p, nixStore):
+		return nixStorePath(p)
+	case strings.HasPrefix(p, portageVDB):
+		return portageStore(p)
+	}
+	return brewStore(p)
+}
+
+// StoreDirs are the folders whose children (Nix) or grandchildren (Homebrew
+// Cellars, /var/db/pkg) Store recognises at fixed places; Linuxbrew
+// prefixes in home folders are found only by Store itself.
+var StoreDirs = []string{strings.TrimSuffix(nixStore, "/"), "/usr/local/Cellar", "/opt/homebrew/Cellar",
+	"/home/linuxbrew/.linuxbrew/Cellar", strings.TrimSuffix(portageVDB, "/")}
+
+// Owner is the path whose packages the database file p describes: the
+// keg folder for a Homebrew INSTALL_RECEIPT.json (the receipt adds to what
+// the keg's own folder says), p itself for every other database.
+func Owner(p string) string {
+	if isBrewReceipt(p) {
+		return path.Dir(p)
+	}
+	return p
+}
+
 // Parse reads one database. r is the file's bytes as they stream out of a
 // layer tar, size its length (negative when unknown) and p its path in the
 // image, used in errors. Files over maxBytes (DefaultMaxBytes when 0) are
 // refused.
 //
-// dpkg and apk files are read as a stream, line by line. rpm databases are
-// copied to a private temporary folder (go-rpmdb reads files, and sqlite
-// writes -wal and -shm files beside the database), checked, read with
-// github.com/knqyf263/go-rpmdb and removed before Parse returns.
+// dpkg, apk and pacman files are read as a stream, line by line; conda-meta
+// records and Homebrew receipts as a stream of JSON tokens, keeping only the
+// fields that matter. rpm and Nix databases are copied to a private
+// temporary folder (go-rpmdb reads files, and sqlite writes -wal and -shm
+// files beside the database), checked, read (rpm with
+// github.com/knqyf263/go-rpmdb, Nix's ValidPaths table with the pure-Go
+// sqlite driver) and removed before Parse returns.
 //
 // For dpkg and apk, Parse returns every package it could read even when
-// err is not nil: a damaged or tampered database still names what it can.
+// err is not nil: a damaged or tampered database still names what it can;
+// pacman, conda and Homebrew records return their package alongside an error
+// when the record disagrees with the name of its folder or file.
 func Parse(eco Ecosystem, p string, r io.Reader, size, maxBytes int64) ([]Package, error) {
 	if maxBytes <= 0 {
 		maxBytes = DefaultMaxBytes
@@ -144,6 +234,14 @@ func Parse(eco Ecosystem, p string, r io.Reader, size, maxBytes int64) ([]Packag
 		return parseAPK(p, br)
 	case RPM:
 		return parseRPM(p, br, size)
+	case Pacman:
+		return parsePacman(p, br)
+	case Conda:
+		return parseConda(p, br)
+	case Brew:
+		return parseBrewReceipt(p, br)
+	case Nix:
+		return parseNixDB(p, br, size)
 	}
 	return nil, fmt.Errorf("%s: %w %q", p, ErrEcosystem, eco)
 }

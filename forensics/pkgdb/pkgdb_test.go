@@ -227,7 +227,7 @@ func TestParseLimits(t *testing.T) {
 
 func TestParseReaderError(t *testing.T) {
 	boom := errors.New("boom")
-	for _, eco := range []Ecosystem{Dpkg, APK, RPM} {
+	for _, eco := range []Ecosystem{Dpkg, APK, RPM, Pacman, Conda, Nix} {
 		t.Run(string(eco), func(t *testing.T) {
 			r := iotest.TimeoutReader(strings.NewReader(strings.Repeat("Package: a\n", 10000)))
 			_, err := Parse(eco, "/db", r, -1, 0)

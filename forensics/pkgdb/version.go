@@ -24,6 +24,16 @@ var ErrVersion = errors.New("pkgdb: invalid version")
 //     both sides have one, so "5.6.1" equals "5.6.1-1.1" and a range bound
 //     without release covers every release of that version.
 //   - apk (go-apk-version): apk-tools' rules (_rc, _p, -rN).
+//   - pacman: libalpm's alpm_pkg_vercmp (epoch:pkgver-pkgrel, rpmvercmp
+//     segments; pkgrel compared only when both sides have one).
+//   - brew: Homebrew's PkgVersion (version tokens with alpha, beta, pre,
+//     rc, p and .post ranks, then the "_N" revision, compared only when
+//     both sides have one).
+//   - nix: Nix's compareVersions ("pre" below everything, 2.3a < 2.3.1).
+//   - conda: conda's VersionOrder (epoch "N!", "dev" < strings < numbers <
+//     "post", 1.1 == 1.1.0, "+local" compared last).
+//   - portage: portage's vercmp (PMS: letter, _alpha < _beta < _pre < _rc
+//     < none < _p, -rN compared only when both sides have one).
 func Compare(eco Ecosystem, a, b string) (int, error) {
 	switch eco {
 	case Dpkg:
@@ -60,6 +70,16 @@ func Compare(eco Ecosystem, a, b string) (int, error) {
 			return 0, fmt.Errorf("%w: apk %q: %v", ErrVersion, b, err)
 		}
 		return sign(va.Compare(vb)), nil
+	case Pacman:
+		return comparePacman(a, b)
+	case Brew:
+		return compareBrew(a, b)
+	case Nix:
+		return compareNix(a, b)
+	case Conda:
+		return compareConda(a, b)
+	case Portage:
+		return comparePortage(a, b)
 	}
 	return 0, fmt.Errorf("%w %q", ErrEcosystem, eco)
 }

@@ -71,7 +71,7 @@ func TestCompareErrors(t *testing.T) {
 		{"rpm empty version", RPM, "1:-1", ErrVersion},
 		{"rpm padded", RPM, " 1.0", ErrVersion},
 		{"apk garbage", APK, "not a version!", ErrVersion},
-		{"unknown ecosystem", "pacman", "1.0", ErrEcosystem},
+		{"unknown ecosystem", "winget", "1.0", ErrEcosystem},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/strata-forensics/strata/forensics/finding"
+	"github.com/strata-forensics/strata/forensics/pkgdb"
 )
 
 // Schema is the only rule-file schema this package reads.
@@ -212,18 +213,28 @@ func (s *Signature) validate() error {
 	return nil
 }
 
-// Package lists affected versions of named packages in one ecosystem.
+// Package lists affected versions of named packages in one ecosystem:
+// one of pkgdb.Ecosystems (dpkg, rpm, apk, pacman, brew, nix, conda,
+// portage).
 type Package struct {
 	Ecosystem string   `json:"ecosystem"`
 	Names     []string `json:"names"`
 	Ranges    []Range  `json:"ranges"`
+	// Note says what an affected version means on its own, in this
+	// ecosystem: a package finding carries it when no binary rule matched
+	// in the same image (e.g. that the injected build step never ran in
+	// this ecosystem's builds, so the version alone is low).
+	Note string `json:"note,omitempty"`
 }
 
 func (p *Package) validate() error {
-	switch p.Ecosystem {
-	case "dpkg", "rpm", "apk":
-	default:
-		return ferr("package.ecosystem", "is %q, want dpkg, rpm or apk", p.Ecosystem)
+	eco := pkgdb.Ecosystem(p.Ecosystem)
+	if !pkgdb.Known(eco) {
+		names := make([]string, len(pkgdb.Ecosystems))
+		for i, e := range pkgdb.Ecosystems {
+			names[i] = string(e)
+		}
+		return ferr("package.ecosystem", "is %q, want one of %s", p.Ecosystem, strings.Join(names, ", "))
 	}
 	if len(p.Names) == 0 {
 		return ferr("package.names", "no names")
@@ -237,7 +248,7 @@ func (p *Package) validate() error {
 		return ferr("package.ranges", "no ranges")
 	}
 	for i, rg := range p.Ranges {
-		if err := rg.validate(fmt.Sprintf("package.ranges[%d]", i)); err != nil {
+		if err := rg.validate(eco, fmt.Sprintf("package.ranges[%d]", i)); err != nil {
 			return err
 		}
 	}
@@ -253,12 +264,37 @@ type Range struct {
 	Versions     []string `json:"versions,omitempty"`
 }
 
-func (rg *Range) validate(field string) error {
+// validate checks the range's shape and that the ecosystem's ordering
+// accepts every version in it, so that a misspelt bound fails when the
+// file is loaded rather than silently matching nothing.
+func (rg *Range) validate(eco pkgdb.Ecosystem, field string) error {
 	if rg.Fixed != "" && rg.LastAffected != "" {
 		return ferr(field, "has both fixed and last_affected")
 	}
 	if rg.Introduced == "" && rg.Fixed == "" && rg.LastAffected == "" && len(rg.Versions) == 0 {
 		return ferr(field, "is empty (need introduced, fixed, last_affected or versions)")
+	}
+	check := func(f, v string) error {
+		if v == "" || f == ".introduced" && v == "0" {
+			return nil
+		}
+		if _, err := pkgdb.Compare(eco, v, v); err != nil {
+			return ferr(field+f, "%q is not a %s version: %v", v, eco, err)
+		}
+		return nil
+	}
+	for _, b := range [][2]string{{".introduced", rg.Introduced}, {".fixed", rg.Fixed}, {".last_affected", rg.LastAffected}} {
+		if err := check(b[0], b[1]); err != nil {
+			return err
+		}
+	}
+	for i, v := range rg.Versions {
+		if v == "" {
+			return ferr(fmt.Sprintf("%s.versions[%d]", field, i), "is empty")
+		}
+		if err := check(fmt.Sprintf(".versions[%d]", i), v); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -4,8 +4,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -22,7 +24,7 @@ func TestBuiltin(t *testing.T) {
 	if info.SHA256 != hex.EncodeToString(sum[:]) {
 		t.Errorf("sha256 %s, want the embedded file's %x", info.SHA256, sum)
 	}
-	if info.Version != "2026.11.0" || len(info.Files) != 1 || info.Files[0].Path != BuiltinPath {
+	if info.Version != "2026.11.1" || len(info.Files) != 1 || info.Files[0].Path != BuiltinPath {
 		t.Errorf("info %+v", info)
 	}
 	kinds := map[Kind]int{}
@@ -56,6 +58,65 @@ func TestBuiltin(t *testing.T) {
 	}
 }
 
+// TestBuiltinPackageRules checks the package rules made from the IOC
+// sheet: one per ecosystem it lists, low, each with a note that says what
+// the version alone means, Arch's and Homebrew's at their published
+// versions.
+func TestBuiltinPackageRules(t *testing.T) {
+	s, err := Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, eco := range []string{"dpkg", "rpm", "apk", "pacman", "brew", "nix", "portage"} {
+		r := s.Rule("xz-affected-package-" + eco)
+		if r == nil || r.Package == nil || r.Package.Ecosystem != eco {
+			t.Errorf("no package rule for %s: %+v", eco, r)
+			continue
+		}
+		if r.Severity != finding.Low || r.Package.Note == "" {
+			t.Errorf("%s: severity %s, note %q", r.ID, r.Severity, r.Package.Note)
+		}
+	}
+	for _, c := range []struct{ eco, name, version, note string }{
+		{"pacman", "xz", "5.6.1-1", "makepkg"}, {"pacman", "lib32-xz", "5.6.0-1", "makepkg"},
+		{"brew", "xz", "5.6.1", "neither as a deb nor as an rpm"}, {"nix", "xz", "5.6.0", "nixpkgs"},
+		{"portage", "app-arch/xz-utils", "5.6.1", "GLSA 202403-04"},
+	} {
+		r := s.Rule("xz-affected-package-" + c.eco)
+		if r == nil || !slices.Contains(r.Package.Names, c.name) || !strings.Contains(r.Package.Note, c.note) {
+			t.Errorf("%s: %+v", c.eco, r)
+			continue
+		}
+		found := false
+		for _, rg := range r.Package.Ranges {
+			found = found || slices.Contains(rg.Versions, c.version)
+		}
+		if !found {
+			t.Errorf("%s rule does not list %s %s", c.eco, c.name, c.version)
+		}
+	}
+}
+
+// TestUserEcosystems loads a user file naming every ecosystem strata reads.
+func TestUserEcosystems(t *testing.T) {
+	versions := map[string]string{"dpkg": "1.0-1", "rpm": "1:1.0-1", "apk": "1.0-r0", "pacman": "1:1.0-1", "brew": "1.0_1",
+		"nix": "1.0pre1", "conda": "1!1.0.post1", "portage": "1.0_p1-r1"}
+	var rs []string
+	for eco, v := range versions {
+		rs = append(rs, fmt.Sprintf(`{"id":"pkg-%s","title":"t","severity":"low","sources":["s"],"package":{"ecosystem":%q,"names":["x"],"ranges":[{"introduced":"0","fixed":%q}],"note":"n"}}`, eco, eco, v))
+	}
+	file := `{"schema":"strata.rules/v1","name":"ecos","version":"1","sources":[{"id":"s","ref":"r"}],"rules":[` + strings.Join(rs, ",") + `]}`
+	set, err := LoadBytes("ecos.json", []byte(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for eco := range versions {
+		if r := set.Rule("pkg-" + eco); r == nil || r.Package.Ecosystem != eco || r.Package.Note != "n" {
+			t.Errorf("%s: %+v", eco, r)
+		}
+	}
+}
+
 func TestLoadUserFile(t *testing.T) {
 	s, err := Load(filepath.Join("testdata", "example.rules.json"))
 	if err != nil {
@@ -66,7 +127,7 @@ func TestLoadUserFile(t *testing.T) {
 	if info.Rules != b.Info().Rules+6 {
 		t.Errorf("rules %d, want built-in + 6", info.Rules)
 	}
-	if info.Version != "2026.11.0+example-incident@1" {
+	if info.Version != "2026.11.1+example-incident@1" {
 		t.Errorf("version %q", info.Version)
 	}
 	data, _ := os.ReadFile(filepath.Join("testdata", "example.rules.json"))
@@ -100,6 +161,7 @@ func TestInvalid(t *testing.T) {
 		{"bad-match.json", "signature.match"},
 		{"bad-scope.json", "signature.scope"},
 		{"bad-ecosystem.json", "package.ecosystem"},
+		{"bad-version.json", `package.ranges[0].fixed: invalid rule file: "v5.6.2" is not a portage version`},
 		{"fixed-and-last.json", "package.ranges[0]"},
 		{"bad-glob.json", "path[0]"},
 		{"bad-image-digest.json", "image.manifest_digests[0].digest"},
