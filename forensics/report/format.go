@@ -15,18 +15,28 @@ const (
 	SARIF    Format = "sarif"
 	Markdown Format = "markdown"
 	HTML     Format = "html"
+	// OpenVEX is one OpenVEX document with a statement per image about
+	// CVE-2024-3094 (openvex.go).
+	OpenVEX Format = "openvex"
+	// CycloneDX is a CycloneDX JSON BOM of every package read, with the
+	// installing layers and the findings as vulnerabilities (cyclonedx.go).
+	CycloneDX Format = "cyclonedx"
 )
 
 // Formats lists every format, in the order of --format's help.
-var Formats = []Format{Text, JSON, SARIF, Markdown, HTML}
+var Formats = []Format{Text, JSON, SARIF, Markdown, HTML, OpenVEX, CycloneDX}
 
 // ParseFormat accepts a format name (and "md" for Markdown).
 func ParseFormat(s string) (Format, error) {
 	switch f := Format(strings.ToLower(s)); f {
-	case Text, JSON, SARIF, Markdown, HTML:
+	case Text, JSON, SARIF, Markdown, HTML, OpenVEX, CycloneDX:
 		return f, nil
 	case "md":
 		return Markdown, nil
+	case "vex":
+		return OpenVEX, nil
+	case "cdx":
+		return CycloneDX, nil
 	}
 	names := make([]string, len(Formats))
 	for i, f := range Formats {
@@ -42,6 +52,10 @@ func (f Format) Ext() string {
 		return "md"
 	case Text:
 		return "txt"
+	case OpenVEX:
+		return "openvex.json" // the extension OpenVEX tools look for
+	case CycloneDX:
+		return "cdx.json" // the extension the CycloneDX specification recommends
 	}
 	return string(f)
 }
@@ -59,6 +73,10 @@ func (d *Document) Write(w io.Writer, f Format, o TextOptions) error {
 		return d.WriteMarkdown(w)
 	case HTML:
 		return d.WriteHTML(w)
+	case OpenVEX:
+		return d.WriteOpenVEX(w)
+	case CycloneDX:
+		return d.WriteCycloneDX(w)
 	}
 	return fmt.Errorf("report: unknown format %q", f)
 }

@@ -126,6 +126,10 @@ type Custody struct {
 	Examiner string   `json:"examiner,omitempty"`
 	Case     string   `json:"case,omitempty"`
 	Command  []string `json:"command"`
+	// Cache, for a scan that used a cache folder (--cache), says how many
+	// layers' results came from it and under which key, and which
+	// entries were rejected.
+	Cache *CacheCustody `json:"cache,omitempty"`
 }
 
 // Ruleset identifies the rules every finding was judged by.
@@ -175,6 +179,9 @@ type Layer struct {
 	Absent           bool   `json:"absent,omitempty"`
 	Foreign          bool   `json:"foreign,omitempty"`
 	Opaque           bool   `json:"opaque,omitempty"` // verified, no filesystem: not unpacked
+	// Cache, for a scan that used a cache folder, says whether the
+	// layer's results were computed or taken from the cache.
+	Cache *LayerCache `json:"cache,omitempty"`
 }
 
 // Input is everything one scanned input revealed.
@@ -190,6 +197,10 @@ type Input struct {
 
 	// layerBlobs are, by image, the blobs its layers were read from.
 	layerBlobs [][]string
+	// cache is what the source says of the cache folder, for the custody.
+	cache *SourceCache
+	// inventories are, by image, what OpenVEX and CycloneDX describe.
+	inventories []*Inventory
 }
 
 // Source is what a report needs of one scanned input: plain data, with no
@@ -203,6 +214,9 @@ type Source struct {
 	Ruleset  *rules.Info // the rules the findings were judged by; nil when no detection ran
 	Started  time.Time
 	Finished time.Time
+	// Cache is the cache folder the layers were looked up in; nil when
+	// none was used.
+	Cache *SourceCache
 }
 
 // SourceImage is one image of a Source.
@@ -213,12 +227,19 @@ type SourceImage struct {
 	// Content reads the bytes of the image's files for the evidence
 	// folder; nil when they cannot be read, and then none are copied.
 	Content Opener
+	// Inventory lists the packages of the image's databases and its
+	// liblzma files, for OpenVEX and CycloneDX (inventory.go); nil when
+	// no detection ran.
+	Inventory *Inventory
 }
 
 // SourceLayer is one layer of an image as read.
 type SourceLayer struct {
 	Blob    string         // the archive member read, "" when absent
 	Entries []*layer.Entry // the layer's own entries, in tar order; nil when not read
+	// Cache says where the layer's results came from, when a cache
+	// folder was used; nil otherwise.
+	Cache *LayerCache
 }
 
 // Opener reads a file's bytes back from the layer blob holding them;
@@ -288,6 +309,7 @@ func (d *Document) Add(src Source) {
 	d.Inputs = append(d.Inputs, in)
 	d.Findings = append(d.Findings, in.Findings...)
 	d.Verdict = d.Verdict.and(in.Verdict)
+	d.addCache(&in)
 	if !d.inputRuleset && src.Ruleset != nil {
 		// The first input that ran detection names the rules.
 		d.Ruleset, d.inputRuleset = rulesetOf(*src.Ruleset), true
@@ -313,6 +335,7 @@ func newInput(src Source) Input {
 		Findings:  append([]finding.Finding{}, src.Findings...),
 		Started:   src.Started.UTC(),
 		Finished:  src.Finished.UTC(),
+		cache:     src.Cache,
 	}
 	finding.Sort(in.Findings)
 	for _, si := range src.Images {
@@ -320,6 +343,7 @@ func newInput(src Source) Input {
 			continue
 		}
 		in.Images = append(in.Images, imageOf(si.Image))
+		setLayerCache(&in.Images[len(in.Images)-1], si.Layers)
 		var blobs []string
 		for _, l := range si.Layers {
 			if l.Blob != "" {
@@ -327,6 +351,7 @@ func newInput(src Source) Input {
 			}
 		}
 		in.layerBlobs = append(in.layerBlobs, blobs)
+		in.inventories = append(in.inventories, si.Inventory)
 	}
 	in.Verdict = NewVerdict(in.Findings, in.Integrity.Problems)
 	in.Coverage = newCoverage(in.Images, in.Integrity)

@@ -183,6 +183,7 @@ func (d *Document) WriteText(w io.Writer, o TextOptions) error {
 			cw.line(fmt.Sprintf("%s  %s  %s  %s", class, oneLine(what), blob, rest))
 		}
 	}
+	d.writeCacheText(cw, o)
 	if len(d.Inputs) > 1 || cw.lines > longReport {
 		cw.line("")
 		cw.line(fmt.Sprintf("verdict: %s (%s; %s; %s)", o.paint(statusColor(d.Verdict.Status), strings.ToUpper(string(d.Verdict.Status))),

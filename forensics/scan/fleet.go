@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"io"
+	"slices"
 	"sync"
 
 	"github.com/opencontainers/go-digest"
@@ -18,9 +19,10 @@ import (
 )
 
 // Memo is what the runs of a fleet scan share: the layer cache (see
-// layercache), the trees of the images' lower layers (baseTrees), and the
-// coordination that lets a layer held by several inputs be walked once
-// while every input still verifies its own copy:
+// layercache; with a folder, its entries authenticated), the trees of the
+// images' lower layers (baseTrees), and the coordination that lets a layer
+// held by several inputs be walked once while every input still verifies
+// its own copy:
 //
 //   - claim and await: a layer being walked for one input is claimed, and
 //     another input holding it takes that walk's result once its own copy
@@ -47,9 +49,36 @@ type Memo struct {
 }
 
 // NewMemo returns a Memo; dir, when not empty, is a cache folder, created
-// when the first result is stored.
+// when the first result is stored, whose entries are authenticated with
+// the default key (layercache.DefaultKeyPath, created on first use). When
+// that key cannot be had, or does not suit the folder, the memo keeps its
+// results in memory only: OpenMemo says why.
 func NewMemo(dir string) *Memo {
-	return &Memo{cache: layercache.New(dir), walking: map[string]*walk{}, copies: map[digest.Digest]blobCopy{}, offers: map[string]*offer{}}
+	cfg := layercache.Config{Dir: dir}
+	if dir != "" {
+		p, err := layercache.DefaultKeyPath()
+		if err == nil {
+			cfg.Key, err = layercache.LoadOrCreateKey(p)
+		}
+		if err != nil {
+			cfg.Dir = ""
+		}
+	}
+	m, err := OpenMemo(cfg)
+	if err != nil {
+		m, _ = OpenMemo(layercache.Config{})
+	}
+	return m
+}
+
+// OpenMemo returns a Memo over the cache cfg describes (layercache.New):
+// an error when a folder is given with no key, or one kept inside it.
+func OpenMemo(cfg layercache.Config) (*Memo, error) {
+	c, err := layercache.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Memo{cache: c, walking: map[string]*walk{}, copies: map[digest.Digest]blobCopy{}, offers: map[string]*offer{}}, nil
 }
 
 // blobRef is a blob an input reads: its member name and what its
@@ -66,20 +95,23 @@ type blobRef struct {
 func (b blobRef) key(fp string) string {
 	switch {
 	case b.digest != "" && b.digest.Validate() == nil:
-		return layercache.Key(b.digest, fp)
+		return layercache.Name(b.digest, fp)
 	case b.diffID != "" && b.diffID.Validate() == nil:
-		return "diff_id:" + layercache.Key(b.diffID, fp)
+		return "diff_id:" + layercache.Name(b.diffID, fp)
 	}
 	return ""
 }
 
 // share is one run's handle on the memo: the rules fingerprint its results
-// are keyed by, and the gate its CPU work takes places at. A nil memo
-// shares nothing.
+// are keyed by, the gate its CPU work takes places at, and the cache
+// entries its lookups rejected. A nil memo shares nothing.
 type share struct {
 	m   *Memo
 	fp  string
 	cpu *sched.Gate
+
+	mu       sync.Mutex
+	rejected []layercache.Rejection
 }
 
 func (m *Memo) share(eng *detect.Engine, cpu *sched.Gate) *share {
@@ -123,16 +155,18 @@ func (o *offer) resolve(verified bool) {
 	})
 }
 
-// get returns a remembered result for blob digest d.
+// get returns a remembered result for blob digest d. A cache entry that
+// cannot be taken is a miss, and noted.
 func (s *share) get(d digest.Digest) *LayerResult {
 	if s.m == nil {
 		return nil
 	}
-	e, ok := s.m.cache.Get(d, s.fp)
+	e, ok, rej := s.m.cache.Get(d, s.fp)
+	s.note(rej)
 	if !ok {
 		return nil
 	}
-	return &LayerResult{Digest: e.Digest, Summary: e.Summary, Detect: e.Detect}
+	return &LayerResult{Digest: e.Digest, Summary: e.Summary, Detect: e.Detect, Cache: e.Origin}
 }
 
 // digestFor is the blob digest remembered for a layer with no descriptor.
@@ -140,7 +174,21 @@ func (s *share) digestFor(diffID digest.Digest) digest.Digest {
 	if s.m == nil {
 		return ""
 	}
-	return s.m.cache.DigestFor(diffID, s.fp)
+	d, rej := s.m.cache.DigestFor(diffID, s.fp)
+	s.note(rej)
+	return d
+}
+
+// note keeps a rejected cache entry for the run's result, once.
+func (s *share) note(rej *layercache.Rejection) {
+	if rej == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !slices.Contains(s.rejected, *rej) {
+		s.rejected = append(s.rejected, *rej)
+	}
 }
 
 // put remembers a complete, problem-free result, and where its verified
@@ -162,7 +210,7 @@ func (s *share) hit(ref blobRef, prev *LayerResult, d digest.Digest) *LayerResul
 	s.m.mu.Lock()
 	s.m.Hits++
 	s.m.mu.Unlock()
-	return &LayerResult{Blob: ref.name, Digest: d, Summary: prev.Summary, Detect: prev.Detect}
+	return &LayerResult{Blob: ref.name, Digest: d, Summary: prev.Summary, Detect: prev.Detect, Cache: prev.Cache}
 }
 
 // offerAll registers, in one step, the copies of an input's blobs (by

@@ -1,66 +1,55 @@
 package scan
 
 import (
-	"compress/gzip"
+	"bytes"
 	"context"
-	"encoding/json"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/strata-forensics/strata/forensics/layercache"
 )
 
-// TestCacheFromAnOlderWalkIsNotReused: a cache entry written in format 2,
-// before a walk left eStargz metadata out of a layer's entries, holds a
-// Summary the current walk would not give; it is recomputed, not reused.
+// TestCacheFromAnOlderWalkIsNotReused: a cache entry of an older format
+// (format 2 was written before a walk left eStargz metadata out of a
+// layer's entries) holds a Summary the current walk would not give; even
+// authenticated under the right key, it is recomputed, not reused, and
+// named.
 func TestCacheFromAnOlderWalkIsNotReused(t *testing.T) {
 	eng := testEngine(t)
 	dir := t.TempDir()
-	cold, err := Run(context.Background(), planted, Options{Engine: eng, Memo: NewMemo(dir)})
+	cold, err := Run(context.Background(), planted, Options{Engine: eng, Memo: diskMemo(t, dir)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	cold.Close()
 	rewritten := 0
 	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".json.gz") {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".entry") {
 			return err
 		}
-		f, err := os.Open(p)
+		b, err := os.ReadFile(p)
 		if err != nil {
 			return err
 		}
-		zr, err := gzip.NewReader(f)
-		if err != nil {
-			f.Close()
-			return err
-		}
-		var c map[string]any
-		err = json.NewDecoder(zr).Decode(&c)
-		f.Close()
+		h, body, err := layercache.Decode(b, testCacheKey(t))
 		if err != nil {
 			return err
 		}
-		c["format"] = 2
-		out, err := os.Create(p)
-		if err != nil {
-			return err
-		}
-		zw := gzip.NewWriter(out)
-		if err := json.NewEncoder(zw).Encode(c); err != nil {
+		h.Format = 2
+		var out bytes.Buffer
+		if err := layercache.Encode(&out, testCacheKey(t), h, body); err != nil {
 			return err
 		}
 		rewritten++
-		if err := zw.Close(); err != nil {
-			return err
-		}
-		return out.Close()
+		return os.WriteFile(p, out.Bytes(), 0o644)
 	})
 	if err != nil || rewritten == 0 {
 		t.Fatalf("rewriting the cache: %v (%d entries)", err, rewritten)
 	}
-	warm := NewMemo(dir)
+	warm := diskMemo(t, dir)
 	res, err := Run(context.Background(), planted, Options{Engine: eng, Memo: warm})
 	if err != nil {
 		t.Fatal(err)
@@ -68,5 +57,8 @@ func TestCacheFromAnOlderWalkIsNotReused(t *testing.T) {
 	res.Close()
 	if warm.Hits != 0 {
 		t.Errorf("%d layers taken from format-2 cache entries", warm.Hits)
+	}
+	if res.Cache == nil || len(res.Cache.Rejected) == 0 || res.Cache.Rejected[0].Reason != layercache.OtherFormat {
+		t.Errorf("the format-2 entries are not named: %+v", res.Cache)
 	}
 }

@@ -1,12 +1,15 @@
 package scan
 
 import (
+	"bytes"
 	"context"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/strata-forensics/strata/forensics/layercache"
 )
 
 // A docker save layer.tar has no descriptor digest: the memo finds it by
@@ -23,7 +26,7 @@ func TestMemoReusesDigestlessLayersByDiffID(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, dir := range []string{"", t.TempDir()} {
-				memo := NewMemo(dir)
+				memo := diskMemo(t, dir)
 				first, err := Run(context.Background(), tc.input, Options{Engine: eng, Memo: memo})
 				if err != nil {
 					t.Fatal(err)
@@ -33,7 +36,7 @@ func TestMemoReusesDigestlessLayersByDiffID(t *testing.T) {
 					t.Fatalf("hits after the first input: %d", memo.Hits)
 				}
 				if dir != "" {
-					memo = NewMemo(dir) // a later run, through the cache folder
+					memo = diskMemo(t, dir) // a later run, through the cache folder
 				}
 				second, err := Run(context.Background(), copyFile(t, tc.input), Options{Engine: eng, Memo: memo})
 				if err != nil {
@@ -63,24 +66,37 @@ func TestMemoReusesDigestlessLayersByDiffID(t *testing.T) {
 func TestMemoDigestlessMismatchIsReadAgain(t *testing.T) {
 	eng := testEngine(t)
 	dir := t.TempDir()
-	first, err := Run(context.Background(), "../../fixtures/testdata/xz-planted.docker.tar", Options{Engine: eng, Memo: NewMemo(dir)})
+	first, err := Run(context.Background(), "../../fixtures/testdata/xz-planted.docker.tar", Options{Engine: eng, Memo: diskMemo(t, dir)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer first.Close()
-	// Remember a wrong digest for every diff_id: no blob can verify.
+	// Remember a wrong digest for every diff_id, in entries that
+	// authenticate: no blob can verify.
 	rewritten := 0
 	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !strings.Contains(filepath.ToSlash(p), "/diffid/") {
 			return err
 		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		h, _, err := layercache.Decode(b, testCacheKey(t))
+		if err != nil {
+			return err
+		}
+		var out bytes.Buffer
+		if err := layercache.Encode(&out, testCacheKey(t), h, []byte("sha256:0000000000000000000000000000000000000000000000000000000000000000")); err != nil {
+			return err
+		}
 		rewritten++
-		return os.WriteFile(p, []byte("sha256:0000000000000000000000000000000000000000000000000000000000000000"), 0o644)
+		return os.WriteFile(p, out.Bytes(), 0o644)
 	})
 	if err != nil || rewritten == 0 {
 		t.Fatalf("rewriting the diff_id entries: %v (%d)", err, rewritten)
 	}
-	memo := NewMemo(dir)
+	memo := diskMemo(t, dir)
 	second, err := Run(context.Background(), copyFile(t, "../../fixtures/testdata/xz-planted.docker.tar"), Options{Engine: eng, Memo: memo})
 	if err != nil {
 		t.Fatal(err)
@@ -88,6 +104,9 @@ func TestMemoDigestlessMismatchIsReadAgain(t *testing.T) {
 	defer second.Close()
 	if memo.Hits != 0 {
 		t.Fatalf("hits = %d with no matching blob", memo.Hits)
+	}
+	if second.Cache == nil || len(second.Cache.Rejected) != 0 {
+		t.Fatalf("authenticated entries naming another blob rejected: %+v", second.Cache)
 	}
 	if len(second.Findings) != len(first.Findings) || !second.Integrity().OK {
 		t.Fatalf("findings %d vs %d, integrity %v", len(second.Findings), len(first.Findings), second.Integrity())

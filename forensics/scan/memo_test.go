@@ -63,12 +63,12 @@ func TestMemoSharesLayersAcrossInputs(t *testing.T) {
 func TestCacheSurvivesRuns(t *testing.T) {
 	eng := testEngine(t)
 	dir := t.TempDir()
-	cold, err := Run(context.Background(), planted, Options{Engine: eng, Memo: NewMemo(dir)})
+	cold, err := Run(context.Background(), planted, Options{Engine: eng, Memo: diskMemo(t, dir)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	cold.Close()
-	warmMemo := NewMemo(dir)
+	warmMemo := diskMemo(t, dir)
 	warm, err := Run(context.Background(), planted, Options{Engine: eng, Memo: warmMemo})
 	if err != nil {
 		t.Fatal(err)
@@ -81,7 +81,7 @@ func TestCacheSurvivesRuns(t *testing.T) {
 		t.Fatalf("cached scan differs: %d findings vs %d", len(warm.Findings), len(cold.Findings))
 	}
 	// A cache from other rules is not reused.
-	other := NewMemo(dir)
+	other := diskMemo(t, dir)
 	res, err := Run(context.Background(), planted, Options{Memo: other})
 	if err != nil {
 		t.Fatal(err)

@@ -25,6 +25,7 @@ import (
 	"github.com/strata-forensics/strata/forensics/integrity"
 	"github.com/strata-forensics/strata/forensics/internal/sched"
 	"github.com/strata-forensics/strata/forensics/layer"
+	"github.com/strata-forensics/strata/forensics/layercache"
 	"github.com/strata-forensics/strata/forensics/rules"
 	"github.com/strata-forensics/strata/forensics/tree"
 )
@@ -111,6 +112,7 @@ type Result struct {
 	Ruleset  *rules.Info
 	Started  time.Time
 	Finished time.Time
+	Cache    *CacheUse // the cache folder the layers were looked up in; nil when none
 
 	archive *archive.Archive
 }
@@ -146,6 +148,9 @@ type LayerResult struct {
 	Summary  *layer.Summary // nil when the blob was absent
 	Detect   *detect.LayerResult
 	Problems []integrity.Problem
+	// Cache is the authenticated cache entry the results were taken
+	// from; nil when they were computed by this process.
+	Cache *layercache.Origin
 
 	overImage bool // the walk stopped at --max-image-bytes
 }
@@ -288,6 +293,7 @@ func (r *run) scan(ctx context.Context, path string) (*Result, error) {
 	}
 	res.Problems = dedupeProblems(res.Problems)
 	finding.Sort(res.Findings)
+	res.Cache = r.share.use()
 	res.Finished = now().UTC()
 	return res, nil
 }

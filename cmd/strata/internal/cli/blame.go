@@ -45,7 +45,7 @@ type blameChange struct {
 	CreatedBy string `json:"created_by"`
 }
 
-func newBlameCmd() *cobra.Command {
+func newBlameCmd(b Build) *cobra.Command {
 	var in inputFlags
 	var asJSON bool
 	cmd := &cobra.Command{
@@ -81,7 +81,7 @@ func newBlameCmd() *cobra.Command {
 			return verdictCode(res)
 		},
 	}
-	in.register(cmd)
+	in.register(cmd, b)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per path")
 	return cmd
 }

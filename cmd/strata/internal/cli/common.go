@@ -2,15 +2,19 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/strata-forensics/strata/forensics/detect"
 	"github.com/strata-forensics/strata/forensics/layer"
+	"github.com/strata-forensics/strata/forensics/layercache"
 	"github.com/strata-forensics/strata/forensics/printable"
 	"github.com/strata-forensics/strata/forensics/report"
 	"github.com/strata-forensics/strata/forensics/scan"
@@ -27,10 +31,17 @@ type inputFlags struct {
 	maxDepth        int
 	maxMember       int
 	cacheDir        string
+	cacheKey        string
 	memo            *scan.Memo // shared by every input of one command
+
+	build Build
+	cmd   *cobra.Command
+	now   func() time.Time // stamps cache entries; nil is time.Now
+	notes notices          // rejected cache entries, on stderr
 }
 
-func (f *inputFlags) register(cmd *cobra.Command) {
+func (f *inputFlags) register(cmd *cobra.Command, b Build) {
+	f.build, f.cmd = b, cmd
 	fl := cmd.Flags()
 	fl.StringArrayVar(&f.images, "image", nil, "only the image with this name, tag or (prefix of a) manifest or config digest; repeatable")
 	fl.StringVar(&f.platform, "platform", "", "only images for this platform, as os/arch[/variant]")
@@ -43,10 +54,11 @@ func (f *inputFlags) register(cmd *cobra.Command) {
 	fl.Float64Var(&f.limits.MaxRatio, "max-ratio", layer.DefaultLimits.MaxRatio, "highest decompression ratio accepted for a layer, or an input compressed as a whole (past 64 MiB)")
 	fl.IntVar(&f.maxDepth, "max-index-depth", 8, "deepest nesting of OCI indexes followed")
 	fl.IntVar(&f.maxMember, "max-members", 1_000_000, "most members indexed in an archive")
-	fl.StringVar(&f.cacheDir, "cache", "", "keep layer results in this folder, keyed by layer digest and ruleset, so rescans of shared layers skip decompression (digests are still verified)")
+	fl.StringVar(&f.cacheDir, "cache", "", "keep layer results in this `DIR`, keyed by layer digest and ruleset and authenticated with a key kept outside it, so rescans of shared layers skip decompression (digests are still verified)")
+	fl.StringVar(&f.cacheKey, "cache-key", "", "authenticate the --cache entries with the key in `FILE` (at least 32 bytes, mode 0600, not a link; shards share one), instead of the key created in the user's configuration folder")
 }
 
-func (f *inputFlags) options(eng *detect.Engine) scan.Options {
+func (f *inputFlags) options(eng *detect.Engine) (scan.Options, error) {
 	o := scan.Options{
 		Images:   f.images,
 		Platform: f.platform,
@@ -60,15 +72,120 @@ func (f *inputFlags) options(eng *detect.Engine) scan.Options {
 	o.Archive.MaxRatio = f.limits.MaxRatio
 	o.Image.MaxIndexDepth = f.maxDepth
 	if f.memo == nil {
-		f.memo = scan.NewMemo(f.cacheDir)
+		m, err := f.openMemo()
+		if err != nil {
+			return o, &exitError{code: exitUsage, err: err}
+		}
+		f.memo = m
 	}
 	o.Memo = f.memo
-	return o
+	return o, nil
+}
+
+// openMemo opens the memo every input of the command shares: with --cache,
+// over the folder, its entries authenticated with the --cache-key key or
+// the one kept in the user's configuration folder (created on first use).
+func (f *inputFlags) openMemo() (*scan.Memo, error) {
+	if f.cacheDir == "" {
+		if f.cacheKey != "" {
+			return nil, errors.New("--cache-key: only with --cache DIR")
+		}
+		return scan.NewMemo(""), nil
+	}
+	var key *layercache.Key
+	var err error
+	if f.cacheKey != "" {
+		key, err = layercache.LoadKey(f.cacheKey)
+	} else {
+		var p string
+		if p, err = layercache.DefaultKeyPath(); err == nil {
+			key, err = layercache.LoadOrCreateKey(p)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("--cache %s: %w", f.cacheDir, err)
+	}
+	f.notes.w = f.cmd.ErrOrStderr()
+	m, err := scan.OpenMemo(layercache.Config{Dir: f.cacheDir, Key: key, ToolVersion: toolVersion(f.build), Now: f.now, Rejected: f.notes.rejected})
+	if err != nil {
+		return nil, fmt.Errorf("--cache %s: %w", f.cacheDir, err)
+	}
+	return m, nil
+}
+
+// toolVersion names the build in cache entries: its version, and its
+// commit when known, so that two development builds do not take each
+// other's results.
+func toolVersion(b Build) string {
+	if b.Commit == "" || b.Commit == "unknown" {
+		return b.Version
+	}
+	return b.Version + " (" + b.Commit + ")"
+}
+
+// notices writes what the cache rejected on stderr as it happens: above
+// the progress line when one is drawn, or, while a full-screen program
+// owns the terminal (held), once it is done.
+type notices struct {
+	mu    sync.Mutex
+	w     io.Writer
+	prog  *progress // set while a progress line is drawn
+	held  bool
+	lines []string
+}
+
+// rejected is layercache.Config.Rejected.
+func (n *notices) rejected(r layercache.Rejection) {
+	n.say("strata: cache: rejected the entry of " + printable.String(r.String()) + "; its results are computed again")
+}
+
+func (n *notices) say(line string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	switch {
+	case n.held:
+		n.lines = append(n.lines, line)
+	case n.prog != nil:
+		n.prog.note(line)
+	case n.w != nil:
+		fmt.Fprintln(n.w, line)
+	}
+}
+
+// hold keeps the lines until release writes them.
+func (n *notices) hold() {
+	n.mu.Lock()
+	n.held = true
+	n.mu.Unlock()
+}
+
+func (n *notices) release() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.held = false
+	for _, l := range n.lines {
+		if n.w != nil {
+			fmt.Fprintln(n.w, l)
+		}
+	}
+	n.lines = nil
+}
+
+// drawOver makes the lines go above the progress line p (nil: straight to
+// stderr).
+func (n *notices) drawOver(p *progress) {
+	n.mu.Lock()
+	n.prog = p
+	n.mu.Unlock()
 }
 
 // open scans one input; an unusable input is exit code 2.
 func (f *inputFlags) open(ctx context.Context, path string, eng *detect.Engine) (*scan.Result, error) {
-	res, err := scan.Run(ctx, path, f.options(eng))
+	opts, err := f.options(eng)
+	if err != nil {
+		return nil, err
+	}
+	res, err := scan.Run(ctx, path, opts)
 	if err != nil {
 		return nil, &exitError{code: exitUsage, err: err}
 	}

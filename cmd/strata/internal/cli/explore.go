@@ -25,7 +25,7 @@ type exploreFlags struct {
 	detectFlags // --rules, --deep
 }
 
-func newExploreCmd() *cobra.Command {
+func newExploreCmd(b Build) *cobra.Command {
 	var f exploreFlags
 	cmd := &cobra.Command{
 		Use:     "explore [flags] ARCHIVE",
@@ -47,7 +47,7 @@ NO_COLOR gives a monochrome view.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error { return runExplore(cmd, &f, args[0]) },
 	}
-	f.in.register(cmd)
+	f.in.register(cmd, b)
 	f.detectFlags.register(cmd, "search every ELF file for the byte signatures, not only liblzma (slower)")
 	return cmd
 }
@@ -68,7 +68,10 @@ func runExplore(cmd *cobra.Command, f *exploreFlags, input string) error {
 	defer cancel()
 	var res *scan.Result
 	load := func(ctx context.Context, progress func(app.Progress)) (*app.Session, error) {
-		opts := f.in.options(eng)
+		opts, err := f.in.options(eng)
+		if err != nil {
+			return nil, err
+		}
 		opts.Progress = func(p scan.Progress) {
 			progress(app.Progress{LayersDone: p.LayersDone, Layers: p.Layers, Bytes: p.Bytes, TotalBytes: p.TotalBytes, Indexing: p.Indexing})
 		}
@@ -80,6 +83,10 @@ func runExplore(cmd *cobra.Command, f *exploreFlags, input string) error {
 		return session(r), nil
 	}
 	m := app.New(ctx, load, app.Options{Styles: st, Keys: keys.Default()})
+	// The explorer owns the screen: what the cache rejected is said
+	// once it is left.
+	f.in.notes.hold()
+	defer f.in.notes.release()
 	_, err = tea.NewProgram(m, tea.WithContext(ctx)).Run()
 	cancel()
 	if res != nil {

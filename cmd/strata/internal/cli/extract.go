@@ -9,7 +9,7 @@ import (
 	"github.com/strata-forensics/strata/forensics/printable"
 )
 
-func newExtractCmd() *cobra.Command {
+func newExtractCmd(b Build) *cobra.Command {
 	var in inputFlags
 	var dest string
 	var layerN int
@@ -49,7 +49,7 @@ never overwritten without --force. Written files are never executable.`,
 			return verdictCode(res)
 		},
 	}
-	in.register(cmd)
+	in.register(cmd, b)
 	cmd.Flags().StringVarP(&dest, "output", "o", "", "folder to write into (created if missing)")
 	cmd.Flags().IntVar(&layerN, "layer", -1, "take the file as it stands after layer N")
 	cmd.Flags().BoolVar(&force, "force", false, "overwrite an existing file")

@@ -14,7 +14,7 @@ import (
 	"github.com/strata-forensics/strata/forensics/report"
 )
 
-func newInspectCmd() *cobra.Command {
+func newInspectCmd(b Build) *cobra.Command {
 	var in inputFlags
 	var asJSON bool
 	cmd := &cobra.Command{
@@ -82,7 +82,7 @@ digest and every layer against the config's diff_ids.`,
 			return verdictCode(res)
 		},
 	}
-	in.register(cmd)
+	in.register(cmd, b)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON (see docs/commands.md, strata inspect)")
 	return cmd
 }

@@ -62,7 +62,7 @@ func record(img string, n *tree.Node, e *layer.Entry) lsRecord {
 	return r
 }
 
-func newLsCmd() *cobra.Command {
+func newLsCmd(b Build) *cobra.Command {
 	var in inputFlags
 	var asJSON, deleted, allLayers bool
 	var layerN int
@@ -136,7 +136,7 @@ content that ships in the archive but is absent from the final filesystem.`,
 			return verdictCode(res)
 		},
 	}
-	in.register(cmd)
+	in.register(cmd, b)
 	fl := cmd.Flags()
 	fl.BoolVar(&asJSON, "json", false, "print JSON Lines, one object per path")
 	fl.BoolVar(&deleted, "deleted", false, "list paths absent from the final filesystem (deleted or replaced) instead")

@@ -194,8 +194,12 @@ func pfPlainMarkdown(s string) string {
 func pfWords(t *testing.T, path string) (string, bool) {
 	t.Helper()
 	var in inputFlags
-	in.register(&cobra.Command{})
-	res, err := scan.Run(t.Context(), path, in.options(nil))
+	in.register(&cobra.Command{}, testBuild)
+	opts, err := in.options(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := scan.Run(t.Context(), path, opts)
 	if err != nil {
 		t.Errorf("scan.Run: %v", err)
 		return "", false
@@ -618,7 +622,7 @@ func pfGenuine(t *testing.T, f pfFixture) int {
 func pfExplore(t *testing.T, path string, want []string) {
 	t.Helper()
 	var f exploreFlags
-	f.in.register(&cobra.Command{})
+	f.in.register(&cobra.Command{}, testBuild)
 	set, err := rules.Load(f.rules...)
 	if err != nil {
 		t.Fatal(err)
@@ -639,7 +643,10 @@ func pfExplore(t *testing.T, path string, want []string) {
 		}
 	}()
 	load := func(ctx context.Context, progress func(app.Progress)) (*app.Session, error) {
-		opts := f.in.options(eng)
+		opts, err := f.in.options(eng)
+		if err != nil {
+			return nil, err
+		}
 		opts.Progress = func(p scan.Progress) {
 			progress(app.Progress{LayersDone: p.LayersDone, Layers: p.Layers, Bytes: p.Bytes, TotalBytes: p.TotalBytes, Indexing: p.Indexing})
 		}

@@ -24,6 +24,7 @@ type progress struct {
 	starts map[string]time.Time // when each input began
 	read   map[string]bool      // inputs whose layers are all read
 	width  int                  // length of the last line drawn, to blank it
+	last   string               // the last line drawn, to draw again under a note
 }
 
 func newProgress(w io.Writer, now func() time.Time, inputs int) *progress {
@@ -58,6 +59,7 @@ func (p *progress) done() {
 		fmt.Fprintf(p.w, "\r%s\r", strings.Repeat(" ", p.width))
 		p.width = 0
 	}
+	p.last = ""
 }
 
 func (p *progress) draw(line string) {
@@ -66,7 +68,23 @@ func (p *progress) draw(line string) {
 		pad = strings.Repeat(" ", n)
 	}
 	fmt.Fprintf(p.w, "\r%s%s", line, pad)
-	p.width = len(line)
+	p.width, p.last = len(line), line
+}
+
+// note writes a line of its own above the status line, which is drawn
+// again below it.
+func (p *progress) note(line string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pad := ""
+	if n := p.width - len(line); n > 0 {
+		pad = strings.Repeat(" ", n)
+	}
+	fmt.Fprintf(p.w, "\r%s%s\n", line, pad)
+	p.width = 0
+	if p.last != "" {
+		p.draw(p.last)
+	}
 }
 
 // progressLine formats one status line; the rate and time left come from

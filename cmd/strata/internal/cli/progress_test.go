@@ -80,3 +80,34 @@ func TestProgressFleet(t *testing.T) {
 		}
 	}
 }
+
+// A note (a rejected cache entry) goes on a line of its own above the
+// status line, which is drawn again below it; held notes wait for release.
+func TestProgressNote(t *testing.T) {
+	var buf bytes.Buffer
+	clock := time.Date(2024, 3, 29, 0, 0, 0, 0, time.UTC)
+	p := newProgress(&buf, func() time.Time { return clock }, 1)
+	var n notices
+	n.w = &buf
+	n.drawOver(p)
+	p.update(scan.Progress{Input: "image.tar", Layers: 2, TotalBytes: 2048})
+	n.say("strata: cache: rejected")
+	want := "\rimage.tar: layer 0 of 2, 0 B of 2.0 KiB\rstrata: cache: rejected" + strings.Repeat(" ", len("image.tar: layer 0 of 2, 0 B of 2.0 KiB")-len("strata: cache: rejected")) +
+		"\n\rimage.tar: layer 0 of 2, 0 B of 2.0 KiB"
+	if buf.String() != want {
+		t.Errorf("got  %q\nwant %q", buf.String(), want)
+	}
+	n.drawOver(nil)
+	p.done()
+	buf.Reset()
+	n.hold()
+	n.say("held")
+	if buf.Len() != 0 {
+		t.Errorf("a held note written: %q", buf.String())
+	}
+	n.release()
+	n.say("after")
+	if buf.String() != "held\nafter\n" {
+		t.Errorf("released: %q", buf.String())
+	}
+}

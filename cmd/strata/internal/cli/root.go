@@ -78,12 +78,12 @@ findings; 2 unusable input or usage error.`,
 	// scan, explore; then the rules and the build. --help lists them
 	// alphabetically.
 	root.AddCommand(
-		newInspectCmd(),
-		newLsCmd(),
-		newBlameCmd(),
-		newExtractCmd(),
+		newInspectCmd(b),
+		newLsCmd(b),
+		newBlameCmd(b),
+		newExtractCmd(b),
 		newScanCmd(b),
-		newExploreCmd(),
+		newExploreCmd(b),
 		newRulesCmd(),
 		newVersionCmd(b),
 	)

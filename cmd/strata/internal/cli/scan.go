@@ -50,10 +50,15 @@ An ARCHIVE may be a folder of archives: each is scanned with the same rules,
 and the report covers them all.
 
 Formats: text (default), json (strata.report/v1), sarif (SARIF 2.1.0),
-markdown and html (one self-contained file each). --evidence DIR writes every
-format, a copy of each matched file named by its sha256 and a SHA256SUMS into
-DIR, which must be empty or absent. SOURCE_DATE_EPOCH (seconds) fixes the
-scan's timestamps, so that reports are byte-for-byte reproducible.
+markdown and html (one self-contained file each), openvex (an OpenVEX 0.2.0
+statement per image on CVE-2024-3094: affected, fixed, not_affected or
+under_investigation, for grype, trivy and other VEX consumers) and cyclonedx
+(a CycloneDX 1.6 BOM of every package read, each with the layer that
+installed it, and the findings as vulnerabilities). --evidence DIR writes the
+json, sarif, markdown and html reports, a copy of each matched file named by
+its sha256 and a SHA256SUMS into DIR, which must be empty or absent.
+SOURCE_DATE_EPOCH (seconds) fixes the scan's timestamps, so that reports
+are byte-for-byte reproducible.
 
 Exit codes: 0 no findings and integrity verified; 1 findings or integrity
 problems; 2 unusable input or usage error. --fail-on SEVERITY leaves findings
@@ -63,6 +68,8 @@ problems always give 1.`,
   strata scan --format html -o report.html --examiner "J. Doe" --case IR-42 image.tar.gz
   strata scan --format sarif -o strata.sarif --rules incident.rules.json archives/
   strata scan --evidence case-42/ image.tar
+  strata scan --format openvex -o image.openvex.json image.tar
+  strata scan --format cyclonedx -o image.cdx.json image.tar
   strata scan --fail-on high --format sarif -o strata.sarif archives/`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if f.printSchema {
@@ -75,9 +82,9 @@ problems always give 1.`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error { return runScan(cmd, b, &f, args) },
 	}
-	f.in.register(cmd)
+	f.in.register(cmd, b)
 	fl := cmd.Flags()
-	fl.StringVar(&f.format, "format", "text", "report format: text, json, sarif, markdown or html")
+	fl.StringVar(&f.format, "format", "text", "report format: text, json, sarif, markdown, html, openvex or cyclonedx")
 	fl.StringVar(&f.failOn, "fail-on", "info", "exit code 1 only for findings of at least `SEVERITY` (info, low, medium, high, critical); integrity problems always give 1")
 	fl.BoolVar(&f.asJSON, "json", false, "same as --format json")
 	fl.StringVarP(&f.output, "output", "o", "", "write the report to `FILE` instead of standard output")
@@ -135,12 +142,17 @@ func runScan(cmd *cobra.Command, b Build, f *scanFlags, args []string) error {
 		return &exitError{code: exitUsage, err: err}
 	}
 
-	opts := f.in.options(eng)
+	f.in.now = now // cache entries made by this scan are stamped as its report is
+	opts, err := f.in.options(eng)
+	if err != nil {
+		return err
+	}
 	opts.Now = now
 	var prog *progress
 	if !f.quiet && isTerminal(errOut) {
 		prog = newProgress(errOut, time.Now, len(inputs))
 		opts.Progress = prog.update
+		f.in.notes.drawOver(prog)
 	}
 
 	meta := report.Meta{Tool: "strata", Version: b.Version, Commit: b.Commit, GoVersion: runtime.Version(),
@@ -175,6 +187,7 @@ func runScan(cmd *cobra.Command, b Build, f *scanFlags, args []string) error {
 		open = append(open, o.Result)
 	})
 	if prog != nil {
+		f.in.notes.drawOver(nil)
 		prog.done()
 	}
 	if cmd.Context().Err() != nil {

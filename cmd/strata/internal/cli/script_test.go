@@ -1,10 +1,15 @@
 package cli
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
+	"encoding/json"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -51,6 +56,75 @@ func TestScript(t *testing.T) {
 				b[off] ^= 1
 				ts.Check(os.WriteFile(p, b, 0o644))
 			},
+			// dropfinding DIR does what an intruder with write access
+			// to a cache folder, but not its key, can: in every layer
+			// entry that holds findings, drop the first, leaving the
+			// MAC as it was.
+			"dropfinding": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) != 1 {
+					ts.Fatalf("usage: dropfinding DIR")
+				}
+				n := 0
+				ts.Check(filepath.WalkDir(ts.MkAbs(args[0]), func(p string, d fs.DirEntry, err error) error {
+					if err != nil || d.IsDir() || !strings.HasSuffix(p, ".entry") {
+						return err
+					}
+					b, err := os.ReadFile(p)
+					if err != nil {
+						return err
+					}
+					if edited, ok := dropFinding(b); ok {
+						n++
+						return os.WriteFile(p, edited, 0o644)
+					}
+					return nil
+				}))
+				if n == 0 {
+					ts.Fatalf("no entry holding a finding in %s", args[0])
+				}
+			},
 		},
 	})
+}
+
+// dropFinding edits a cache entry as a text editor would: the header line,
+// the gzip JSON body with its first finding dropped, the old MAC line.
+func dropFinding(b []byte) ([]byte, bool) {
+	lines := bytes.SplitN(b, []byte("\n"), 3) // magic, header, body+mac
+	mac := bytes.LastIndex(b, []byte("mac hmac-sha256 "))
+	if len(lines) != 3 || mac < 0 {
+		return nil, false
+	}
+	var h map[string]any
+	if json.Unmarshal(lines[1], &h) != nil || h["kind"] != "layer" {
+		return nil, false
+	}
+	bodyStart := len(lines[0]) + len(lines[1]) + 2
+	zr, err := gzip.NewReader(bytes.NewReader(b[bodyStart:mac]))
+	if err != nil {
+		return nil, false
+	}
+	var body map[string]map[string]any
+	if json.NewDecoder(zr).Decode(&body) != nil {
+		return nil, false
+	}
+	fs, _ := body["detect"]["findings"].([]any)
+	if len(fs) == 0 {
+		return nil, false
+	}
+	body["detect"]["findings"] = fs[1:]
+	var zb bytes.Buffer
+	zw := gzip.NewWriter(&zb)
+	json.NewEncoder(zw).Encode(body)
+	zw.Close()
+	h["body_size"] = zb.Len()
+	hb, _ := json.Marshal(h)
+	var out bytes.Buffer
+	out.Write(lines[0])
+	out.WriteByte('\n')
+	out.Write(hb)
+	out.WriteByte('\n')
+	out.Write(zb.Bytes())
+	out.Write(b[mac:])
+	return out.Bytes(), true
 }
