@@ -24,7 +24,7 @@ import (
 var ErrNotEmpty = errors.New("evidence folder is not empty")
 
 // EvidenceFormats are the reports an evidence folder holds by default.
-var EvidenceFormats = []Format{JSON, SARIF, Markdown, HTML}
+var EvidenceFormats = []Format{JSON, SARIF, Markdown, HTML, OpenVEX, CycloneDX}
 
 // WriteEvidence writes an evidence folder: report.<ext> in each format (all
 // of EvidenceFormats when none is given), files/<sha256> holding the bytes of

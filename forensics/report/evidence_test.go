@@ -80,7 +80,7 @@ func TestWriteEvidence(t *testing.T) {
 		"files/" + sha(fileBytes["/opt/old/liblzma.so.5.6.0"]),
 		"files/" + sha(fileBytes["/usr/lib/x86_64-linux-gnu/liblzma.so.5.6.1"]),
 		"files/" + sha(fileBytes["/var/lib/dpkg/status"]),
-		"report.html", "report.json", "report.md", "report.sarif"}
+		"report.cdx.json", "report.html", "report.json", "report.md", "report.openvex.json", "report.sarif"}
 	sort.Strings(want)
 	got := listDir(t, dir)
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
