@@ -1,6 +1,7 @@
 // Package archive opens an input as found on disk (a docker save tarball, an
 // OCI image-layout folder or an OCI archive, optionally compressed as a
-// whole) and gives read-only access to its members by name. It indexes a tar
+// whole; or a root filesystem, see RootFS) and gives read-only access to
+// its members by name. It indexes a tar
 // once and reads members in place; it never unpacks to disk unless asked to
 // with a temporary folder, and never writes to the input.
 package archive
@@ -28,6 +29,11 @@ const (
 	DockerArchive Format = "docker-archive" // docker save, legacy or Docker 25+ (OCI inside)
 	OCILayout     Format = "oci-layout"     // an OCI image-layout folder
 	OCIArchive    Format = "oci-archive"    // a tar of an OCI image layout
+	// A root filesystem, read as one image of one layer with no history
+	// (see RootFS): a tar of one (docker export), compressed or not, or a
+	// folder holding one.
+	RootfsTar Format = "rootfs-tar"
+	RootfsDir Format = "rootfs-dir"
 )
 
 // ErrNotAFile is returned for a pipe, a socket or a device: an input is a
@@ -108,6 +114,9 @@ type Archive struct {
 
 	links map[string]string // link member -> target member, resolved after indexing
 
+	signs  rootfsSigns  // what tells a root filesystem, gathered while indexing
+	rootfs *rootfsInput // set when the input is a root filesystem
+
 	// An uncompressed tar's sha256 is computed by a reader of its own while
 	// the members are read; Wait collects it into Info.
 	hashing   chan struct{} // closed when the background hash is done; nil when none
@@ -150,7 +159,7 @@ func Open(ctx context.Context, p string, opts Options) (*Archive, error) {
 	}
 	a := &Archive{Info: Info{Path: p}, members: map[string]*Member{}}
 	if st.IsDir() {
-		err = a.openDir(p, opts)
+		err = a.openDir(ctx, p, opts)
 	} else {
 		err = a.openFile(ctx, p, opts)
 	}
@@ -200,6 +209,10 @@ func (a *Archive) detect() error {
 	hasLayout := a.members["oci-layout"] != nil && a.members["index.json"] != nil
 	hasManifest := a.members["manifest.json"] != nil
 	switch {
+	case a.rootfs != nil:
+		// A folder holding a root filesystem, told at its top.
+	case a.dir == nil && a.members["oci-layout"] == nil && a.members["index.json"] == nil && !hasManifest && a.signs.rootfs():
+		return a.becomeRootfsTar()
 	case a.dir != nil && hasLayout:
 		a.Info.Format, a.Info.OCI = OCILayout, true
 	case a.dir != nil && hasManifest:
@@ -294,6 +307,8 @@ func (a *Archive) Open(name string) (io.ReadCloser, error) {
 		return nil, fmt.Errorf("%s: %w", name, ErrNotExist)
 	}
 	switch {
+	case a.rootfs != nil && a.rootfs.dir != nil:
+		return a.rootfs.dir.open(), nil
 	case a.dir != nil:
 		return a.dir.Open(name)
 	case a.compressed:

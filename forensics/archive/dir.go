@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -12,13 +13,17 @@ import (
 )
 
 // openDir indexes the regular files below the folder p (links are never
-// followed) and hashes them for Info.SHA256.
-func (a *Archive) openDir(p string, opts Options) error {
+// followed) and hashes them for Info.SHA256; a folder holding a root
+// filesystem rather than an image is listed as one (openRootfsDir).
+func (a *Archive) openDir(ctx context.Context, p string, opts Options) error {
 	root, err := os.OpenRoot(p)
 	if err != nil {
 		return err
 	}
 	a.dir = root
+	if isRootfsDir(root) {
+		return a.openRootfsDir(ctx, p, opts)
+	}
 	a.Info.Format = OCILayout
 	var listing []string
 	var total int64

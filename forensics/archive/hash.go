@@ -78,9 +78,14 @@ func (a *Archive) StartHash(watchers ...RegionWatcher) bool {
 
 // Wait returns once the input's own sha256 is in Info.SHA256. For an
 // uncompressed tar it is computed while the members are read, and Wait
-// blocks until that reader is done; otherwise it is known when Open
-// returns. It must not run concurrently with other uses of Info.
+// blocks until that reader is done; for a root-filesystem folder it is
+// the sha256 of the tar synthesised from it, which a read of its layer
+// computes (else Wait reads it); otherwise it is known when Open returns.
+// It must not run concurrently with other uses of Info.
 func (a *Archive) Wait() error {
+	if a.rootfs != nil && a.rootfs.dir != nil {
+		return a.waitRootfsDir()
+	}
 	if a.hashing == nil {
 		return nil
 	}

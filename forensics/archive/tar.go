@@ -127,7 +127,7 @@ func (a *Archive) indexTar(ctx context.Context, p string, r io.Reader, opts Opti
 			return &FormatError{File: p, Offset: 0, Err: fmt.Errorf("%w: no tar header at its start", ErrUnknownFormat)}
 		}
 		if err == io.EOF {
-			if len(a.members) == 0 {
+			if len(a.members) == 0 && !a.signs.rootfs() {
 				return &FormatError{File: p, Offset: start, Err: errors.New("empty or not a tar archive")}
 			}
 			return nil
@@ -143,6 +143,7 @@ func (a *Archive) indexTar(ctx context.Context, p string, r io.Reader, opts Opti
 		if len(a.members) >= opts.MaxMembers {
 			return &FormatError{File: p, Offset: start, Err: fmt.Errorf("more than %d members (raise with --max-members)", opts.MaxMembers)}
 		}
+		a.signs.see(h.Name, h.Typeflag)
 		if h.Typeflag != tar.TypeReg {
 			if h.Typeflag == tar.TypeSymlink || h.Typeflag == tar.TypeLink {
 				a.link(h)

@@ -35,13 +35,18 @@ var ErrNoImages = errors.New("no readable index.json or manifest.json")
 // manifest and config is read through a verifying reader; whatever is wrong
 // becomes an integrity.Problem and Load goes on with what is still
 // readable. Layer blobs are not read here: the scan verifies them while it
-// streams them. Load returns an error only when the input is unusable.
+// streams them. Load returns an error only when the input is unusable. A
+// root filesystem (a docker export, a folder: archive.RootFS) is one image
+// of one layer with no config and no history, and a record saying so.
 func Load(ctx context.Context, src Source, opts Options) ([]*Image, []integrity.Problem, error) {
 	if opts.MaxIndexDepth <= 0 {
 		opts.MaxIndexDepth = 8
 	}
 	if opts.MaxJSON <= 0 {
 		opts.MaxJSON = 16 << 20
+	}
+	if imgs, problems, ok := loadRootFS(src); ok {
+		return imgs, problems, nil
 	}
 	l := &loader{
 		ctx:         ctx,

@@ -53,6 +53,15 @@ const (
 	// not a filesystem (an artifact, an attestation, a non-tar layer).
 	// Informational.
 	NotUnpacked Kind = "not-unpacked"
+	// Unverifiable is an input that carries nothing to check it against:
+	// a docker export or a root-filesystem folder has no manifest, no
+	// config and no digests (Reason NoLayerHistory). Informational: it is
+	// described as found, never said to be verified.
+	Unverifiable Kind = "unverifiable"
+	// Unreadable is a file or folder of a root-filesystem folder that
+	// could not be read (permissions, an I/O error, changed while it was
+	// listed): named, its bytes not examined.
+	Unreadable Kind = "unreadable"
 )
 
 // Reason says why a blob is absent, or which producer defect was read
@@ -91,6 +100,11 @@ const (
 	// labels plain tars +gzip; buildah#1589). Read by its magic bytes;
 	// its digest decides integrity.
 	CompressionMislabelled Reason = "compression-mislabelled"
+
+	// NoLayerHistory: a docker export or a root filesystem is one layer
+	// with no history, so which build step brought a file in cannot be
+	// known, and nothing came with it to verify its bytes against.
+	NoLayerHistory Reason = "no-layer-history"
 )
 
 // Problem is one record about a blob, naming it (a digest, or a member name
@@ -119,7 +133,7 @@ func (p Problem) String() string { return fmt.Sprintf("%s: %s: %s", p.Blob, p.Ki
 // and does not make the verdict fail.
 func (p Problem) Informational() bool {
 	switch p.Kind {
-	case Foreign, Absent, Unreferenced, Defect, NotUnpacked:
+	case Foreign, Absent, Unreferenced, Defect, NotUnpacked, Unverifiable:
 		return true
 	}
 	return false
@@ -133,7 +147,7 @@ func (p Problem) Class() string {
 		return "absent"
 	case Unreferenced:
 		return "unreferenced"
-	case Defect, NotUnpacked:
+	case Defect, NotUnpacked, Unverifiable:
 		return "note"
 	}
 	return "problem"
@@ -232,6 +246,8 @@ func (r Reason) Text() string {
 		return "Docker 25.0.0 layer order (moby#47150)"
 	case CompressionMislabelled:
 		return "media type and bytes disagree on compression"
+	case NoLayerHistory:
+		return "one layer, no history: unverifiable"
 	case Unknown, "":
 		return "no producer reason known"
 	}

@@ -28,6 +28,7 @@ type Coverage struct {
 	Notes        int `json:"notes"`
 
 	attestationsAbsent, otherAbsent, defects int
+	unverifiable                             bool // a root filesystem: nothing to verify
 }
 
 // Attachment is an attestation, signature or other artifact attached to an
@@ -74,6 +75,9 @@ func newCoverage(images []Image, r integrity.Report) Coverage {
 	for _, p := range r.Notes {
 		if p.Kind == integrity.Defect {
 			c.defects++
+		}
+		if p.Kind == integrity.Unverifiable {
+			c.unverifiable = true
 		}
 	}
 	seen := map[string]bool{}
@@ -126,6 +130,9 @@ func (c Coverage) Words() string {
 	}
 	if c.defects > 0 {
 		parts = append(parts, plural(c.defects, "producer defect")+" read around")
+	}
+	if c.unverifiable {
+		parts = append(parts, "unverifiable: one layer, no history (a docker export or a root filesystem)")
 	}
 	return strings.Join(parts, "; ")
 }

@@ -136,7 +136,7 @@ func (d *Document) WriteText(w io.Writer, o TextOptions) error {
 			}
 			status := strings.ToUpper(string(v.Status))
 			cw.line(o.paint(statusColor(v.Status), status) + "  " + o.fitTail(len(status)+2,
-				fmt.Sprintf("%s%s: %s; %s", oneLine(img.Ref), oneLine(plat), countFindings(v), integrityWords(v.Problems))))
+				fmt.Sprintf("%s%s: %s; %s", oneLine(img.Ref), oneLine(plat), countFindings(v), inputIntegrityWords(in, v.Problems))))
 		}
 		if len(in.Images) == 0 {
 			cw.line(fmt.Sprintf("%s  no image could be read; %s", o.paint(statusColor(in.Verdict.Status), strings.ToUpper(string(in.Verdict.Status))), integrityWords(in.Verdict.Problems)))
@@ -294,3 +294,17 @@ func orDash(s string) string {
 // name contains: control characters would let an image forge lines of the
 // report or drive the terminal. They are shown (^J, ^[), not dropped.
 func oneLine(s string) string { return printable.String(s) }
+
+// inputIntegrityWords is integrityWords for an image of in: an input that
+// carried nothing to verify (a docker export, a root-filesystem folder) is
+// never said to be verified.
+func inputIntegrityWords(in *Input, problems int) string {
+	if problems == 0 {
+		for _, p := range in.Integrity.Notes {
+			if p.Kind == integrity.Unverifiable {
+				return "integrity unverifiable (no layer history)"
+			}
+		}
+	}
+	return integrityWords(problems)
+}

@@ -31,6 +31,9 @@ type inputView struct {
 	Verdict   Verdict
 	N         int // 1-based, for headings
 	Images    []imageView
+	// Unverifiable: the input carried nothing to verify (a docker export,
+	// a root-filesystem folder); it is never said to be verified.
+	Unverifiable bool
 }
 
 type imageView struct {
@@ -74,6 +77,9 @@ func (d *Document) view() *view {
 	for i := range d.Inputs {
 		in := &d.Inputs[i]
 		iv := inputView{Input: in.Input, Integrity: in.Integrity, Coverage: in.Coverage.Words(), Verdict: in.Verdict, N: i + 1}
+		for _, p := range in.Integrity.Notes {
+			iv.Unverifiable = iv.Unverifiable || p.Kind == integrity.Unverifiable
+		}
 		for j := range in.Images {
 			img := in.Images[j]
 			imv := imageView{Image: img, N: j + 1, Verdict: in.ImageVerdict(&in.Images[j])}

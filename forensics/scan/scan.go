@@ -272,6 +272,7 @@ func (r *run) scan(ctx context.Context, path string) (*Result, error) {
 	}
 	for _, img := range imgs {
 		ir, problems := buildImage(img, layers, opts.Engine, bases)
+		describeRootFS(a, ir)
 		problems = append(problems, imageBytesProblem(ir, opts.maxImageBytes())...)
 		res.Images = append(res.Images, ir)
 		res.Findings = append(res.Findings, ir.Findings...)

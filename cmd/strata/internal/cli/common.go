@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/strata-forensics/strata/forensics/detect"
+	"github.com/strata-forensics/strata/forensics/integrity"
 	"github.com/strata-forensics/strata/forensics/layer"
 	"github.com/strata-forensics/strata/forensics/layercache"
 	"github.com/strata-forensics/strata/forensics/printable"
@@ -262,7 +263,9 @@ func problemsText(w io.Writer, res *scan.Result) {
 	if words != "" {
 		words = " — " + words
 	}
-	if rep.OK {
+	if rep.OK && unverifiable(rep) {
+		fmt.Fprintf(w, "integrity: ok (nothing carried a digest to verify)%s\n", printable.String(words))
+	} else if rep.OK {
 		fmt.Fprintf(w, "integrity: ok (every blob carried matches its digest)%s\n", printable.String(words))
 	} else {
 		fmt.Fprintf(w, "integrity: FAILED (%s)%s\n", plural(len(rep.Problems), "problem"), printable.String(words))
@@ -289,4 +292,15 @@ func plural(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// unverifiable reports whether the input carried nothing to verify (a
+// docker export, a root-filesystem folder).
+func unverifiable(r integrity.Report) bool {
+	for _, p := range r.Notes {
+		if p.Kind == integrity.Unverifiable {
+			return true
+		}
+	}
+	return false
 }

@@ -355,6 +355,9 @@ func expandInputs(args []string) ([]scanInput, []string, error) {
 // isLayoutDir reports whether p is an image folder rather than a folder of
 // archives: an OCI image layout, or an unpacked docker save.
 func isLayoutDir(p string) bool {
+	if archive.IsRootFSDir(p) {
+		return true // one root filesystem (a host's disk), not a folder of inputs
+	}
 	for _, marker := range []string{"oci-layout", "index.json", "manifest.json"} {
 		if _, err := os.Stat(filepath.Join(p, marker)); err == nil {
 			return true
