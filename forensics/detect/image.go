@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/strata-forensics/strata/forensics/finding"
 	"github.com/strata-forensics/strata/forensics/image"
 	"github.com/strata-forensics/strata/forensics/layer"
@@ -18,6 +20,10 @@ type ImageInput struct {
 	Image  *image.Image
 	Tree   *tree.Tree
 	Layers []*LayerResult // Layers[i] is layer i; nil when it was not read
+	// Digests[i] is layer i's digest as read (a legacy docker save's
+	// layer has none until then); when it is missing or empty, the
+	// image's own.
+	Digests []digest.Digest
 	// Anomalies[i] is what the walk of layer i noticed (layer.Summary):
 	// odd entries no ordinary build writes, reported as findings.
 	Anomalies [][]layer.Anomaly
@@ -54,6 +60,9 @@ func (e *Engine) Image(in ImageInput) []finding.Finding {
 }
 
 func layerDigest(in ImageInput, i int) string {
+	if i >= 0 && i < len(in.Digests) && in.Digests[i] != "" {
+		return in.Digests[i].String()
+	}
 	if in.Image == nil || i < 0 || i >= len(in.Image.Layers) || in.Image.Layers[i] == nil {
 		return ""
 	}

@@ -113,8 +113,4 @@ type Layer struct {
 	// EROFS, encrypted, in-toto): its blob was verified by Load and is
 	// never unpacked; Blob is empty.
 	Opaque bool `json:"opaque,omitempty"`
-
-	// Filled once the layer has been read.
-	UncompressedSize int64 `json:"uncompressed_size"`
-	Entries          int   `json:"entries"`
 }

@@ -148,7 +148,7 @@ func (m *matchedFiles) add(src Source) {
 			}
 			ld := f.LayerDigest
 			if from != f.Layer && from < len(si.Image.Layers) && si.Image.Layers[from] != nil {
-				ld = si.Image.Layers[from].Digest.String() // a hardlink's bytes sit lower
+				ld = si.LayerDigest(from).String() // a hardlink's bytes sit lower
 			}
 			c := &copied{sha256: e.SHA256, size: e.Size, input: src.Input.Path, image: ref, layer: from,
 				layerDigest: ld, path: e.Path, present: f.Present, rules: []string{f.Rule},

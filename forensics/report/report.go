@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/strata-forensics/strata/forensics/archive"
 	"github.com/strata-forensics/strata/forensics/finding"
 	"github.com/strata-forensics/strata/forensics/image"
@@ -235,8 +237,13 @@ type SourceImage struct {
 
 // SourceLayer is one layer of an image as read.
 type SourceLayer struct {
-	Blob    string         // the archive member read, "" when absent
-	Entries []*layer.Entry // the layer's own entries, in tar order; nil when not read
+	Blob string // the archive member read, "" when absent
+	// Digest is the layer's digest as read: a legacy docker save's layer
+	// has none before; "" leaves the image's own.
+	Digest           digest.Digest
+	UncompressedSize int64          // bytes of the layer's tar, once read
+	EntryCount       int            // how many entries the layer's tar holds, once read
+	Entries          []*layer.Entry // the layer's own entries, in tar order; nil when not read
 	// Cache says where the layer's results came from, when a cache
 	// folder was used; nil otherwise.
 	Cache *LayerCache
@@ -342,7 +349,7 @@ func newInput(src Source) Input {
 		if si.Image == nil {
 			continue
 		}
-		in.Images = append(in.Images, imageOf(si.Image))
+		in.Images = append(in.Images, imageOf(si))
 		setLayerCache(&in.Images[len(in.Images)-1], si.Layers)
 		var blobs []string
 		for _, l := range si.Layers {
@@ -362,7 +369,19 @@ func inputInfo(i archive.Info) InputInfo {
 	return InputInfo{Path: i.Path, Format: string(i.Format), Compression: string(i.Compression), SHA256: i.SHA256, Size: i.Size}
 }
 
-func imageOf(img *image.Image) Image {
+// LayerDigest is layer i's digest: as read, else as the image declares it.
+func (si SourceImage) LayerDigest(i int) digest.Digest {
+	if i >= 0 && i < len(si.Layers) && si.Layers[i].Digest != "" {
+		return si.Layers[i].Digest
+	}
+	if si.Image != nil && i >= 0 && i < len(si.Image.Layers) && si.Image.Layers[i] != nil {
+		return si.Image.Layers[i].Digest
+	}
+	return ""
+}
+
+func imageOf(si SourceImage) Image {
+	img := si.Image
 	out := Image{
 		Ref:            img.Ref(),
 		Names:          nonNil(img.Names),
@@ -384,10 +403,14 @@ func imageOf(img *image.Image) Image {
 		if l == nil {
 			continue
 		}
+		var read SourceLayer
+		if i < len(si.Layers) {
+			read = si.Layers[i]
+		}
 		// Findings name layers by position, so the position is the index.
 		out.Layers = append(out.Layers, Layer{
-			Index: i, Digest: l.Digest.String(), DiffID: l.DiffID.String(), MediaType: l.MediaType,
-			Size: l.Size, UncompressedSize: l.UncompressedSize, Entries: l.Entries, CreatedBy: l.CreatedBy,
+			Index: i, Digest: si.LayerDigest(i).String(), DiffID: l.DiffID.String(), MediaType: l.MediaType,
+			Size: l.Size, UncompressedSize: read.UncompressedSize, Entries: read.EntryCount, CreatedBy: l.CreatedBy,
 			Absent: l.Absent, Foreign: l.Foreign, Opaque: l.Opaque,
 		})
 	}

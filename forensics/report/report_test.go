@@ -51,13 +51,13 @@ func sampleSource(t testing.TB) Source {
 	created := t0.Add(-24 * time.Hour)
 	l0 := &image.Layer{Index: 0, Digest: digest.FromString("layer0"), DiffID: digest.FromString("diff0"),
 		MediaType: "application/vnd.oci.image.layer.v1.tar+gzip", Size: 1234, CreatedBy: "/bin/sh -c #(nop) ADD file:base in / ",
-		Blob: "blobs/sha256/" + digest.FromString("layer0").Encoded(), UncompressedSize: 4096, Entries: 2}
+		Blob: "blobs/sha256/" + digest.FromString("layer0").Encoded()}
 	l1 := &image.Layer{Index: 1, Digest: digest.FromString("layer1"), DiffID: digest.FromString("diff1"),
 		MediaType: "application/vnd.oci.image.layer.v1.tar+gzip", Size: 56789, CreatedBy: "RUN apt-get install -y xz-utils | tee /log",
-		Blob: "blobs/sha256/" + digest.FromString("layer1").Encoded(), UncompressedSize: 123456, Entries: 3}
+		Blob: "blobs/sha256/" + digest.FromString("layer1").Encoded()}
 	l2 := &image.Layer{Index: 2, Digest: digest.FromString("layer2"), DiffID: digest.FromString("diff2"),
 		MediaType: "application/vnd.oci.image.layer.v1.tar+gzip", Size: 321, CreatedBy: "RUN rm -rf /opt/old",
-		Blob: "blobs/sha256/" + digest.FromString("layer2").Encoded(), UncompressedSize: 2048, Entries: 1}
+		Blob: "blobs/sha256/" + digest.FromString("layer2").Encoded()}
 	img1 := &image.Image{Names: []string{"example/xz:planted", "example/xz:<latest>"}, Platform: "linux/amd64",
 		ManifestDigest: digest.FromString("manifest1"), ConfigDigest: digest.FromString("config1"), Created: &created,
 		Entrypoint: []string{"/usr/sbin/sshd", "-D"}, Layers: []*image.Layer{l0, l1, l2}}
@@ -66,22 +66,22 @@ func sampleSource(t testing.TB) Source {
 		ManifestDigest: digest.FromString("manifest2"), ConfigDigest: digest.FromString("config2"),
 		Cmd: []string{"bash"}, Layers: []*image.Layer{&l0b}}
 
-	read := func(l *image.Layer, es ...layer.Entry) SourceLayer {
+	read := func(l *image.Layer, size int64, count int, es ...layer.Entry) SourceLayer {
 		ps := make([]*layer.Entry, len(es))
 		for i := range es {
 			ps[i] = &es[i]
 		}
-		return SourceLayer{Blob: l.Blob, Entries: ps}
+		return SourceLayer{Blob: l.Blob, UncompressedSize: size, EntryCount: count, Entries: ps}
 	}
-	sl0 := read(l0,
+	sl0 := read(l0, 4096, 2,
 		layer.Entry{Path: "/etc", Type: layer.Dir, Mode: 0o755, Name: "etc/"},
 		fileEntry("/etc/os-release", 512))
-	sl1 := read(l1,
+	sl1 := read(l1, 123456, 3,
 		fileEntry("/usr/lib/x86_64-linux-gnu/liblzma.so.5.6.1", 1024),
 		fileEntry("/opt/old/liblzma.so.5.6.0", 2048),
 		fileEntry("/var/lib/dpkg/status", 3072),
 		fileEntry("/usr/bin/sshd", 4096))
-	sl2 := read(l2, layer.Entry{Path: "/opt/old", Type: layer.Whiteout, Name: "opt/.wh.old"})
+	sl2 := read(l2, 2048, 1, layer.Entry{Path: "/opt/old", Type: layer.Whiteout, Name: "opt/.wh.old"})
 
 	ref := img1.Ref()
 	fs := []finding.Finding{

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/strata-forensics/strata/forensics/compress"
 	"github.com/strata-forensics/strata/forensics/detect"
 	"github.com/strata-forensics/strata/forensics/image"
@@ -28,26 +30,25 @@ func buildImage(img *image.Image, layers map[string]*LayerResult, eng *detect.En
 		}
 		ir.Layers[i] = lr
 		sums[i] = lr.Summary
-		if l.Digest == "" {
-			l.Digest = lr.Digest
+		d := l.Digest
+		if d == "" {
+			d = lr.Digest // a legacy docker save's layer: known once read
 		}
 		if lr.Summary != nil && img.ManifestDigest != "" {
 			// A legacy docker save declares no media type: strata's own
 			// guess is nothing to disagree with.
-			if p, ok := mislabelled(l, lr.Summary.Compression); ok {
+			if p, ok := mislabelled(l, d, lr.Summary.Compression); ok {
 				problems = append(problems, p)
 				ir.LayerProblems[i] = append(ir.LayerProblems[i], p)
 			}
 		}
 		if lr.Summary != nil {
-			l.UncompressedSize = lr.Summary.UncompressedSize
-			l.Entries = len(lr.Summary.Entries)
 			if l.DiffID != "" && lr.Summary.DiffID != "" && l.DiffID != lr.Summary.DiffID {
 				cfg := "config"
 				if img.ConfigBlob != "" {
 					cfg = "config " + img.ConfigBlob + " (its name claims no digest: nothing verified it)"
 				}
-				p := integrity.Problem{Blob: l.Digest.String(), Kind: integrity.DiffIDMismatch,
+				p := integrity.Problem{Blob: d.String(), Kind: integrity.DiffIDMismatch,
 					Detail: fmt.Sprintf("layer %d of %s: uncompressed content hashes to %s, %s rootfs.diff_ids says %s", i, img.Ref(), lr.Summary.DiffID, cfg, l.DiffID)}
 				problems = append(problems, p)
 				ir.LayerProblems[i] = append(ir.LayerProblems[i], p)
@@ -63,7 +64,11 @@ func buildImage(img *image.Image, layers map[string]*LayerResult, eng *detect.En
 				anomalies[i] = s.Anomalies
 			}
 		}
-		ir.Findings = eng.Image(detect.ImageInput{Image: img, Tree: ir.Tree, Layers: dets, Anomalies: anomalies})
+		digests := make([]digest.Digest, len(img.Layers))
+		for i := range img.Layers {
+			digests[i] = ir.LayerDigest(i)
+		}
+		ir.Findings = eng.Image(detect.ImageInput{Image: img, Tree: ir.Tree, Layers: dets, Digests: digests, Anomalies: anomalies})
 	}
 	return ir, problems
 }
@@ -71,7 +76,7 @@ func buildImage(img *image.Image, layers map[string]*LayerResult, eng *detect.En
 // mislabelled notes a layer whose media type declares a compression its
 // bytes do not have (archive-quirks §11.7): read by its magic bytes, a
 // producer defect, not tampering: the digest decides integrity.
-func mislabelled(l *image.Layer, got compress.Format) (integrity.Problem, bool) {
+func mislabelled(l *image.Layer, d digest.Digest, got compress.Format) (integrity.Problem, bool) {
 	declared, known := declaredCompression(l.MediaType)
 	if !known || declared == got {
 		return integrity.Problem{}, false
@@ -82,7 +87,7 @@ func mislabelled(l *image.Layer, got compress.Format) (integrity.Problem, bool) 
 		}
 		return string(f)
 	}
-	return integrity.Problem{Blob: l.Digest.String(), Kind: integrity.Defect, Reason: integrity.CompressionMislabelled,
+	return integrity.Problem{Blob: d.String(), Kind: integrity.Defect, Reason: integrity.CompressionMislabelled,
 		Detail: fmt.Sprintf("layer %d: media type %s declares %s, its bytes are %s; read as its bytes are", l.Index, l.MediaType, say(declared), say(got))}, true
 }
 

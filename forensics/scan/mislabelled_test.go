@@ -24,7 +24,7 @@ func TestMislabelled(t *testing.T) {
 		{"application/vnd.docker.image.rootfs.diff.tar", compress.None, false},
 		{"application/vnd.example.unknown", compress.Bzip2, false}, // declares nothing known
 	} {
-		_, note := mislabelled(&image.Layer{MediaType: tc.mediaType}, tc.got)
+		_, note := mislabelled(&image.Layer{MediaType: tc.mediaType}, "", tc.got)
 		if note != tc.note {
 			t.Errorf("%s holding %q: note %v, want %v", tc.mediaType, tc.got, note, tc.note)
 		}

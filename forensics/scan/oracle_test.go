@@ -240,17 +240,17 @@ func compareDigests(t *testing.T, o oracleImage, ir *scan.ImageResult) {
 			t.Errorf("layer %d: strata's stream hash %v, diff_id %s", i, summaryDiffID(s), id)
 		}
 		switch {
-		case o.manifest == "" && ours.Digest == ours.DiffID:
+		case o.manifest == "" && ir.LayerDigest(i) == ours.DiffID:
 			// A docker-archive layer stored uncompressed: go-containerregistry
 			// reports the digest of its own gzip recompression, which is
 			// stored nowhere. Strata's digest is the stored bytes' hash,
 			// which must then be the diff_id.
-			if ours.Digest.String() != id.String() {
-				t.Errorf("layer %d stored uncompressed: strata digest %s, diff_id %s", i, ours.Digest, id)
+			if ir.LayerDigest(i).String() != id.String() {
+				t.Errorf("layer %d stored uncompressed: strata digest %s, diff_id %s", i, ir.LayerDigest(i), id)
 			}
 		default:
-			if d.String() != ours.Digest.String() {
-				t.Errorf("layer %d digest: go-containerregistry %s, strata %s", i, d, ours.Digest)
+			if d.String() != ir.LayerDigest(i).String() {
+				t.Errorf("layer %d digest: go-containerregistry %s, strata %s", i, d, ir.LayerDigest(i))
 			}
 		}
 	}

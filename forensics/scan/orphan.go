@@ -62,7 +62,6 @@ func orphanResults(imgs []*image.Image, layers map[string]*LayerResult, eng *det
 	said := map[string]string{}
 	for _, img := range imgs {
 		ir, _ := buildImage(img, layers, eng, nil)
-		l := img.Layers[0]
 		lr := ir.Layers[0]
 		ref := img.Ref()
 		id := strings.TrimPrefix(ref, orphanRef(""))
@@ -85,9 +84,6 @@ func orphanResults(imgs []*image.Image, layers map[string]*LayerResult, eng *det
 		}
 		for _, p := range lr.Problems {
 			parts = append(parts, string(p.Kind)+": "+p.Detail)
-		}
-		if l.Digest == "" && lr.Digest != "" {
-			parts = append(parts, "sha256 "+lr.Digest.String())
 		}
 		said[id] = strings.Join(parts, "; ")
 	}

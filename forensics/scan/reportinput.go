@@ -32,8 +32,11 @@ func (r *Result) ReportSource() report.Source {
 				continue
 			}
 			img.Layers[i].Blob = lr.Blob
+			img.Layers[i].Digest = ir.LayerDigest(i)
 			if lr.Summary != nil {
 				img.Layers[i].Entries = lr.Summary.Entries
+				img.Layers[i].UncompressedSize = lr.Summary.UncompressedSize
+				img.Layers[i].EntryCount = len(lr.Summary.Entries)
 			}
 		}
 		if r.Ruleset != nil {

@@ -293,16 +293,16 @@ func TestRootFilesystemInputs(t *testing.T) {
 			if img.Ref() != tc.name0 || img.Platform != "" || img.ConfigDigest != "" || img.ManifestDigest != "" || len(img.Layers) != 1 {
 				t.Errorf("image %q (%s), config %q, manifest %q, %d layers", img.Ref(), img.Platform, img.ConfigDigest, img.ManifestDigest, len(img.Layers))
 			}
-			l := img.Layers[0]
+			l, ld := img.Layers[0], ir.LayerDigest(0)
 			wantDiff := tc.diffID
 			if wantDiff == "" {
-				wantDiff = l.Digest.String()
+				wantDiff = ld.String()
 			}
-			if l.Digest.String() != "sha256:"+res.Input.SHA256 || l.DiffID.String() != wantDiff || l.CreatedBy != "" {
-				t.Errorf("layer digest %s, diff_id %s; input sha256 %s, want diff_id %s", l.Digest, l.DiffID, res.Input.SHA256, wantDiff)
+			if ld.String() != "sha256:"+res.Input.SHA256 || l.DiffID.String() != wantDiff || l.CreatedBy != "" {
+				t.Errorf("layer digest %s, diff_id %s; input sha256 %s, want diff_id %s", ld, l.DiffID, res.Input.SHA256, wantDiff)
 			}
-			if tc.format == archive.RootfsTar && tc.diffID == "" && l.Digest.String() != exportDigest {
-				t.Errorf("the export's layer digest %s is not its sha256 %s", l.Digest, exportDigest)
+			if tc.format == archive.RootfsTar && tc.diffID == "" && ld.String() != exportDigest {
+				t.Errorf("the export's layer digest %s is not its sha256 %s", ld, exportDigest)
 			}
 
 			// Integrity: informational only, and says why.

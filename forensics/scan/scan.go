@@ -130,6 +130,19 @@ type ImageResult struct {
 	LayerProblems [][]integrity.Problem
 }
 
+// LayerDigest is layer i's digest: the one its image declares, else, for
+// a legacy docker save's layer (whose digest is only known once read), the
+// digest of the blob as read; "" when neither is known.
+func (ir *ImageResult) LayerDigest(i int) digest.Digest {
+	if ir.Image != nil && i >= 0 && i < len(ir.Image.Layers) && ir.Image.Layers[i] != nil && ir.Image.Layers[i].Digest != "" {
+		return ir.Image.Layers[i].Digest
+	}
+	if i >= 0 && i < len(ir.Layers) && ir.Layers[i] != nil {
+		return ir.Layers[i].Digest
+	}
+	return ""
+}
+
 // LayerIntegrity is every problem of layer i as this image sees it: the
 // blob's own and the image's (a diff_id its config disagrees with).
 func (ir *ImageResult) LayerIntegrity(i int) []integrity.Problem {

@@ -159,6 +159,9 @@ func (m *Model) setImage(i int) {
 	rows := make([]layers.Layer, len(img.Image.Layers))
 	for li, l := range img.Image.Layers {
 		rows[li] = layers.Layer{Layer: l, Findings: layerFindings[li], Read: true}
+		if li < len(img.Layers) {
+			rows[li].Facts = img.Layers[li]
+		}
 		if li < len(img.LayerProblems) {
 			rows[li].Problems = img.LayerProblems[li]
 		}
@@ -166,7 +169,7 @@ func (m *Model) setImage(i int) {
 	m.layers = layers.New(rows, m.st)
 	m.tree = filetree.New(m.indexes[i], m.st)
 	m.findings = findings.New(img.Findings, m.st)
-	m.details = details.New(img.Image.Layers, m.st)
+	m.details = details.New(img.Image.Layers, img.Layers, m.st)
 	m.content = content.New(m.st)
 	m.viewing = false
 	m.layout()
@@ -181,7 +184,7 @@ func (m *Model) refreshDetails() { m.describe(m.focus) }
 func (m *Model) describe(s slot) {
 	if s == paneLayers {
 		if l, ok := m.layers.Layer(m.layers.Selected()); ok {
-			m.details.ShowLayer(l.Layer, l.Problems, l.Findings)
+			m.details.ShowLayer(l.Layer, l.Facts, l.Problems, l.Findings)
 			return
 		}
 	}

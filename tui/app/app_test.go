@@ -22,7 +22,7 @@ func loader(img *fake.Image) app.Loader {
 	return func(ctx context.Context, progress func(app.Progress)) (*app.Session, error) {
 		progress(app.Progress{LayersDone: 1, Layers: 3})
 		return &app.Session{Input: "xz.tar", Images: []app.Image{{
-			Image: img.Image, Tree: img.Tree, Findings: img.Findings, Content: img.Content,
+			Image: img.Image, Tree: img.Tree, Findings: img.Findings, Content: img.Content, Layers: img.Layers,
 		}}}, nil
 	}
 }
@@ -208,7 +208,7 @@ func TestLoadingScreens(t *testing.T) {
 			progress(p)
 		}
 		return &app.Session{Input: "xz.tar.gz", Images: []app.Image{{
-			Image: img.Image, Tree: img.Tree, Findings: img.Findings, Content: img.Content,
+			Image: img.Image, Tree: img.Tree, Findings: img.Findings, Content: img.Content, Layers: img.Layers,
 		}}}, nil
 	}
 	l := &latest{}

@@ -43,7 +43,7 @@ func (x *extractor) called() []extractCall {
 func extractLoader(img *fake.Image, ex app.Extractor) app.Loader {
 	return func(ctx context.Context, progress func(app.Progress)) (*app.Session, error) {
 		return &app.Session{Input: "xz.tar", Images: []app.Image{{
-			Image: img.Image, Tree: img.Tree, Findings: img.Findings, Content: img.Content, Extract: ex,
+			Image: img.Image, Tree: img.Tree, Findings: img.Findings, Content: img.Content, Layers: img.Layers, Extract: ex,
 		}}}, nil
 	}
 }

@@ -16,7 +16,7 @@ func TestImagesByPlatform(t *testing.T) {
 	load := func(ctx context.Context, progress func(app.Progress)) (*app.Session, error) {
 		var imgs []app.Image
 		for _, img := range []*fake.Image{amd, arm} {
-			imgs = append(imgs, app.Image{Image: img.Image, Tree: img.Tree, Findings: img.Findings, Content: img.Content})
+			imgs = append(imgs, app.Image{Image: img.Image, Tree: img.Tree, Findings: img.Findings, Content: img.Content, Layers: img.Layers})
 		}
 		return &app.Session{Input: "multi.oci", Images: imgs}, nil
 	}

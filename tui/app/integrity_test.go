@@ -20,7 +20,7 @@ func TestIntegrityDetails(t *testing.T) {
 	}
 	load := func(ctx context.Context, progress func(app.Progress)) (*app.Session, error) {
 		return &app.Session{Input: "xz.tar", Problems: problems, Images: []app.Image{{
-			Image: img.Image, Tree: img.Tree, Findings: img.Findings, Content: img.Content,
+			Image: img.Image, Tree: img.Tree, Findings: img.Findings, Content: img.Content, Layers: img.Layers,
 			LayerProblems: [][]integrity.Problem{problems[:1], nil, nil},
 		}}}, nil
 	}
@@ -50,7 +50,7 @@ func TestAbsentByDesignDetails(t *testing.T) {
 	cov := report.Coverage{Carried: []string{"linux/amd64"}, NotCarried: []string{"linux/arm64"}, Attachments: map[string]int{"attestation": 1}, Absent: 1, Unreferenced: 1}
 	load := func(ctx context.Context, progress func(app.Progress)) (*app.Session, error) {
 		return &app.Session{Input: "partial.tar", Problems: problems, Coverage: cov, Images: []app.Image{{
-			Image: img.Image, Tree: img.Tree, Findings: img.Findings, Content: img.Content,
+			Image: img.Image, Tree: img.Tree, Findings: img.Findings, Content: img.Content, Layers: img.Layers,
 		}}}, nil
 	}
 	s := startWith(t, 140, 40, load)

@@ -15,6 +15,7 @@ import (
 	"github.com/strata-forensics/strata/forensics/tree"
 	"github.com/strata-forensics/strata/tui/content"
 	"github.com/strata-forensics/strata/tui/filetree"
+	"github.com/strata-forensics/strata/tui/layers"
 )
 
 // Session is what the explorer shows: one scanned input. The command that
@@ -36,6 +37,9 @@ type Image struct {
 	Findings []finding.Finding
 	// LayerProblems holds each layer's integrity problems, by layer index.
 	LayerProblems [][]integrity.Problem
+	// Layers holds what reading each layer told (its digest as read, its
+	// unpacked size and entry count), by layer index.
+	Layers []layers.Facts
 	// Content reads file bytes from layer blobs; nil disables the viewer.
 	Content content.Opener
 	// Extract writes one file out through the safe extraction path; nil

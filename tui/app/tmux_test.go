@@ -56,7 +56,7 @@ func TestTmuxSmoke(t *testing.T) {
 		t.Fatal("the fixture has no liblzma.so.5.6.1")
 	}
 	intro := ir.Tree.Node(lib).Introduced()
-	_, hex, _ := strings.Cut(string(ir.Image.Layers[intro].Digest), ":")
+	_, hex, _ := strings.Cut(string(ir.LayerDigest(intro)), ":")
 	short := hex[:12]
 
 	socket := fmt.Sprintf("strata-smoke-%d", os.Getpid())

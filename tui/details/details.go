@@ -21,6 +21,7 @@ import (
 	"github.com/strata-forensics/strata/tui/internal/scroll"
 	"github.com/strata-forensics/strata/tui/internal/text"
 	"github.com/strata-forensics/strata/tui/keys"
+	"github.com/strata-forensics/strata/tui/layers"
 	"github.com/strata-forensics/strata/tui/styles"
 )
 
@@ -36,6 +37,7 @@ func DefaultKeyMap() KeyMap { return KeyMap{Nav: keys.DefaultNav()} }
 type Model struct {
 	KeyMap  KeyMap
 	layers  []*image.Layer
+	facts   []layers.Facts
 	lines   []string
 	path    string
 	title   string
@@ -47,9 +49,19 @@ type Model struct {
 
 var _ pane.Model[Model] = (*Model)(nil)
 
-// New returns an empty detail pane for an image's layers.
-func New(ls []*image.Layer, st *styles.Styles) Model {
-	return Model{KeyMap: DefaultKeyMap(), layers: ls, st: st}
+// New returns an empty detail pane for an image's layers, with what
+// reading each told (facts, by layer index).
+func New(ls []*image.Layer, facts []layers.Facts, st *styles.Styles) Model {
+	return Model{KeyMap: DefaultKeyMap(), layers: ls, facts: facts, st: st}
+}
+
+// digestOf is layer i's digest: as read, else as its image declares it.
+func (m *Model) digestOf(i int) string {
+	var f layers.Facts
+	if i < len(m.facts) {
+		f = m.facts[i]
+	}
+	return string(f.DigestOf(m.layers[i]))
 }
 
 // Show describes node n (nil clears the pane) with the findings on its
@@ -71,7 +83,7 @@ func (m *Model) Show(n *tree.Node, fs []finding.Finding) {
 
 // ShowLayer describes a layer: every identifier in full, its integrity
 // problems and its whole created_by, which the layers pane shortens.
-func (m *Model) ShowLayer(l *image.Layer, problems []integrity.Problem, findings int) {
+func (m *Model) ShowLayer(l *image.Layer, f layers.Facts, problems []integrity.Problem, findings int) {
 	key := fmt.Sprintf("layer %d", l.Index)
 	if key != m.path {
 		m.cur.To(0)
@@ -79,11 +91,11 @@ func (m *Model) ShowLayer(l *image.Layer, problems []integrity.Problem, findings
 	m.path, m.title = key, "Layer"
 	w := max(m.width-2, 20)
 	lines := []string{fmt.Sprintf("Layer %d", l.Index), "digest:"}
-	lines = append(lines, wrap(string(l.Digest), w)...)
+	lines = append(lines, wrap(string(f.DigestOf(l)), w)...)
 	lines = append(lines, "diff_id:")
 	lines = append(lines, wrap(string(l.DiffID), w)...)
 	lines = append(lines,
-		fmt.Sprintf("size %s stored, %s unpacked, %d entries", text.Size(l.Size), text.Size(l.UncompressedSize), l.Entries))
+		fmt.Sprintf("size %s stored, %s unpacked, %d entries", text.Size(l.Size), text.Size(f.UncompressedSize), f.Entries))
 	if l.MediaType != "" {
 		lines = append(lines, "type "+l.MediaType)
 	}
@@ -165,7 +177,7 @@ func (m Model) describe(n *tree.Node, fs []finding.Finding) []string {
 	for _, c := range n.History {
 		l := fmt.Sprintf("L%-2d %-6s", c.Layer, c.Op)
 		if c.Layer >= 0 && c.Layer < len(m.layers) {
-			l += " " + text.ShortDigest(string(m.layers[c.Layer].Digest))
+			l += " " + text.ShortDigest(m.digestOf(c.Layer))
 		}
 		style := m.st.Dim
 		switch c.Op {

@@ -52,14 +52,14 @@ func TestGolden(t *testing.T) {
 		{name: "folder", show: path("/usr/lib")},
 		{name: "symlink", show: path("/usr/lib/x86_64-linux-gnu/liblzma.so.5")},
 		{name: "layer", show: func(m *details.Model) {
-			m.ShowLayer(img.Image.Layers[0], problems[:1], 0)
+			m.ShowLayer(img.Image.Layers[0], img.Layers[0], problems[:1], 0)
 		}},
 		{name: "layer-with-findings", show: func(m *details.Model) {
-			m.ShowLayer(img.Image.Layers[1], nil, 2)
+			m.ShowLayer(img.Image.Layers[1], img.Layers[1], nil, 2)
 		}},
 		// Identifiers and created_by wrap to the width, whole.
 		{name: "layer-narrow", width: 40, show: func(m *details.Model) {
-			m.ShowLayer(img.Image.Layers[1], nil, 2)
+			m.ShowLayer(img.Image.Layers[1], img.Layers[1], nil, 2)
 		}},
 		{name: "integrity-ok", show: func(m *details.Model) {
 			m.ShowProblems("xz.tar", nil, "")
@@ -82,7 +82,7 @@ func TestGolden(t *testing.T) {
 			if w == 0 {
 				w = 80
 			}
-			m := details.New(img.Image.Layers, &st)
+			m := details.New(img.Image.Layers, img.Layers, &st)
 			m.SetSize(w, 20)
 			m.SetFocused(true)
 			tc.show(&m)
@@ -99,7 +99,7 @@ func TestGolden(t *testing.T) {
 func TestScroll(t *testing.T) {
 	img := fake.XZ()
 	st := styles.Mono()
-	m := details.New(img.Image.Layers, &st)
+	m := details.New(img.Image.Layers, img.Layers, &st)
 	m.SetSize(80, 3)
 	first := func() string { return strings.TrimSpace(ansi.Strip(strings.SplitN(m.View(), "\n", 2)[0])) }
 	lib := img.Tree.Node("/usr/lib/x86_64-linux-gnu/liblzma.so.5.6.1")

@@ -18,7 +18,7 @@ func rows(img *fake.Image) []layers.Layer {
 	}
 	var ls []layers.Layer
 	for i, l := range img.Image.Layers {
-		ls = append(ls, layers.Layer{Layer: l, Findings: perLayer[i], Read: true})
+		ls = append(ls, layers.Layer{Layer: l, Facts: img.Layers[i], Findings: perLayer[i], Read: true})
 	}
 	return ls
 }

@@ -10,6 +10,8 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/strata-forensics/strata/forensics/image"
 	"github.com/strata-forensics/strata/forensics/integrity"
 	"github.com/strata-forensics/strata/tui/internal/pane"
@@ -19,9 +21,27 @@ import (
 	"github.com/strata-forensics/strata/tui/styles"
 )
 
+// Facts are what reading a layer's blob told: its digest (a legacy
+// docker save's layer has none before), its unpacked size and its entry
+// count.
+type Facts struct {
+	Digest           digest.Digest // "" leaves the image's own
+	UncompressedSize int64
+	Entries          int
+}
+
+// DigestOf is layer l's digest: as read, else as its image declares it.
+func (f Facts) DigestOf(l *image.Layer) digest.Digest {
+	if f.Digest != "" || l == nil {
+		return f.Digest
+	}
+	return l.Digest
+}
+
 // Layer is one row's data.
 type Layer struct {
 	Layer    *image.Layer
+	Facts    Facts // what reading the blob told, when Read
 	Findings int
 	Problems []integrity.Problem
 	Read     bool // the blob has been read (entries and sizes are known)
@@ -150,9 +170,9 @@ func (m Model) row(i int) string {
 	size := text.Size(l.Layer.Size)
 	entries := "?"
 	if l.Read {
-		entries = fmt.Sprint(l.Layer.Entries)
+		entries = fmt.Sprint(l.Facts.Entries)
 	}
-	_, hex, _ := strings.Cut(text.ShortDigest(string(l.Layer.Digest)), ":")
+	_, hex, _ := strings.Cut(text.ShortDigest(string(l.Facts.DigestOf(l.Layer))), ":")
 	if hex == "" {
 		hex = strings.Repeat("?", 12)
 	}

@@ -42,8 +42,8 @@ func TestState(t *testing.T) {
 func TestRows(t *testing.T) {
 	d := digest.FromString("layer")
 	ls := []layers.Layer{
-		{Layer: &image.Layer{Index: 0, Digest: d, Size: 2048, Entries: 12, CreatedBy: "/bin/sh -c #(nop) ADD file:1 in / "}, Read: true},
-		{Layer: &image.Layer{Index: 1, Digest: d, Size: 5 << 20, Entries: 3, CreatedBy: "/bin/sh -c apt-get install xz-utils"}, Read: true, Findings: 2,
+		{Layer: &image.Layer{Index: 0, Digest: d, Size: 2048, CreatedBy: "/bin/sh -c #(nop) ADD file:1 in / "}, Facts: layers.Facts{Entries: 12}, Read: true},
+		{Layer: &image.Layer{Index: 1, Digest: d, Size: 5 << 20, CreatedBy: "/bin/sh -c apt-get install xz-utils"}, Facts: layers.Facts{Entries: 3}, Read: true, Findings: 2,
 			Problems: []integrity.Problem{{Kind: integrity.DigestMismatch}}},
 		{Layer: &image.Layer{Index: 2, Size: 10, CreatedBy: "COPY x /"}},
 	}

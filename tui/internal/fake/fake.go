@@ -17,6 +17,7 @@ import (
 	"github.com/strata-forensics/strata/forensics/image"
 	"github.com/strata-forensics/strata/forensics/layer"
 	"github.com/strata-forensics/strata/forensics/tree"
+	"github.com/strata-forensics/strata/tui/layers"
 )
 
 // Content serves file bytes by layer and path.
@@ -39,6 +40,8 @@ type Image struct {
 	Tree     *tree.Tree
 	Findings []finding.Finding
 	Content  Content
+	// Layers holds what reading each layer told, by layer index.
+	Layers []layers.Facts
 }
 
 type builder struct {
@@ -90,11 +93,13 @@ func XZ() *Image {
 	}
 	img := &image.Image{Names: []string{"example/xz:5.6.1"}, Platform: "linux/amd64",
 		ManifestDigest: digest.FromString("manifest"), ConfigDigest: digest.FromString("config")}
+	var facts []layers.Facts
 	t := tree.New()
 	for i, es := range b.layers {
 		t.Apply(i, es)
 		img.Layers = append(img.Layers, &image.Layer{Index: i, Digest: layerDigest(i), DiffID: digest.FromString(fmt.Sprintf("diff %d", i)),
-			Size: int64(1000 * (i + 1) * 37), CreatedBy: created[i], Entries: len(es), Blob: fmt.Sprintf("blobs/sha256/%d", i)})
+			Size: int64(1000 * (i + 1) * 37), CreatedBy: created[i], Blob: fmt.Sprintf("blobs/sha256/%d", i)})
+		facts = append(facts, layers.Facts{Entries: len(es)})
 	}
 	lib := t.Node("/usr/lib/x86_64-linux-gnu/liblzma.so.5.6.1").Final()
 	fs := []finding.Finding{{
@@ -106,26 +111,28 @@ func XZ() *Image {
 		Layer: 1, LayerDigest: layerDigest(1).String(), Path: "/etc/app.conf", Present: true,
 		Message: "a configuration the planted build touched",
 	}}
-	return &Image{Image: img, Tree: t, Findings: fs, Content: b.content}
+	return &Image{Image: img, Tree: t, Findings: fs, Content: b.content, Layers: facts}
 }
 
 // Big is an image of n files spread over folders and layers, for
 // benchmarks.
-func Big(n, layers int) *Image {
-	es := make([][]*layer.Entry, layers)
+func Big(n, nLayers int) *Image {
+	es := make([][]*layer.Entry, nLayers)
 	img := &image.Image{Names: []string{"example/big"}}
 	perDir := 200
 	for i := 0; i < n; i++ {
-		l := i % layers
+		l := i % nLayers
 		p := fmt.Sprintf("/d%03d/s%03d/f%06d", i/(perDir*perDir)%1000, i/perDir%perDir, i)
 		es[l] = append(es[l], &layer.Entry{Path: p, Type: layer.File, Mode: 0o644, Size: int64(i % 4096)})
 	}
+	var facts []layers.Facts
 	t := tree.New()
 	for i := range es {
 		t.Apply(i, es[i])
-		img.Layers = append(img.Layers, &image.Layer{Index: i, Digest: layerDigest(i), Entries: len(es[i])})
+		img.Layers = append(img.Layers, &image.Layer{Index: i, Digest: layerDigest(i)})
+		facts = append(facts, layers.Facts{Entries: len(es[i])})
 	}
-	return &Image{Image: img, Tree: t}
+	return &Image{Image: img, Tree: t, Layers: facts}
 }
 
 // Hostile is a one-layer image whose strings carry terminal control
@@ -142,10 +149,10 @@ func Hostile() *Image {
 	t := tree.New()
 	t.Apply(0, b.layers[0])
 	img.Layers = append(img.Layers, &image.Layer{Index: 0, Digest: layerDigest(0), DiffID: layerDigest(0),
-		Size: 1000, CreatedBy: "/bin/sh -c echo " + seq, Entries: len(b.layers[0]), Blob: "blobs/sha256/0"})
+		Size: 1000, CreatedBy: "/bin/sh -c echo " + seq, Blob: "blobs/sha256/0"})
 	fs := []finding.Finding{{Rule: "x-name", Kind: finding.Anomaly, Severity: finding.High, Image: img.Ref(),
 		Layer: 0, LayerDigest: layerDigest(0).String(), Path: "/etc/evil" + seq, Present: true, Message: "named " + seq}}
-	return &Image{Image: img, Tree: t, Findings: fs, Content: b.content}
+	return &Image{Image: img, Tree: t, Findings: fs, Content: b.content, Layers: []layers.Facts{{Entries: len(b.layers[0])}}}
 }
 
 // Links is a three-layer image whose hard links outlive what their targets
@@ -164,11 +171,13 @@ func Links() *Image {
 	b.file(2, "/t/mod", 0o644, "mod bytes, rewritten\n")
 	img := &image.Image{Names: []string{"example/links"}, Platform: "linux/amd64",
 		ManifestDigest: digest.FromString("links"), ConfigDigest: digest.FromString("links config")}
+	var facts []layers.Facts
 	t := tree.New()
 	for i, es := range b.layers {
 		t.Apply(i, es)
 		img.Layers = append(img.Layers, &image.Layer{Index: i, Digest: layerDigest(i), DiffID: layerDigest(i),
-			Size: 1000, Entries: len(es), Blob: fmt.Sprintf("blobs/sha256/%d", i)})
+			Size: 1000, Blob: fmt.Sprintf("blobs/sha256/%d", i)})
+		facts = append(facts, layers.Facts{Entries: len(es)})
 	}
-	return &Image{Image: img, Tree: t, Content: b.content}
+	return &Image{Image: img, Tree: t, Content: b.content, Layers: facts}
 }

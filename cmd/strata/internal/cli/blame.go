@@ -100,14 +100,14 @@ func blame(ir *scan.ImageResult, p string) blameRecord {
 		if i < 0 || i >= len(ir.Image.Layers) {
 			return nil
 		}
-		return &blameLayer{Index: i, Digest: ir.Image.Layers[i].Digest.String()}
+		return &blameLayer{Index: i, Digest: ir.LayerDigest(i).String()}
 	}
 	rec.Introduced, rec.Modified, rec.Deleted = at(n.Introduced()), at(n.Modified()), at(n.Deleted())
 	for _, c := range n.History {
 		bc := blameChange{Layer: c.Layer, Op: c.Op.String(), Implied: c.Implied, Cause: c.Cause.String()}
 		if c.Layer < len(ir.Image.Layers) {
 			l := ir.Image.Layers[c.Layer]
-			bc.Digest, bc.CreatedBy = l.Digest.String(), l.CreatedBy
+			bc.Digest, bc.CreatedBy = ir.LayerDigest(c.Layer).String(), l.CreatedBy
 		}
 		if e := c.Entry; e != nil {
 			bc.Type, bc.SHA256, bc.Size, bc.Mode, bc.Link = e.Type.String(), e.SHA256, e.Size, modeString(e.Mode), e.Link

@@ -17,6 +17,7 @@ import (
 	"github.com/strata-forensics/strata/forensics/tree"
 	"github.com/strata-forensics/strata/tui/app"
 	"github.com/strata-forensics/strata/tui/keys"
+	"github.com/strata-forensics/strata/tui/layers"
 	"github.com/strata-forensics/strata/tui/styles"
 )
 
@@ -112,8 +113,13 @@ func session(r *scan.Result) *app.Session {
 			Content:  content,
 			Extract:  extractor{ir.Tree, content},
 		}
-		for i := range ir.Layers {
+		for i, lr := range ir.Layers {
 			img.LayerProblems = append(img.LayerProblems, ir.LayerIntegrity(i))
+			f := layers.Facts{Digest: ir.LayerDigest(i)}
+			if lr != nil && lr.Summary != nil {
+				f.UncompressedSize, f.Entries = lr.Summary.UncompressedSize, len(lr.Summary.Entries)
+			}
+			img.Layers = append(img.Layers, f)
 		}
 		s.Images = append(s.Images, img)
 	}

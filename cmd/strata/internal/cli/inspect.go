@@ -63,7 +63,12 @@ digest and every layer against the config's diff_ids.`,
 				}
 				tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 				fmt.Fprintln(tw, "  #\tDIGEST\tDIFF_ID\tMEDIA TYPE\tSIZE\tUNCOMPRESSED\tENTRIES\tCREATED BY")
-				for _, l := range img.Layers {
+				for i, l := range img.Layers {
+					var usize int64
+					var entries int
+					if i < len(ir.Layers) && ir.Layers[i] != nil && ir.Layers[i].Summary != nil {
+						usize, entries = ir.Layers[i].Summary.UncompressedSize, len(ir.Layers[i].Summary.Entries)
+					}
 					mt := l.MediaType
 					switch {
 					case l.Absent:
@@ -71,8 +76,8 @@ digest and every layer against the config's diff_ids.`,
 					case l.Opaque:
 						mt += " (not a filesystem)"
 					}
-					fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%d\t%d\t%d\t%s\n", l.Index, shortDigest(l.Digest), shortDigest(l.DiffID), orDash(printable.String(mt)),
-						l.Size, l.UncompressedSize, l.Entries, shorten(l.CreatedBy, 60))
+					fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%d\t%d\t%d\t%s\n", l.Index, shortDigest(ir.LayerDigest(i)), shortDigest(l.DiffID), orDash(printable.String(mt)),
+						l.Size, usize, entries, shorten(l.CreatedBy, 60))
 				}
 				tw.Flush()
 				attachmentsText(w, img)
