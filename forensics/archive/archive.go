@@ -93,6 +93,10 @@ type Options struct {
 	// Progress, when set, is told every few MiB how many bytes of an input
 	// compressed as a whole the index has read, and of how many.
 	Progress func(read, total int64)
+	// Stores are asked, in order, whether a folder is a store of theirs
+	// (an engine's storage, a registry's) before it is read as an image
+	// layout or a root filesystem.
+	Stores []StoreOpener
 }
 
 // Archive is an opened input.
@@ -103,9 +107,10 @@ type Archive struct {
 	members map[string]*Member
 	order   []string // names in archive order
 
-	dir  *os.Root // folder input
-	file *os.File // tar input, or the decompressed temporary copy
-	tmp  string   // temporary copy to remove on Close
+	dir   *os.Root // folder input
+	store Store    // an input served by a package of its own
+	file  *os.File // tar input, or the decompressed temporary copy
+	tmp   string   // temporary copy to remove on Close
 
 	// compressed input without a temporary copy: small members kept, the
 	// rest reached by a new decompression pass.
@@ -158,14 +163,21 @@ func Open(ctx context.Context, p string, opts Options) (*Archive, error) {
 		return nil, fmt.Errorf("%s: %w", p, ErrNotAFile)
 	}
 	a := &Archive{Info: Info{Path: p}, members: map[string]*Member{}}
+	var isStore bool
 	if st.IsDir() {
-		err = a.openDir(ctx, p, opts)
+		isStore, err = a.openStore(ctx, p, opts.Stores)
+		if err == nil && !isStore {
+			err = a.openDir(ctx, p, opts)
+		}
 	} else {
 		err = a.openFile(ctx, p, opts)
 	}
 	if err != nil {
 		a.Close()
 		return nil, err
+	}
+	if isStore {
+		return a, nil
 	}
 	a.resolveLinks()
 	if err := a.detect(); err != nil {
@@ -260,6 +272,9 @@ func (a *Archive) Close() error {
 	if a.dir != nil {
 		a.dir.Close()
 	}
+	if a.store != nil {
+		a.store.Close()
+	}
 	if a.file != nil {
 		a.file.Close()
 	}
@@ -307,6 +322,8 @@ func (a *Archive) Open(name string) (io.ReadCloser, error) {
 		return nil, fmt.Errorf("%s: %w", name, ErrNotExist)
 	}
 	switch {
+	case a.store != nil:
+		return a.store.Open(name)
 	case a.rootfs != nil && a.rootfs.dir != nil:
 		return a.rootfs.dir.open(), nil
 	case a.dir != nil:

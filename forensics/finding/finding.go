@@ -75,12 +75,15 @@ type Finding struct {
 	Image       string   `json:"image"`
 	Layer       int      `json:"layer"`
 	LayerDigest string   `json:"layer_digest"`
-	Path        string   `json:"path"`
-	SHA256      string   `json:"sha256"`
-	Present     bool     `json:"present"`
-	Package     *Pkg     `json:"package"`
-	Evidence    string   `json:"evidence"`
-	Message     string   `json:"message"`
+	// Writable is set when the layer is a container's writable layer,
+	// shown as "rw".
+	Writable bool   `json:"writable,omitempty"`
+	Path     string `json:"path"`
+	SHA256   string `json:"sha256"`
+	Present  bool   `json:"present"`
+	Package  *Pkg   `json:"package"`
+	Evidence string `json:"evidence"`
+	Message  string `json:"message"`
 }
 
 // MarshalJSON keeps the field set stable: package is null when absent.

@@ -266,6 +266,12 @@ func (l *loader) listedNotCarried(e dockerEntry) bool {
 // member name is itself a blob path (a Docker 25 save read through its
 // manifest.json) is the digest that name claims set, for the scan to check.
 func (l *loader) legacy(e dockerEntry, names []string) {
+	l.legacyClaimed(e, names, claimedDigest(memberName(e.Config)))
+}
+
+// legacyClaimed loads entry e, whose config's name claims digest claimed
+// ("" when it claims none).
+func (l *loader) legacyClaimed(e dockerEntry, names []string, claimed digest.Digest) {
 	cfgName := memberName(e.Config)
 	if img, ok := l.byConfig[cfgName]; ok {
 		img.Names = append(img.Names, names...)
@@ -276,7 +282,6 @@ func (l *loader) legacy(e dockerEntry, names []string) {
 	l.images = append(l.images, img)
 	l.reached[cfgName] = true
 
-	claimed := claimedDigest(cfgName)
 	if claimed == "" {
 		img.ConfigBlob = cfgName
 	}

@@ -73,6 +73,10 @@ func matchQuery(imgs []*Image, q string) ([]*Image, error) {
 	var out []*Image
 	nq := Normalize(q)
 	for _, img := range imgs {
+		if c := img.Container; c != nil && matchContainer(c, q) {
+			out = append(out, img)
+			continue
+		}
 		for _, n := range img.Names {
 			if n == q || (nq != "" && Normalize(n) == nq) {
 				out = append(out, img)
@@ -251,4 +255,16 @@ func (p platformSpec) matches(platform string) bool {
 		return v
 	}
 	return norm(got.variant) == norm(p.variant)
+}
+
+// matchContainer reports whether q names container c: by its name (with
+// or without docker's leading slash, or as its Ref "container:NAME"), or
+// by its ID or a prefix of at least 12 of its hex digits, as docker ps
+// shows it.
+func matchContainer(c *Container, q string) bool {
+	name := strings.TrimPrefix(strings.TrimPrefix(q, "container:"), "/")
+	if c.Name != "" && name == c.Name {
+		return true
+	}
+	return len(name) >= minPrefix && isHex(name) && strings.HasPrefix(c.ID, name)
 }

@@ -5,6 +5,7 @@
 package image
 
 import (
+	"cmp"
 	"strings"
 	"time"
 
@@ -36,6 +37,9 @@ type Image struct {
 	// Attachments are the attestations, signatures and other artifacts
 	// whose subject is this image, carried or not.
 	Attachments []Attachment `json:"attachments,omitempty"`
+	// Container is set when the image is a container of an engine's
+	// storage: its image's layers with its writable layer on top.
+	Container *Container `json:"container,omitempty"`
 
 	// pinned is the Ref Load gave the image when another image of the
 	// input has the same one (two platforms both tagged "latest"):
@@ -77,8 +81,12 @@ func (i *Image) Ref() string {
 	return i.baseRef()
 }
 
-// baseRef is Ref before Load made it unique in its input.
+// baseRef is Ref before Load made it unique in its input. A container is
+// named "container:" and its name, else its ID.
 func (i *Image) baseRef() string {
+	if c := i.Container; c != nil {
+		return "container:" + cmp.Or(c.Name, c.ID)
+	}
 	for _, n := range i.Names {
 		if strings.ContainsAny(n, ":/@") {
 			return n
@@ -113,4 +121,7 @@ type Layer struct {
 	// EROFS, encrypted, in-toto): its blob was verified by Load and is
 	// never unpacked; Blob is empty.
 	Opaque bool `json:"opaque,omitempty"`
+	// Writable marks a container's writable layer ("rw"), which no
+	// manifest or config describes and no digest records.
+	Writable bool `json:"writable,omitempty"`
 }

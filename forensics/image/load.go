@@ -63,7 +63,13 @@ func Load(ctx context.Context, src Source, opts Options) ([]*Image, []integrity.
 		mismatched:  map[digest.Digest]bool{},
 		leftConfigs: map[string][]string{},
 	}
-	if err := l.load(); err != nil {
+	var err error
+	if c, ok := catalogOf(src); ok {
+		err = l.loadCatalog(c)
+	} else {
+		err = l.load()
+	}
+	if err != nil {
 		return nil, l.problems, err
 	}
 	if err := ctx.Err(); err != nil {

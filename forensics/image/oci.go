@@ -403,8 +403,12 @@ type diffIDCount struct {
 // config's diff_ids.
 func (l *loader) checkCounts() {
 	for _, c := range l.counts {
-		if c.ids != len(c.img.Layers) {
-			l.problem(c.config, integrity.DiffIDMismatch, "config lists %d diff_ids for %d layers", c.ids, len(c.img.Layers))
+		n := len(c.img.Layers)
+		if n > 0 && c.img.Layers[n-1].Writable {
+			n-- // a container's own layer, which no config lists
+		}
+		if c.ids != n {
+			l.problem(c.config, integrity.DiffIDMismatch, "config lists %d diff_ids for %d layers", c.ids, n)
 		}
 	}
 }

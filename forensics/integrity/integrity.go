@@ -62,6 +62,20 @@ const (
 	// could not be read (permissions, an I/O error, changed while it was
 	// listed): named, its bytes not examined.
 	Unreadable Kind = "unreadable"
+
+	// Drift is a file of an engine's layer folder that differs from what
+	// the layer was when it was pulled (its tar-split): planted, changed,
+	// re-permissioned or gone. The pulled bytes cannot say it; the folder
+	// does.
+	Drift Kind = "drift"
+	// Inconsistent is engine metadata that contradicts itself or what it
+	// names (a chain ID that does not follow from its diff_ids, a parent
+	// that is not the layer below, a link to nothing).
+	Inconsistent Kind = "inconsistent"
+	// Degraded is a part of an engine's storage read with less than it
+	// holds (xattrs the examiner lacks the privilege to see): what depends
+	// on it is said to be unknown, never absent. Informational.
+	Degraded Kind = "degraded"
 )
 
 // Reason says why a blob is absent, or which producer defect was read
@@ -105,6 +119,11 @@ const (
 	// with no history, so which build step brought a file in cannot be
 	// known, and nothing came with it to verify its bytes against.
 	NoLayerHistory Reason = "no-layer-history"
+
+	// WritableLayer: a container's writable layer is made by the running
+	// container and recorded by no digest anywhere, so no one can verify
+	// it; it is described as found.
+	WritableLayer Reason = "writable-layer"
 )
 
 // Problem is one record about a blob, naming it (a digest, or a member name
@@ -133,7 +152,7 @@ func (p Problem) String() string { return fmt.Sprintf("%s: %s: %s", p.Blob, p.Ki
 // and does not make the verdict fail.
 func (p Problem) Informational() bool {
 	switch p.Kind {
-	case Foreign, Absent, Unreferenced, Defect, NotUnpacked, Unverifiable:
+	case Foreign, Absent, Unreferenced, Defect, NotUnpacked, Unverifiable, Degraded:
 		return true
 	}
 	return false
@@ -147,7 +166,7 @@ func (p Problem) Class() string {
 		return "absent"
 	case Unreferenced:
 		return "unreferenced"
-	case Defect, NotUnpacked, Unverifiable:
+	case Defect, NotUnpacked, Unverifiable, Degraded:
 		return "note"
 	}
 	return "problem"
@@ -248,6 +267,8 @@ func (r Reason) Text() string {
 		return "media type and bytes disagree on compression"
 	case NoLayerHistory:
 		return "one layer, no history: unverifiable"
+	case WritableLayer:
+		return "a container's writable layer: unverifiable"
 	case Unknown, "":
 		return "no producer reason known"
 	}

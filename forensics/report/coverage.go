@@ -76,7 +76,7 @@ func newCoverage(images []Image, r integrity.Report) Coverage {
 		if p.Kind == integrity.Defect {
 			c.defects++
 		}
-		if p.Kind == integrity.Unverifiable {
+		if p.Kind == integrity.Unverifiable && p.Reason == integrity.NoLayerHistory {
 			c.unverifiable = true
 		}
 	}

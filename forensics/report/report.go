@@ -166,6 +166,9 @@ type Image struct {
 	// Attachments are the image's attestations, signatures and other
 	// artifacts, carried or named only.
 	Attachments []Attachment `json:"attachments"`
+	// Container is set for a container of an engine's storage, as its
+	// engine's records describe it (trusted only).
+	Container *image.Container `json:"container,omitempty"`
 }
 
 // Layer is one layer of an image, numbered from 0 at the bottom.
@@ -181,6 +184,9 @@ type Layer struct {
 	Absent           bool   `json:"absent,omitempty"`
 	Foreign          bool   `json:"foreign,omitempty"`
 	Opaque           bool   `json:"opaque,omitempty"` // verified, no filesystem: not unpacked
+	// Writable marks a container's writable layer ("rw"), which no
+	// digest records.
+	Writable bool `json:"writable,omitempty"`
 	// Cache, for a scan that used a cache folder, says whether the
 	// layer's results were computed or taken from the cache.
 	Cache *LayerCache `json:"cache,omitempty"`
@@ -392,6 +398,7 @@ func imageOf(si SourceImage) Image {
 		Cmd:            nonNil(img.Cmd),
 		Layers:         []Layer{},
 		Attachments:    attachmentsOf(img),
+		Container:      img.Container,
 	}
 	for _, d := range img.IndexDigests {
 		out.IndexDigests = append(out.IndexDigests, d.String())
@@ -411,7 +418,7 @@ func imageOf(si SourceImage) Image {
 		out.Layers = append(out.Layers, Layer{
 			Index: i, Digest: si.LayerDigest(i).String(), DiffID: l.DiffID.String(), MediaType: l.MediaType,
 			Size: l.Size, UncompressedSize: read.UncompressedSize, Entries: read.EntryCount, CreatedBy: l.CreatedBy,
-			Absent: l.Absent, Foreign: l.Foreign, Opaque: l.Opaque,
+			Absent: l.Absent, Foreign: l.Foreign, Opaque: l.Opaque, Writable: l.Writable,
 		})
 	}
 	return out

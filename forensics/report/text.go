@@ -301,7 +301,7 @@ func oneLine(s string) string { return printable.String(s) }
 func inputIntegrityWords(in *Input, problems int) string {
 	if problems == 0 {
 		for _, p := range in.Integrity.Notes {
-			if p.Kind == integrity.Unverifiable {
+			if p.Kind == integrity.Unverifiable && p.Reason == integrity.NoLayerHistory {
 				return "integrity unverifiable (no layer history)"
 			}
 		}

@@ -78,7 +78,7 @@ func (d *Document) view() *view {
 		in := &d.Inputs[i]
 		iv := inputView{Input: in.Input, Integrity: in.Integrity, Coverage: in.Coverage.Words(), Verdict: in.Verdict, N: i + 1}
 		for _, p := range in.Integrity.Notes {
-			iv.Unverifiable = iv.Unverifiable || p.Kind == integrity.Unverifiable
+			iv.Unverifiable = iv.Unverifiable || p.Kind == integrity.Unverifiable && p.Reason == integrity.NoLayerHistory
 		}
 		for j := range in.Images {
 			img := in.Images[j]
@@ -193,6 +193,8 @@ func layerLabel(f finding.Finding) string {
 		return "blob (" + shortDigest(f.LayerDigest) + ")"
 	case f.Layer < 0:
 		return "image"
+	case f.Writable:
+		return "layer rw"
 	}
 	return fmt.Sprintf("layer %d (%s)", f.Layer, shortDigest(f.LayerDigest))
 }
@@ -204,6 +206,8 @@ func shortLayerLabel(f finding.Finding) string {
 		return "blob"
 	case f.Layer < 0:
 		return "image"
+	case f.Writable:
+		return "layer rw"
 	}
 	return fmt.Sprintf("layer %d", f.Layer)
 }

@@ -69,6 +69,11 @@ func buildImage(img *image.Image, layers map[string]*LayerResult, eng *detect.En
 			digests[i] = ir.LayerDigest(i)
 		}
 		ir.Findings = eng.Image(detect.ImageInput{Image: img, Tree: ir.Tree, Layers: dets, Digests: digests, Anomalies: anomalies})
+		for i := range ir.Findings {
+			if l := ir.Findings[i].Layer; l >= 0 && l < len(img.Layers) && img.Layers[l].Writable {
+				ir.Findings[i].Writable = true
+			}
+		}
 	}
 	return ir, problems
 }

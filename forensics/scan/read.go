@@ -8,6 +8,7 @@ import (
 	"hash"
 	"io"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -113,6 +114,14 @@ func (r *run) readLayers(ctx context.Context, a *archive.Archive, imgs []*image.
 			r.cpu.Do(ctx, func() { lr = r.readLayer(ctx, w.blobRef, rd, spend(budgets[name]), entryBudget.next) })
 			return lr
 		})
+		if ps := a.Checked(name); len(ps) > 0 {
+			// What this input's copy showed beyond its bytes (an
+			// engine's layer folder changed since the pull) is its own,
+			// not the shared result's.
+			own := *lr
+			own.Problems = append(slices.Clip(lr.Problems), ps...)
+			lr = &own
+		}
 		mu.Lock()
 		results[name] = lr
 		prog.LayersDone++

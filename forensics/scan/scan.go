@@ -228,6 +228,9 @@ func (r *run) scan(ctx context.Context, path string) (*Result, error) {
 			opts.Progress(Progress{Input: path, Bytes: read, TotalBytes: total, Indexing: true})
 		}
 	}
+	if opts.Archive.Stores == nil {
+		opts.Archive.Stores = Stores
+	}
 	a, err := archive.Open(ctx, path, opts.Archive)
 	if err != nil {
 		return nil, err

@@ -44,6 +44,15 @@ func TestGolden(t *testing.T) {
 		{name: "scrolled", ls: rows(fake.Big(300, 30)), focused: true},
 		{name: "scrolled-home", ls: rows(fake.Big(300, 30)), keys: []string{"g", "down"}, focused: true},
 		{name: "none", focused: true},
+		// A container of an engine's storage: its writable layer on top,
+		// shown as rw.
+		{name: "container-rw", ls: func() []layers.Layer {
+			ls := rows(fake.XZ())
+			top := ls[len(ls)-1]
+			top.Layer.Writable, top.Layer.CreatedBy = true, "writable layer of container web"
+			ls[len(ls)-1] = top
+			return ls
+		}(), focused: true},
 	}
 	st := styles.Mono()
 	for _, tc := range tests {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/strata-forensics/strata/forensics/image"
 	"github.com/strata-forensics/strata/forensics/integrity"
+	"github.com/strata-forensics/strata/forensics/printable"
 	"github.com/strata-forensics/strata/tui/internal/pane"
 	"github.com/strata-forensics/strata/tui/internal/scroll"
 	"github.com/strata-forensics/strata/tui/internal/text"
@@ -176,11 +177,19 @@ func (m Model) row(i int) string {
 	if hex == "" {
 		hex = strings.Repeat("?", 12)
 	}
-	cols := fmt.Sprintf("%s%2d %-12s %6s", mark, l.Layer.Index, hex, size)
+	idx := fmt.Sprintf("%2d", l.Layer.Index)
+	if l.Layer.Writable {
+		idx = "rw" // a container's writable layer
+	}
+	cols := fmt.Sprintf("%s%s %-12s %6s", mark, idx, hex, size)
 	if m.width >= 56 {
 		cols += fmt.Sprintf(" %6s", entries)
 	}
-	line := cols + " " + fmt.Sprintf("%-2s", state) + " " + text.CreatedBy(l.Layer.CreatedBy)
+	by := text.CreatedBy(l.Layer.CreatedBy)
+	if l.Layer.Writable {
+		by = printable.String(l.Layer.CreatedBy) // no build step made it
+	}
+	line := cols + " " + fmt.Sprintf("%-2s", state) + " " + by
 	line = text.Fit(line, m.width)
 	switch {
 	case i == m.cur.Pos && m.focused:

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -24,6 +25,7 @@ import (
 // inputFlags are the flags every command that reads an archive shares.
 type inputFlags struct {
 	images          []string
+	containers      []string
 	platform        string
 	tmpDir          string
 	limits          layer.Limits
@@ -45,6 +47,7 @@ func (f *inputFlags) register(cmd *cobra.Command, b Build) {
 	f.build, f.cmd = b, cmd
 	fl := cmd.Flags()
 	fl.StringArrayVar(&f.images, "image", nil, "only the image with this name, tag or (prefix of a) manifest or config digest; repeatable")
+	fl.StringArrayVar(&f.containers, "container", nil, "only the container with this name or (prefix of its) ID, of an engine's storage; repeatable")
 	fl.StringVar(&f.platform, "platform", "", "only images for this platform, as os/arch[/variant]")
 	fl.StringVar(&f.tmpDir, "tmpdir", "", "for an input compressed as a whole: write one decompressed copy into this folder and read it in place (disk: its uncompressed size; faster for repeated reads of single files, as in extract and explore)")
 	fl.IntVar(&f.limits.MaxEntries, "max-entries", layer.DefaultLimits.MaxEntries, "most tar entries read from one layer")
@@ -61,7 +64,7 @@ func (f *inputFlags) register(cmd *cobra.Command, b Build) {
 
 func (f *inputFlags) options(eng *detect.Engine) (scan.Options, error) {
 	o := scan.Options{
-		Images:   f.images,
+		Images:   append(slices.Clone(f.images), f.containers...),
 		Platform: f.platform,
 		Limits:   f.limits,
 		Engine:   eng,
@@ -298,7 +301,7 @@ func plural(n int, noun string) string {
 // docker export, a root-filesystem folder).
 func unverifiable(r integrity.Report) bool {
 	for _, p := range r.Notes {
-		if p.Kind == integrity.Unverifiable {
+		if p.Kind == integrity.Unverifiable && p.Reason == integrity.NoLayerHistory {
 			return true
 		}
 	}

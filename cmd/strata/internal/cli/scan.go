@@ -355,8 +355,8 @@ func expandInputs(args []string) ([]scanInput, []string, error) {
 // isLayoutDir reports whether p is an image folder rather than a folder of
 // archives: an OCI image layout, or an unpacked docker save.
 func isLayoutDir(p string) bool {
-	if archive.IsRootFSDir(p) {
-		return true // one root filesystem (a host's disk), not a folder of inputs
+	if archive.IsRootFSDir(p) || scan.IsStore(p) {
+		return true // one root filesystem (a host's disk) or an engine's storage, not a folder of inputs
 	}
 	for _, marker := range []string{"oci-layout", "index.json", "manifest.json"} {
 		if _, err := os.Stat(filepath.Join(p, marker)); err == nil {

@@ -1,0 +1,99 @@
+package engine
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"sync"
+
+	"github.com/strata-forensics/strata/forensics/archive"
+)
+
+// MaxMetadata bounds one metadata file read whole (a config, a JSON
+// record): far above any an engine writes.
+const MaxMetadata = 64 << 20
+
+// Custody is every metadata file of an evidence root a store read, with
+// its sha256, for the chain of custody: the store's digest is that of
+// their listing, as sha256sum prints it, sorted by name.
+type Custody struct {
+	Root *os.Root
+
+	mu    sync.Mutex
+	files map[string]string
+	size  int64
+}
+
+// NewCustody keeps the custody of files read below root.
+func NewCustody(root *os.Root) *Custody { return &Custody{Root: root, files: map[string]string{}} }
+
+// ReadFile reads the regular file name (no link followed), at most
+// MaxMetadata bytes, and records its sha256.
+func (c *Custody) ReadFile(name string) ([]byte, error) {
+	f, err := archive.OpenRegular(c.Root, name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxMetadata+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if len(data) > MaxMetadata {
+		return nil, fmt.Errorf("%s: more than %d bytes", name, MaxMetadata)
+	}
+	sum := sha256.Sum256(data)
+	c.record(name, hex.EncodeToString(sum[:]), int64(len(data)))
+	return data, nil
+}
+
+// HashFile records the sha256 of the regular file name, read to its end.
+func (c *Custody) HashFile(name string) error {
+	f, err := archive.OpenRegular(c.Root, name)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	c.record(name, hex.EncodeToString(h.Sum(nil)), n)
+	return nil
+}
+
+func (c *Custody) record(name, sum string, n int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.files[name]; !ok {
+		c.size += n
+	}
+	c.files[name] = sum
+}
+
+// Digest is the sha256 of the listing of every file read, and their size.
+func (c *Custody) Digest() (string, int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	names := make([]string, 0, len(c.files))
+	for n := range c.files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	h := sha256.New()
+	for _, n := range names {
+		fmt.Fprintf(h, "%s  %s\n", c.files[n], n)
+	}
+	return hex.EncodeToString(h.Sum(nil)), c.size
+}
+
+// Files is how many files were read.
+func (c *Custody) Files() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.files)
+}

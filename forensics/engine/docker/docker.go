@@ -1,0 +1,562 @@
+// Package docker reads Docker's classic image store (the overlay2 graph
+// driver) from a mounted disk, with no daemon: images from
+// image/overlay2/imagedb and layerdb, each layer rebuilt from its
+// tar-split and diff folder, and containers with their writable layers.
+// Paths and records follow moby's own source (daemon/internal/image,
+// daemon/internal/layer, daemon/graphdriver/overlay2, daemon/container).
+package docker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/strata-forensics/strata/forensics/archive"
+	"github.com/strata-forensics/strata/forensics/engine"
+	"github.com/strata-forensics/strata/forensics/image"
+	"github.com/strata-forensics/strata/forensics/integrity"
+)
+
+// Format is the Format of an archive opened from Docker's storage.
+const Format archive.Format = "docker-overlay2"
+
+// Open returns Docker's classic store found in the folder root: the data
+// root itself, or below an evidence root at the data-root its own
+// /etc/docker/daemon.json names, else /var/lib/docker. It returns nil when
+// there is none.
+func Open(ctx context.Context, root string) (archive.Store, error) {
+	ev, err := os.OpenRoot(root)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{ev: ev, custody: engine.NewCustody(ev), members: map[string]member{}, checked: map[string][]integrity.Problem{}}
+	base, ok := s.dataRoot()
+	if !ok {
+		ev.Close()
+		return nil, nil
+	}
+	s.base = base
+	if err := s.load(ctx); err != nil {
+		ev.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Is reports whether the folder root holds Docker's classic store, as
+// Open would find it, reading no more than that takes.
+func Is(root string) bool {
+	ev, err := os.OpenRoot(root)
+	if err != nil {
+		return false
+	}
+	defer ev.Close()
+	s := &Store{ev: ev, custody: engine.NewCustody(ev)}
+	_, ok := s.dataRoot()
+	return ok
+}
+
+// Store is Docker's classic store: an archive.Store and an image.Catalog.
+type Store struct {
+	ev      *os.Root // the evidence root: nothing is read outside it
+	base    string   // the data root below it ("." when it is the data root)
+	custody *engine.Custody
+
+	members  map[string]member
+	order    []string
+	entries  []image.Entry
+	problems []integrity.Problem
+
+	mu      sync.Mutex
+	checked map[string][]integrity.Problem // what each rebuild found
+}
+
+// member is how one member's bytes are had.
+type member struct {
+	file  string          // a metadata file (a config)
+	split *engine.Split   // a layer, rebuilt
+	upper *archive.Folder // a container's writable layer
+	size  int64
+	roots []*os.Root // to close
+}
+
+func (s *Store) p(parts ...string) string { return path.Join(append([]string{s.base}, parts...)...) }
+
+// dataRoot finds the data root below ev.
+func (s *Store) dataRoot() (string, bool) {
+	isRoot := func(p string) bool {
+		fi, err := s.ev.Lstat(path.Join(p, "image", "overlay2", "imagedb"))
+		return err == nil && fi.IsDir()
+	}
+	if isRoot(".") {
+		return ".", true
+	}
+	candidates := []string{}
+	if data, err := s.custody.ReadFile("etc/docker/daemon.json"); err == nil {
+		var cfg struct {
+			DataRoot string `json:"data-root"`
+			Graph    string `json:"graph"` // before Docker 17.05
+		}
+		if json.Unmarshal(data, &cfg) == nil {
+			for _, d := range []string{cfg.DataRoot, cfg.Graph} {
+				if d != "" {
+					candidates = append(candidates, strings.TrimPrefix(path.Clean("/"+d), "/"))
+				}
+			}
+		}
+	}
+	candidates = append(candidates, "var/lib/docker")
+	for _, c := range candidates {
+		if isRoot(c) {
+			return c, true
+		}
+	}
+	return "", false
+}
+
+// config is what strata needs of an image config to find its layers.
+type config struct {
+	RootFS struct {
+		DiffIDs []digest.Digest `json:"diff_ids"`
+	} `json:"rootfs"`
+}
+
+// img is one image of imagedb.
+type img struct {
+	id     digest.Digest
+	config string // its member
+	layers []string
+}
+
+func (s *Store) load(ctx context.Context) error {
+	names := s.repositories()
+	dir := s.p("image", "overlay2", "imagedb", "content", "sha256")
+	ids, err := s.readDir(dir)
+	if err != nil {
+		return fmt.Errorf("%s: %w", dir, err)
+	}
+	reached := map[string]bool{}
+	images := map[digest.Digest]*img{}
+	for _, hex := range ids {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		id := digest.NewDigestFromEncoded(digest.SHA256, hex)
+		if id.Validate() != nil {
+			s.problem(path.Join(dir, hex), integrity.Inconsistent, "imagedb: %q is not an image ID", hex)
+			continue
+		}
+		name := path.Join(dir, hex)
+		data, err := s.custody.ReadFile(name)
+		if err != nil {
+			s.problem(name, integrity.Unreadable, "image config: %v", err)
+			continue
+		}
+		s.add(name, member{file: name, size: int64(len(data))})
+		var cfg config
+		if err := json.Unmarshal(data, &cfg); err != nil {
+			// image.Load reads it again and says so; the layers cannot
+			// be found without it.
+			continue
+		}
+		im := &img{id: id, config: name}
+		images[id] = im
+		im.layers = s.chain(ctx, cfg.RootFS.DiffIDs, reached)
+		s.entries = append(s.entries, image.Entry{Names: names[id], Config: name, ConfigDigest: id, Layers: im.layers})
+	}
+	s.containers(ctx, images)
+	s.orphanLayers(ctx, reached)
+	return nil
+}
+
+// repositories reads repositories.json: image ID -> references (trusted
+// only: nothing signs them, and the classic store keeps no manifest).
+func (s *Store) repositories() map[digest.Digest][]string {
+	name := s.p("image", "overlay2", "repositories.json")
+	data, err := s.custody.ReadFile(name)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			s.problem(name, integrity.Unreadable, "repositories: %v", err)
+		}
+		return nil
+	}
+	var repos struct {
+		Repositories map[string]map[string]digest.Digest
+	}
+	if err := json.Unmarshal(data, &repos); err != nil {
+		s.problem(name, integrity.BadJSON, "repositories: %v", err)
+		return nil
+	}
+	out := map[digest.Digest][]string{}
+	for _, refs := range repos.Repositories {
+		for ref, id := range refs {
+			out[id] = append(out[id], ref)
+		}
+	}
+	for id := range out {
+		sort.Strings(out[id])
+	}
+	return out
+}
+
+// chain finds the layerdb folder of each diff_id by chain ID (the
+// image-spec's identity.ChainID, which moby names them by), checks its
+// records, and adds each layer as a member; "" for a layer not found.
+func (s *Store) chain(ctx context.Context, diffIDs []digest.Digest, reached map[string]bool) []string {
+	var out []string
+	var chainID digest.Digest
+	for i, d := range diffIDs {
+		if d.Validate() != nil {
+			out = append(out, "")
+			chainID = ""
+			continue
+		}
+		parent := chainID
+		if i == 0 {
+			chainID = d
+		} else if parent != "" {
+			chainID = digest.FromString(parent.String() + " " + d.String())
+		}
+		if chainID == "" {
+			out = append(out, "")
+			continue
+		}
+		dir := s.p("image", "overlay2", "layerdb", "sha256", chainID.Encoded())
+		if !reached[dir] {
+			reached[dir] = true
+			if _, ok := s.members[dir]; !ok {
+				s.layer(ctx, dir, d, parent)
+			}
+		}
+		if _, ok := s.members[dir]; ok {
+			out = append(out, dir)
+		} else {
+			out = append(out, "")
+		}
+	}
+	return out
+}
+
+// layer adds the layer recorded in layerdb folder dir, whose diff_id and
+// parent chain ID the image's config gives (want "" for an orphan).
+func (s *Store) layer(ctx context.Context, dir string, want, parent digest.Digest) {
+	if _, err := s.ev.Lstat(dir); err != nil {
+		s.problem(dir, integrity.MissingBlob, "layer %s: no layerdb record (%v)", want, err)
+		return
+	}
+	read := func(f string) string {
+		data, err := s.custody.ReadFile(path.Join(dir, f))
+		if err != nil {
+			return ""
+		}
+		return strings.TrimSpace(string(data))
+	}
+	if got := read("diff"); want != "" && got != want.String() {
+		s.problem(dir, integrity.Inconsistent, "layerdb: diff says %q, the image's config %s", got, want)
+	}
+	if got := read("parent"); want != "" && got != parent.String() {
+		s.problem(dir, integrity.Inconsistent, "layerdb: parent says %q, the image's config gives %q", got, parent)
+	}
+	cacheID := read("cache-id")
+	if !isID(cacheID) {
+		s.problem(dir, integrity.Inconsistent, "layerdb: cache-id %q names no layer folder", cacheID)
+		return
+	}
+	diffDir := s.p("overlay2", cacheID, "diff")
+	diff, err := s.ev.OpenRoot(diffDir)
+	if err != nil {
+		s.problem(dir, integrity.MissingBlob, "layer %s: its folder %s: %v", want, diffDir, err)
+		return
+	}
+	ts := path.Join(dir, "tar-split.json.gz")
+	if err := s.custody.HashFile(ts); err != nil {
+		diff.Close()
+		s.problem(dir, integrity.MissingBlob, "layer %s: no tar-split to rebuild it from (%v)", want, err)
+		return
+	}
+	sp := &engine.Split{Name: dir, Diff: diff, Open: func() (io.ReadCloser, error) { return archive.OpenRegular(s.ev, ts) }}
+	size, err := sp.Size()
+	if err != nil {
+		diff.Close()
+		s.problem(dir, integrity.BadLayer, "layer %s: %v", want, err)
+		return
+	}
+	s.add(dir, member{split: sp, size: size, roots: []*os.Root{diff}})
+}
+
+// isID reports whether id is one of the random 64-hex IDs moby names
+// folders by (cache-id, mount-id): nothing else may name a path.
+func isID(id string) bool {
+	if len(id) != 64 {
+		return false
+	}
+	for _, c := range id {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// containerConfig is what strata reads of config.v2.json.
+type containerConfig struct {
+	ID      string
+	Name    string
+	Created time.Time
+	Path    string
+	Args    []string
+	Image   digest.Digest
+	Driver  string
+	State   struct {
+		Running    bool
+		Paused     bool
+		Restarting bool
+		Dead       bool
+		ExitCode   int
+		FinishedAt time.Time
+		StartedAt  time.Time
+	}
+	Config struct {
+		Image string
+	}
+}
+
+func (c *containerConfig) state() string {
+	switch {
+	case c.State.Running && c.State.Paused:
+		return "paused"
+	case c.State.Restarting:
+		return "restarting"
+	case c.State.Running:
+		return "running"
+	case c.State.Dead:
+		return "dead"
+	case c.State.StartedAt.IsZero() || c.State.StartedAt.Year() <= 1:
+		return "created"
+	}
+	return fmt.Sprintf("exited (%d)", c.State.ExitCode)
+}
+
+// containers adds each container as its image with its writable layer.
+func (s *Store) containers(ctx context.Context, images map[digest.Digest]*img) {
+	dir := s.p("containers")
+	ids, err := s.readDir(dir)
+	if err != nil {
+		return
+	}
+	for _, id := range ids {
+		if ctx.Err() != nil {
+			return
+		}
+		if !isID(id) {
+			continue
+		}
+		name := path.Join(dir, id, "config.v2.json")
+		data, err := s.custody.ReadFile(name)
+		if err != nil {
+			s.problem(name, integrity.Unreadable, "container %s: %v", id[:12], err)
+			continue
+		}
+		var c containerConfig
+		if err := json.Unmarshal(data, &c); err != nil {
+			s.problem(name, integrity.BadJSON, "container %s: %v", id[:12], err)
+			continue
+		}
+		if c.Driver != "" && c.Driver != "overlay2" {
+			s.problem(name, integrity.Degraded, "container %s: graph driver %s, not read", id[:12], c.Driver)
+			continue
+		}
+		created := c.Created
+		ctr := &image.Container{ID: id, Name: strings.TrimPrefix(c.Name, "/"), Image: cmp(c.Config.Image, c.Image.String()),
+			Command: append([]string{c.Path}, c.Args...), State: c.state(), Engine: "docker"}
+		if !created.IsZero() {
+			ctr.Created = &created
+		}
+		im := images[c.Image]
+		if im == nil {
+			s.problem(name, integrity.MissingBlob, "container %s: its image %s is not in the store", ctr.Name, c.Image)
+			continue
+		}
+		e := image.Entry{Config: im.config, ConfigDigest: im.id, Layers: im.layers, Container: ctr, Writable: s.upper(ctx, id, ctr.Name)}
+		s.entries = append(s.entries, e)
+	}
+}
+
+// upper adds container id's writable layer, its overlay upper folder, and
+// returns its member ("" when it is not there).
+func (s *Store) upper(ctx context.Context, id, name string) string {
+	mountID, err := s.custody.ReadFile(s.p("image", "overlay2", "layerdb", "mounts", id, "mount-id"))
+	m := strings.TrimSpace(string(mountID))
+	if err != nil || !isID(m) {
+		s.problem(s.p("image", "overlay2", "layerdb", "mounts", id), integrity.Inconsistent,
+			"container %s: no mount-id names its writable layer (%v)", name, err)
+		return ""
+	}
+	dir := s.p("overlay2", m, "diff")
+	if _, ok := s.members[dir]; ok {
+		return dir
+	}
+	root, err := s.ev.OpenRoot(dir)
+	if err != nil {
+		s.problem(dir, integrity.MissingBlob, "container %s: its writable layer: %v", name, err)
+		return ""
+	}
+	f, problems, err := archive.ListUpper(ctx, root, 0, dir)
+	s.problems = append(s.problems, problems...)
+	if err != nil {
+		root.Close()
+		s.problem(dir, integrity.Unreadable, "container %s: its writable layer: %v", name, err)
+		return ""
+	}
+	s.add(dir, member{upper: f, size: f.Size(), roots: []*os.Root{root}})
+	if os.Geteuid() != 0 {
+		s.problem(dir, integrity.Degraded, "container %s: not run as root, so trusted.* xattrs cannot be read: opaque folders and renames in its writable layer are unknown, not absent", name)
+	}
+	return dir
+}
+
+// orphanLayers lists the layerdb folders no image reached: layers left by
+// an image deleted or an interrupted removal ("-removing"), scanned as
+// unreferenced layers, for deleted artefacts are evidence.
+func (s *Store) orphanLayers(ctx context.Context, reached map[string]bool) {
+	dir := s.p("image", "overlay2", "layerdb", "sha256")
+	names, err := s.readDir(dir)
+	if err != nil {
+		return
+	}
+	for _, n := range names {
+		p := path.Join(dir, n)
+		if reached[p] {
+			continue
+		}
+		what := "a layer no image in the store refers to"
+		if strings.HasSuffix(n, "-removing") {
+			what = "a layer whose removal was interrupted"
+		}
+		s.layer(ctx, p, "", "")
+		if m, ok := s.members[p]; ok {
+			s.problems = append(s.problems, integrity.Problem{Blob: p, Kind: integrity.Unreferenced, Content: "layer", Size: m.size,
+				Detail: "layerdb: " + what})
+		}
+	}
+	if tmp, err := s.readDir(s.p("image", "overlay2", "layerdb", "tmp")); err == nil {
+		for _, n := range tmp {
+			s.problems = append(s.problems, integrity.Problem{Blob: s.p("image", "overlay2", "layerdb", "tmp", n), Kind: integrity.Unreferenced,
+				Content: "interrupted write", Detail: "layerdb: a metadata write that never committed"})
+		}
+	}
+}
+
+func (s *Store) readDir(dir string) ([]string, error) {
+	f, err := s.ev.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(-1)
+	sort.Strings(names)
+	return names, err
+}
+
+func (s *Store) add(name string, m member) {
+	if _, ok := s.members[name]; !ok {
+		s.order = append(s.order, name)
+	}
+	s.members[name] = m
+}
+
+func (s *Store) problem(blob string, kind integrity.Kind, format string, args ...any) {
+	s.problems = append(s.problems, integrity.Problem{Blob: blob, Kind: kind, Detail: fmt.Sprintf(format, args...)})
+}
+
+func cmp(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// Info describes the store: its metadata files' digest.
+func (s *Store) Info() archive.Info {
+	sum, size := s.custody.Digest()
+	return archive.Info{Format: Format, SHA256: sum, Size: size}
+}
+
+// Problems is what reading the store's records found.
+func (s *Store) Problems() []integrity.Problem { return s.problems }
+
+// Catalog lists the store's images and containers.
+func (s *Store) Catalog() []image.Entry { return s.entries }
+
+// Members lists configs, layers and writable layers.
+func (s *Store) Members() []archive.Member {
+	out := make([]archive.Member, 0, len(s.order))
+	for _, n := range s.order {
+		out = append(out, archive.Member{Name: n, Size: s.members[n].size})
+	}
+	return out
+}
+
+// Open reads a member: a config as it is, a layer rebuilt, a writable
+// layer as the tar its folder stands for.
+func (s *Store) Open(name string) (io.ReadCloser, error) {
+	m, ok := s.members[name]
+	if !ok {
+		return nil, fmt.Errorf("%s: %w", name, archive.ErrNotExist)
+	}
+	switch {
+	case m.split != nil:
+		return m.split.Rebuild(func(ps []integrity.Problem) {
+			s.mu.Lock()
+			s.checked[name] = ps
+			s.mu.Unlock()
+		}), nil
+	case m.upper != nil:
+		return m.upper.Open(), nil
+	}
+	return archive.OpenRegular(s.ev, m.file)
+}
+
+// Checked is what reading a layer found that its bytes do not say: files
+// changed since the pull (from the last rebuild), and the folder's drift.
+func (s *Store) Checked(name string) []integrity.Problem {
+	m, ok := s.members[name]
+	if !ok || m.split == nil {
+		return nil
+	}
+	s.mu.Lock()
+	out := append([]integrity.Problem(nil), s.checked[name]...)
+	s.mu.Unlock()
+	drift, err := m.split.Drift(context.Background(), 0)
+	if err != nil {
+		out = append(out, integrity.Problem{Blob: name, Kind: integrity.BadLayer, Detail: "drift: " + err.Error()})
+	}
+	return append(out, drift...)
+}
+
+// Close releases the store.
+func (s *Store) Close() error {
+	for _, m := range s.members {
+		for _, r := range m.roots {
+			r.Close()
+		}
+	}
+	return s.ev.Close()
+}
+
+var (
+	_ archive.Store         = (*Store)(nil)
+	_ archive.MemberChecker = (*Store)(nil)
+	_ image.Catalog         = (*Store)(nil)
+)

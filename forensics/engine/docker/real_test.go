@@ -1,0 +1,245 @@
+package docker_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/strata-forensics/strata/forensics/detect"
+	"github.com/strata-forensics/strata/forensics/integrity"
+	"github.com/strata-forensics/strata/forensics/rules"
+	"github.com/strata-forensics/strata/forensics/scan"
+	"github.com/strata-forensics/strata/internal/testkit/engines"
+)
+
+const lib = "/usr/lib/x86_64-linux-gnu/liblzma.so.5.6.1"
+
+var (
+	storeOnce sync.Once
+	storeDir  string
+)
+
+// realStore is a data root written by Debian's dockerd 20.10: the clean
+// and xz-planted fixture images loaded, container "web" created from the
+// clean one with the xz-planted image's backdoored liblzma look-alike
+// copied into its writable layer (docker cp), and container "idle" created
+// from the xz-planted image. Made once, copied by every test.
+func realStore(t *testing.T) string {
+	t.Helper()
+	fixtures, err := filepath.Abs("../../../fixtures/testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	storeOnce.Do(func() {
+		tmp := t.TempDir()
+		storeDir = engines.Docker(t,
+			engines.DockerStep{"load", "-i", filepath.Join(fixtures, "clean.docker.tar")},
+			engines.DockerStep{"load", "-i", filepath.Join(fixtures, "xz-planted.docker.tar")},
+			engines.DockerStep{"create", "--name", "src", "strata-fixtures/xz-planted:latest", "/bin/true"},
+			engines.DockerStep{"cp", "src:" + lib, filepath.Join(tmp, "lib")},
+			engines.DockerStep{"rm", "src"},
+			engines.DockerStep{"create", "--name", "web", "strata-fixtures/clean:latest", "/usr/sbin/sshd", "-D"},
+			engines.DockerStep{"cp", filepath.Join(tmp, "lib"), "web:" + lib},
+			engines.DockerStep{"create", "--name", "idle", "strata-fixtures/xz-planted:latest"},
+		)
+		// The daemon's folder goes with the test that made it: keep a
+		// copy for the others.
+		keep, err := os.MkdirTemp("", "strata-docker-store")
+		if err != nil {
+			t.Fatal(err)
+		}
+		storeDir = copyInto(t, storeDir, keep)
+	})
+	if storeDir == "" {
+		t.Skip("no docker store (see the first test's log)")
+	}
+	return engines.Copy(t, storeDir)
+}
+
+func copyInto(t *testing.T, src, dir string) string {
+	t.Helper()
+	c := engines.Copy(t, src)
+	dst := filepath.Join(dir, "data")
+	if err := os.Rename(c, dst); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if storeDir != "" {
+		os.RemoveAll(filepath.Dir(storeDir))
+	}
+	os.Exit(code)
+}
+
+func scanStore(t *testing.T, root string) *scan.Result {
+	t.Helper()
+	set, err := rules.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := detect.New(set, detect.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := scan.Run(context.Background(), root, scan.Options{Engine: eng})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { res.Close() })
+	return res
+}
+
+func TestRealDockerStore(t *testing.T) {
+	root := realStore(t)
+	before := engines.Listing(t, root)
+	res := scanStore(t, root)
+	if res.Input.Format != "docker-overlay2" {
+		t.Errorf("format %q", res.Input.Format)
+	}
+	if !res.Integrity().OK {
+		t.Errorf("a genuine store fails integrity: %v", res.Integrity().Problems)
+	}
+	refs := map[string]bool{}
+	for _, ir := range res.Images {
+		refs[ir.Image.Ref()] = true
+	}
+	for _, want := range []string{"strata-fixtures/clean:latest", "strata-fixtures/xz-planted:latest", "container:web", "container:idle"} {
+		if !refs[want] {
+			t.Errorf("no image %s in %v", want, refs)
+		}
+	}
+	var inRW bool
+	for _, f := range res.Findings {
+		if f.Image == "container:web" && f.Path == lib && f.Writable && strings.HasPrefix(f.Rule, "xz-backdoor") {
+			inRW = true
+		}
+		if f.Image == "strata-fixtures/clean:latest" {
+			t.Errorf("finding in the clean image: %+v", f)
+		}
+	}
+	if !inRW {
+		t.Errorf("the liblzma copied into container web's writable layer was not found: %+v", res.Findings)
+	}
+	var notes int
+	for _, p := range res.Problems {
+		if p.Kind == integrity.Unverifiable && p.Reason == integrity.WritableLayer {
+			notes++
+		}
+	}
+	if notes != 2 {
+		t.Errorf("%d writable-layer notes, want one per container", notes)
+	}
+	res.Close()
+	if after := engines.Listing(t, root); after != before {
+		t.Error("the store changed while it was read")
+	}
+}
+
+// layerOf returns the diff folder and layerdb folder of the layer of the
+// xz-planted image that added path p (the first layerdb entry whose diff
+// folder holds it).
+func layerOf(t *testing.T, root, p string) (diff, layerdb string) {
+	t.Helper()
+	dbs, _ := filepath.Glob(filepath.Join(root, "image/overlay2/layerdb/sha256/*"))
+	for _, db := range dbs {
+		id, err := os.ReadFile(filepath.Join(db, "cache-id"))
+		if err != nil {
+			continue
+		}
+		d := filepath.Join(root, "overlay2", string(id), "diff")
+		if _, err := os.Lstat(filepath.Join(d, p)); err == nil {
+			return d, db
+		}
+	}
+	t.Fatalf("no layer holds %s", p)
+	return "", ""
+}
+
+func TestRealDockerStoreTampered(t *testing.T) {
+	const motd = "/etc/app.conf"
+	tests := []struct {
+		name   string
+		damage func(t *testing.T, root string)
+		kind   integrity.Kind
+		detail string // in the record of that kind
+	}{
+		{"byte changed", func(t *testing.T, root string) {
+			diff, _ := layerOf(t, root, lib)
+			f := filepath.Join(diff, lib)
+			data, _ := os.ReadFile(f)
+			data[len(data)/2] ^= 0xff
+			os.WriteFile(f, data, 0o644)
+		}, integrity.Drift, "drift: changed: " + lib},
+		{"byte changed, diff_id", func(t *testing.T, root string) {
+			diff, _ := layerOf(t, root, lib)
+			f := filepath.Join(diff, lib)
+			data, _ := os.ReadFile(f)
+			data[0] ^= 0xff
+			os.WriteFile(f, data, 0o644)
+		}, integrity.DiffIDMismatch, ""},
+		{"file planted", func(t *testing.T, root string) {
+			diff, _ := layerOf(t, root, lib)
+			os.WriteFile(filepath.Join(diff, "usr/lib/x86_64-linux-gnu/libplanted.so"), []byte("x"), 0o644)
+		}, integrity.Drift, "drift: planted: /usr/lib/x86_64-linux-gnu/libplanted.so"},
+		{"mode changed", func(t *testing.T, root string) {
+			diff, _ := layerOf(t, root, lib)
+			os.Chmod(filepath.Join(diff, lib), os.ModeSetuid|0o755)
+		}, integrity.Drift, "drift: mode changed: " + lib},
+		{"tar-split removed", func(t *testing.T, root string) {
+			_, db := layerOf(t, root, lib)
+			os.Remove(filepath.Join(db, "tar-split.json.gz"))
+		}, integrity.MissingBlob, "no tar-split"},
+		{"layerdb entry dangling", func(t *testing.T, root string) {
+			_, db := layerOf(t, root, motd)
+			os.RemoveAll(db)
+		}, integrity.MissingBlob, "no layerdb record"},
+		{"symlink to the examiner's /etc", func(t *testing.T, root string) {
+			diff, _ := layerOf(t, root, lib)
+			f := filepath.Join(diff, lib)
+			os.Remove(f)
+			os.Symlink("/etc/hostname", f)
+		}, integrity.Drift, "type changed: " + lib + " is a symbolic link"},
+		{"repositories.json damaged", func(t *testing.T, root string) {
+			os.WriteFile(filepath.Join(root, "image/overlay2/repositories.json"), []byte("{"), 0o600)
+		}, integrity.BadJSON, "repositories"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			root := realStore(t)
+			tc.damage(t, root)
+			before := engines.Listing(t, root)
+			res := scanStore(t, root)
+			found := false
+			for _, p := range res.Problems {
+				if p.Kind == tc.kind && strings.Contains(p.Detail, tc.detail) {
+					found = true
+				}
+			}
+			for _, ir := range res.Images {
+				for _, ps := range ir.LayerProblems {
+					for _, p := range ps {
+						if p.Kind == tc.kind && strings.Contains(p.Detail, tc.detail) {
+							found = true
+						}
+					}
+				}
+			}
+			if !found {
+				t.Errorf("no %s record saying %q in %v", tc.kind, tc.detail, res.Problems)
+			}
+			if res.Integrity().OK {
+				t.Error("a damaged store verifies")
+			}
+			res.Close()
+			if engines.Listing(t, root) != before {
+				t.Error("the store changed while it was read")
+			}
+		})
+	}
+}

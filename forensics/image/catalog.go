@@ -1,0 +1,109 @@
+package image
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/strata-forensics/strata/forensics/archive"
+	"github.com/strata-forensics/strata/forensics/integrity"
+)
+
+// A Catalog is a Store that says itself which images it holds: an
+// engine's storage keeps no docker save manifest.json nor OCI index, but
+// its own records of images, layers and containers. Load reads each
+// entry's config and pairs its layers with the config's diff_ids, as for a
+// docker save.
+type Catalog interface {
+	Catalog() []Entry
+}
+
+// An Entry is one image, or one container, of a Catalog.
+type Entry struct {
+	// Names are the references the store records for it, trusted only:
+	// nothing in an engine's storage signs a tag.
+	Names []string
+	// Config is the member holding the image's config, and ConfigDigest
+	// the digest the store names it by, checked as it is read.
+	Config       string
+	ConfigDigest digest.Digest
+	// Layers are the members holding each layer's uncompressed tar, base
+	// first; "" for a layer the store lacks.
+	Layers []string
+	// Container is set for a container, whose writable layer is the
+	// member Writable, on top of Layers.
+	Container *Container
+	Writable  string
+}
+
+// Container describes a container of an engine's storage, as its own
+// records say (trusted only).
+type Container struct {
+	ID      string     `json:"id"`
+	Name    string     `json:"name,omitempty"`
+	Image   string     `json:"image,omitempty"` // the image reference or ID it was created from
+	Created *time.Time `json:"created,omitempty"`
+	Command []string   `json:"command,omitempty"`
+	State   string     `json:"state,omitempty"`
+	Engine  string     `json:"engine"`
+}
+
+// WritableMediaType is the media type given to a container's writable
+// layer, which no manifest describes.
+const WritableMediaType = "application/vnd.strata.container.writable-layer.tar"
+
+// catalogOf returns the Catalog src is served from, if any.
+func catalogOf(src Source) (Catalog, bool) {
+	s, ok := src.(interface{ Store() archive.Store })
+	if !ok {
+		return nil, false
+	}
+	c, ok := s.Store().(Catalog)
+	return c, ok
+}
+
+// loadCatalog loads every entry of c.
+func (l *loader) loadCatalog(c Catalog) error {
+	for _, e := range c.Catalog() {
+		if err := l.ctx.Err(); err != nil {
+			return err
+		}
+		img := l.catalogImage(e)
+		if e.Container == nil {
+			continue
+		}
+		ctr := *e.Container
+		img.Container = &ctr
+		top := &Layer{Index: len(img.Layers), Blob: e.Writable, MediaType: WritableMediaType, Writable: true,
+			CreatedBy: "writable layer of container " + ctr.Name}
+		if m, ok := l.src.Stat(e.Writable); ok && e.Writable != "" {
+			top.Size = m.Size
+			l.record(integrity.Problem{Blob: e.Writable, Kind: integrity.Unverifiable, Reason: integrity.WritableLayer,
+				Detail: fmt.Sprintf("container %s: what the container wrote is recorded by no digest anywhere; described as found", ctr.Name)})
+		} else {
+			top.Blob, top.Absent = "", true
+			l.problem(e.Writable, integrity.MissingBlob, "container %s: its writable layer is not in the store", ctr.Name)
+		}
+		img.Layers = append(img.Layers, top)
+	}
+	return nil
+}
+
+// catalogImage loads one entry as a docker save's manifest.json entry is
+// loaded, the config checked against the digest the store names it by. A
+// container gets an image of its own, sharing its layers with its image's.
+func (l *loader) catalogImage(e Entry) *Image {
+	if e.Container != nil {
+		// An image loaded once per config: a container is another image.
+		saved := l.byConfig[e.Config]
+		delete(l.byConfig, e.Config)
+		defer func() {
+			if saved != nil {
+				l.byConfig[e.Config] = saved
+			}
+		}()
+	}
+	l.legacyClaimed(dockerEntry{Config: e.Config, RepoTags: e.Names, Layers: e.Layers}, e.Names, e.ConfigDigest)
+	return l.byConfig[e.Config]
+}

@@ -1,0 +1,25 @@
+package scan
+
+import (
+	"github.com/strata-forensics/strata/forensics/archive"
+	"github.com/strata-forensics/strata/forensics/engine/docker"
+)
+
+// Stores are the stores a folder is asked to be, in order, before it is
+// read as an image layout or a root filesystem: an evidence root holding
+// an engine's storage is read as that storage, not as the host's files.
+var Stores = []archive.StoreOpener{docker.Open}
+
+// storeKinds tell each store in a folder without reading it.
+var storeKinds = []func(root string) bool{docker.Is}
+
+// IsStore reports whether the folder p holds a store Stores reads (an
+// engine's storage), so that it is one input and not a folder of them.
+func IsStore(p string) bool {
+	for _, is := range storeKinds {
+		if is(p) {
+			return true
+		}
+	}
+	return false
+}
