@@ -14,7 +14,10 @@ import (
 // engine's storage keeps no docker save manifest.json nor OCI index, but
 // its own records of images, layers and containers. Load reads each
 // entry's config and pairs its layers with the config's diff_ids, as for a
-// docker save.
+// docker save. A store of content-addressed blobs (containerd's) may
+// rather serve an OCI layout ("oci-layout", an index.json naming its
+// images, "blobs/<alg>/<hex>"), which Load reads first as any layout; its
+// Catalog then adds the containers, each naming its image by Manifest.
 type Catalog interface {
 	Catalog() []Entry
 }
@@ -31,6 +34,10 @@ type Entry struct {
 	// Layers are the members holding each layer's uncompressed tar, base
 	// first; "" for a layer the store lacks.
 	Layers []string
+	// Manifest, instead of Config and Layers, names an image of the
+	// store's OCI layout by its manifest digest: the entry is a container
+	// of that image, whose layers it shares.
+	Manifest digest.Digest
 	// Container is set for a container, whose writable layer is the
 	// member Writable, on top of Layers.
 	Container *Container
@@ -65,12 +72,22 @@ func catalogOf(src Source) (Catalog, bool) {
 
 // loadCatalog loads every entry of c.
 func (l *loader) loadCatalog(c Catalog) error {
+	if l.oci {
+		if err := l.load(); err != nil {
+			return err
+		}
+	}
 	for _, e := range c.Catalog() {
 		if err := l.ctx.Err(); err != nil {
 			return err
 		}
-		img := l.catalogImage(e)
-		if e.Container == nil {
+		var img *Image
+		if e.Manifest != "" {
+			img = l.containerOf(e)
+		} else {
+			img = l.catalogImage(e)
+		}
+		if e.Container == nil || img == nil {
 			continue
 		}
 		ctr := *e.Container
@@ -106,4 +123,24 @@ func (l *loader) catalogImage(e Entry) *Image {
 	}
 	l.legacyClaimed(dockerEntry{Config: e.Config, RepoTags: e.Names, Layers: e.Layers}, e.Names, e.ConfigDigest)
 	return l.byConfig[e.Config]
+}
+
+// containerOf makes the image of container e from the image of the
+// store's layout whose manifest it names: the same config and layers (as
+// new values: the container's own top goes on top of its copy).
+func (l *loader) containerOf(e Entry) *Image {
+	base, ok := l.byDigest[e.Manifest]
+	if !ok || e.Container == nil {
+		l.problem(e.Manifest.String(), integrity.MissingBlob, "container %s: its image %s is not in the store", e.Container.Name, e.Manifest)
+		return nil
+	}
+	img := *base
+	img.Names, img.Attachments, img.pinned = nil, nil, ""
+	img.Layers = make([]*Layer, len(base.Layers))
+	for i, layer := range base.Layers {
+		c := *layer
+		img.Layers[i] = &c
+	}
+	l.images = append(l.images, &img)
+	return &img
 }
