@@ -17,7 +17,6 @@ import (
 	"path"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -40,7 +39,7 @@ func Open(ctx context.Context, root string) (archive.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{ev: ev, custody: engine.NewCustody(ev), members: map[string]member{}, checked: map[string][]integrity.Problem{}}
+	s := &Store{Store: engine.NewStore(ev, Format)}
 	base, ok := s.dataRoot()
 	if !ok {
 		ev.Close()
@@ -62,33 +61,15 @@ func Is(root string) bool {
 		return false
 	}
 	defer ev.Close()
-	s := &Store{ev: ev, custody: engine.NewCustody(ev)}
+	s := &Store{Store: engine.NewStore(ev, Format)}
 	_, ok := s.dataRoot()
 	return ok
 }
 
-// Store is Docker's classic store: an archive.Store and an image.Catalog.
+// Store is Docker's classic store.
 type Store struct {
-	ev      *os.Root // the evidence root: nothing is read outside it
-	base    string   // the data root below it ("." when it is the data root)
-	custody *engine.Custody
-
-	members  map[string]member
-	order    []string
-	entries  []image.Entry
-	problems []integrity.Problem
-
-	mu      sync.Mutex
-	checked map[string][]integrity.Problem // what each rebuild found
-}
-
-// member is how one member's bytes are had.
-type member struct {
-	file  string          // a metadata file (a config)
-	split *engine.Split   // a layer, rebuilt
-	upper *archive.Folder // a container's writable layer
-	size  int64
-	roots []*os.Root // to close
+	*engine.Store
+	base string // the data root below the evidence root ("." when it is the data root)
 }
 
 func (s *Store) p(parts ...string) string { return path.Join(append([]string{s.base}, parts...)...) }
@@ -96,14 +77,14 @@ func (s *Store) p(parts ...string) string { return path.Join(append([]string{s.b
 // dataRoot finds the data root below ev.
 func (s *Store) dataRoot() (string, bool) {
 	isRoot := func(p string) bool {
-		fi, err := s.ev.Lstat(path.Join(p, "image", "overlay2", "imagedb"))
+		fi, err := s.Ev.Lstat(path.Join(p, "image", "overlay2", "imagedb"))
 		return err == nil && fi.IsDir()
 	}
 	if isRoot(".") {
 		return ".", true
 	}
 	candidates := []string{}
-	if data, err := s.custody.ReadFile("etc/docker/daemon.json"); err == nil {
+	if data, err := s.Custody.ReadFile("etc/docker/daemon.json"); err == nil {
 		var cfg struct {
 			DataRoot string `json:"data-root"`
 			Graph    string `json:"graph"` // before Docker 17.05
@@ -154,16 +135,16 @@ func (s *Store) load(ctx context.Context) error {
 		}
 		id := digest.NewDigestFromEncoded(digest.SHA256, hex)
 		if id.Validate() != nil {
-			s.problem(path.Join(dir, hex), integrity.Inconsistent, "imagedb: %q is not an image ID", hex)
+			s.Problem(path.Join(dir, hex), integrity.Inconsistent, "imagedb: %q is not an image ID", hex)
 			continue
 		}
 		name := path.Join(dir, hex)
-		data, err := s.custody.ReadFile(name)
+		data, err := s.Custody.ReadFile(name)
 		if err != nil {
-			s.problem(name, integrity.Unreadable, "image config: %v", err)
+			s.Problem(name, integrity.Unreadable, "image config: %v", err)
 			continue
 		}
-		s.add(name, member{file: name, size: int64(len(data))})
+		s.AddFile(name, int64(len(data)))
 		var cfg config
 		if err := json.Unmarshal(data, &cfg); err != nil {
 			// image.Load reads it again and says so; the layers cannot
@@ -173,7 +154,7 @@ func (s *Store) load(ctx context.Context) error {
 		im := &img{id: id, config: name}
 		images[id] = im
 		im.layers = s.chain(ctx, cfg.RootFS.DiffIDs, reached)
-		s.entries = append(s.entries, image.Entry{Names: names[id], Config: name, ConfigDigest: id, Layers: im.layers})
+		s.AddEntry(image.Entry{Names: names[id], Config: name, ConfigDigest: id, Layers: im.layers})
 	}
 	s.containers(ctx, images)
 	s.orphanLayers(ctx, reached)
@@ -184,10 +165,10 @@ func (s *Store) load(ctx context.Context) error {
 // only: nothing signs them, and the classic store keeps no manifest).
 func (s *Store) repositories() map[digest.Digest][]string {
 	name := s.p("image", "overlay2", "repositories.json")
-	data, err := s.custody.ReadFile(name)
+	data, err := s.Custody.ReadFile(name)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
-			s.problem(name, integrity.Unreadable, "repositories: %v", err)
+			s.Problem(name, integrity.Unreadable, "repositories: %v", err)
 		}
 		return nil
 	}
@@ -195,7 +176,7 @@ func (s *Store) repositories() map[digest.Digest][]string {
 		Repositories map[string]map[string]digest.Digest
 	}
 	if err := json.Unmarshal(data, &repos); err != nil {
-		s.problem(name, integrity.BadJSON, "repositories: %v", err)
+		s.Problem(name, integrity.BadJSON, "repositories: %v", err)
 		return nil
 	}
 	out := map[digest.Digest][]string{}
@@ -235,11 +216,11 @@ func (s *Store) chain(ctx context.Context, diffIDs []digest.Digest, reached map[
 		dir := s.p("image", "overlay2", "layerdb", "sha256", chainID.Encoded())
 		if !reached[dir] {
 			reached[dir] = true
-			if _, ok := s.members[dir]; !ok {
+			if !s.Has(dir) {
 				s.layer(ctx, dir, d, parent)
 			}
 		}
-		if _, ok := s.members[dir]; ok {
+		if s.Has(dir) {
 			out = append(out, dir)
 		} else {
 			out = append(out, "")
@@ -251,48 +232,41 @@ func (s *Store) chain(ctx context.Context, diffIDs []digest.Digest, reached map[
 // layer adds the layer recorded in layerdb folder dir, whose diff_id and
 // parent chain ID the image's config gives (want "" for an orphan).
 func (s *Store) layer(ctx context.Context, dir string, want, parent digest.Digest) {
-	if _, err := s.ev.Lstat(dir); err != nil {
-		s.problem(dir, integrity.MissingBlob, "layer %s: no layerdb record (%v)", want, err)
+	if _, err := s.Ev.Lstat(dir); err != nil {
+		s.Problem(dir, integrity.MissingBlob, "layer %s: no layerdb record (%v)", want, err)
 		return
 	}
 	read := func(f string) string {
-		data, err := s.custody.ReadFile(path.Join(dir, f))
+		data, err := s.Custody.ReadFile(path.Join(dir, f))
 		if err != nil {
 			return ""
 		}
 		return strings.TrimSpace(string(data))
 	}
 	if got := read("diff"); want != "" && got != want.String() {
-		s.problem(dir, integrity.Inconsistent, "layerdb: diff says %q, the image's config %s", got, want)
+		s.Problem(dir, integrity.Inconsistent, "layerdb: diff says %q, the image's config %s", got, want)
 	}
 	if got := read("parent"); want != "" && got != parent.String() {
-		s.problem(dir, integrity.Inconsistent, "layerdb: parent says %q, the image's config gives %q", got, parent)
+		s.Problem(dir, integrity.Inconsistent, "layerdb: parent says %q, the image's config gives %q", got, parent)
 	}
 	cacheID := read("cache-id")
 	if !isID(cacheID) {
-		s.problem(dir, integrity.Inconsistent, "layerdb: cache-id %q names no layer folder", cacheID)
+		s.Problem(dir, integrity.Inconsistent, "layerdb: cache-id %q names no layer folder", cacheID)
 		return
 	}
 	diffDir := s.p("overlay2", cacheID, "diff")
-	diff, err := s.ev.OpenRoot(diffDir)
+	diff, err := s.Ev.OpenRoot(diffDir)
 	if err != nil {
-		s.problem(dir, integrity.MissingBlob, "layer %s: its folder %s: %v", want, diffDir, err)
+		s.Problem(dir, integrity.MissingBlob, "layer %s: its folder %s: %v", want, diffDir, err)
 		return
 	}
 	ts := path.Join(dir, "tar-split.json.gz")
-	if err := s.custody.HashFile(ts); err != nil {
+	if err := s.Custody.HashFile(ts); err != nil {
 		diff.Close()
-		s.problem(dir, integrity.MissingBlob, "layer %s: no tar-split to rebuild it from (%v)", want, err)
+		s.Problem(dir, integrity.MissingBlob, "layer %s: no tar-split to rebuild it from (%v)", want, err)
 		return
 	}
-	sp := &engine.Split{Name: dir, Diff: diff, Open: func() (io.ReadCloser, error) { return archive.OpenRegular(s.ev, ts) }}
-	size, err := sp.Size()
-	if err != nil {
-		diff.Close()
-		s.problem(dir, integrity.BadLayer, "layer %s: %v", want, err)
-		return
-	}
-	s.add(dir, member{split: sp, size: size, roots: []*os.Root{diff}})
+	s.AddSplit(&engine.Split{Name: dir, Diff: diff, Open: func() (io.ReadCloser, error) { return archive.OpenRegular(s.Ev, ts) }}, diff)
 }
 
 // isID reports whether id is one of the random 64-hex IDs moby names
@@ -363,18 +337,18 @@ func (s *Store) containers(ctx context.Context, images map[digest.Digest]*img) {
 			continue
 		}
 		name := path.Join(dir, id, "config.v2.json")
-		data, err := s.custody.ReadFile(name)
+		data, err := s.Custody.ReadFile(name)
 		if err != nil {
-			s.problem(name, integrity.Unreadable, "container %s: %v", id[:12], err)
+			s.Problem(name, integrity.Unreadable, "container %s: %v", id[:12], err)
 			continue
 		}
 		var c containerConfig
 		if err := json.Unmarshal(data, &c); err != nil {
-			s.problem(name, integrity.BadJSON, "container %s: %v", id[:12], err)
+			s.Problem(name, integrity.BadJSON, "container %s: %v", id[:12], err)
 			continue
 		}
 		if c.Driver != "" && c.Driver != "overlay2" {
-			s.problem(name, integrity.Degraded, "container %s: graph driver %s, not read", id[:12], c.Driver)
+			s.Problem(name, integrity.Degraded, "container %s: graph driver %s, not read", id[:12], c.Driver)
 			continue
 		}
 		created := c.Created
@@ -385,45 +359,25 @@ func (s *Store) containers(ctx context.Context, images map[digest.Digest]*img) {
 		}
 		im := images[c.Image]
 		if im == nil {
-			s.problem(name, integrity.MissingBlob, "container %s: its image %s is not in the store", ctr.Name, c.Image)
+			s.Problem(name, integrity.MissingBlob, "container %s: its image %s is not in the store", ctr.Name, c.Image)
 			continue
 		}
 		e := image.Entry{Config: im.config, ConfigDigest: im.id, Layers: im.layers, Container: ctr, Writable: s.upper(ctx, id, ctr.Name)}
-		s.entries = append(s.entries, e)
+		s.AddEntry(e)
 	}
 }
 
 // upper adds container id's writable layer, its overlay upper folder, and
 // returns its member ("" when it is not there).
 func (s *Store) upper(ctx context.Context, id, name string) string {
-	mountID, err := s.custody.ReadFile(s.p("image", "overlay2", "layerdb", "mounts", id, "mount-id"))
+	mountID, err := s.Custody.ReadFile(s.p("image", "overlay2", "layerdb", "mounts", id, "mount-id"))
 	m := strings.TrimSpace(string(mountID))
 	if err != nil || !isID(m) {
-		s.problem(s.p("image", "overlay2", "layerdb", "mounts", id), integrity.Inconsistent,
+		s.Problem(s.p("image", "overlay2", "layerdb", "mounts", id), integrity.Inconsistent,
 			"container %s: no mount-id names its writable layer (%v)", name, err)
 		return ""
 	}
-	dir := s.p("overlay2", m, "diff")
-	if _, ok := s.members[dir]; ok {
-		return dir
-	}
-	root, err := s.ev.OpenRoot(dir)
-	if err != nil {
-		s.problem(dir, integrity.MissingBlob, "container %s: its writable layer: %v", name, err)
-		return ""
-	}
-	f, problems, err := archive.ListUpper(ctx, root, 0, dir)
-	s.problems = append(s.problems, problems...)
-	if err != nil {
-		root.Close()
-		s.problem(dir, integrity.Unreadable, "container %s: its writable layer: %v", name, err)
-		return ""
-	}
-	s.add(dir, member{upper: f, size: f.Size(), roots: []*os.Root{root}})
-	if os.Geteuid() != 0 {
-		s.problem(dir, integrity.Degraded, "container %s: not run as root, so trusted.* xattrs cannot be read: opaque folders and renames in its writable layer are unknown, not absent", name)
-	}
-	return dir
+	return s.AddUpper(ctx, s.p("overlay2", m, "diff"), name)
 }
 
 // orphanLayers lists the layerdb folders no image reached: layers left by
@@ -445,21 +399,21 @@ func (s *Store) orphanLayers(ctx context.Context, reached map[string]bool) {
 			what = "a layer whose removal was interrupted"
 		}
 		s.layer(ctx, p, "", "")
-		if m, ok := s.members[p]; ok {
-			s.problems = append(s.problems, integrity.Problem{Blob: p, Kind: integrity.Unreferenced, Content: "layer", Size: m.size,
+		if s.Has(p) {
+			s.Record(integrity.Problem{Blob: p, Kind: integrity.Unreferenced, Content: "layer", Size: s.Size(p),
 				Detail: "layerdb: " + what})
 		}
 	}
 	if tmp, err := s.readDir(s.p("image", "overlay2", "layerdb", "tmp")); err == nil {
 		for _, n := range tmp {
-			s.problems = append(s.problems, integrity.Problem{Blob: s.p("image", "overlay2", "layerdb", "tmp", n), Kind: integrity.Unreferenced,
+			s.Record(integrity.Problem{Blob: s.p("image", "overlay2", "layerdb", "tmp", n), Kind: integrity.Unreferenced,
 				Content: "interrupted write", Detail: "layerdb: a metadata write that never committed"})
 		}
 	}
 }
 
 func (s *Store) readDir(dir string) ([]string, error) {
-	f, err := s.ev.Open(dir)
+	f, err := s.Ev.Open(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -469,94 +423,9 @@ func (s *Store) readDir(dir string) ([]string, error) {
 	return names, err
 }
 
-func (s *Store) add(name string, m member) {
-	if _, ok := s.members[name]; !ok {
-		s.order = append(s.order, name)
-	}
-	s.members[name] = m
-}
-
-func (s *Store) problem(blob string, kind integrity.Kind, format string, args ...any) {
-	s.problems = append(s.problems, integrity.Problem{Blob: blob, Kind: kind, Detail: fmt.Sprintf(format, args...)})
-}
-
 func cmp(a, b string) string {
 	if a != "" {
 		return a
 	}
 	return b
 }
-
-// Info describes the store: its metadata files' digest.
-func (s *Store) Info() archive.Info {
-	sum, size := s.custody.Digest()
-	return archive.Info{Format: Format, SHA256: sum, Size: size}
-}
-
-// Problems is what reading the store's records found.
-func (s *Store) Problems() []integrity.Problem { return s.problems }
-
-// Catalog lists the store's images and containers.
-func (s *Store) Catalog() []image.Entry { return s.entries }
-
-// Members lists configs, layers and writable layers.
-func (s *Store) Members() []archive.Member {
-	out := make([]archive.Member, 0, len(s.order))
-	for _, n := range s.order {
-		out = append(out, archive.Member{Name: n, Size: s.members[n].size})
-	}
-	return out
-}
-
-// Open reads a member: a config as it is, a layer rebuilt, a writable
-// layer as the tar its folder stands for.
-func (s *Store) Open(name string) (io.ReadCloser, error) {
-	m, ok := s.members[name]
-	if !ok {
-		return nil, fmt.Errorf("%s: %w", name, archive.ErrNotExist)
-	}
-	switch {
-	case m.split != nil:
-		return m.split.Rebuild(func(ps []integrity.Problem) {
-			s.mu.Lock()
-			s.checked[name] = ps
-			s.mu.Unlock()
-		}), nil
-	case m.upper != nil:
-		return m.upper.Open(), nil
-	}
-	return archive.OpenRegular(s.ev, m.file)
-}
-
-// Checked is what reading a layer found that its bytes do not say: files
-// changed since the pull (from the last rebuild), and the folder's drift.
-func (s *Store) Checked(name string) []integrity.Problem {
-	m, ok := s.members[name]
-	if !ok || m.split == nil {
-		return nil
-	}
-	s.mu.Lock()
-	out := append([]integrity.Problem(nil), s.checked[name]...)
-	s.mu.Unlock()
-	drift, err := m.split.Drift(context.Background(), 0)
-	if err != nil {
-		out = append(out, integrity.Problem{Blob: name, Kind: integrity.BadLayer, Detail: "drift: " + err.Error()})
-	}
-	return append(out, drift...)
-}
-
-// Close releases the store.
-func (s *Store) Close() error {
-	for _, m := range s.members {
-		for _, r := range m.roots {
-			r.Close()
-		}
-	}
-	return s.ev.Close()
-}
-
-var (
-	_ archive.Store         = (*Store)(nil)
-	_ archive.MemberChecker = (*Store)(nil)
-	_ image.Catalog         = (*Store)(nil)
-)
