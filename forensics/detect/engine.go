@@ -223,6 +223,9 @@ type LayerScan struct {
 	file  fileSink
 	check check
 	sinks [4]layer.Sink
+	// stage holds the rpm sqlite databases and write-ahead logs the layer
+	// writes until Result reads them together (see stores.go).
+	stage *pkgdb.Staging
 }
 
 // NewLayerScan starts the scan of one layer blob.
@@ -232,6 +235,7 @@ func (e *Engine) NewLayerScan() *LayerScan {
 
 // Result returns what the scan found; call it after the walk.
 func (s *LayerScan) Result() *LayerResult {
+	s.readStaged()
 	finding.Sort(s.res.Findings)
 	return &s.res
 }

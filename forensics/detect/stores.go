@@ -15,7 +15,9 @@ import (
 //
 //   - a database file (dpkg status, an rpm database, apk's installed,
 //     pacman's desc, a conda-meta record, the Nix database), keyed by its
-//     path, parsed from its bytes;
+//     path, parsed from its bytes; rpm's sqlite database is read when the
+//     layer is done, together with the write-ahead log the layer wrote
+//     beside it;
 //   - a store folder (a Homebrew keg, a Nix store path, a /var/db/pkg
 //     entry), keyed by the folder, noted from its path the first time the
 //     layer writes anything in it; a keg's INSTALL_RECEIPT.json adds to
@@ -28,6 +30,9 @@ func (s *LayerScan) storeSinks(ent *layer.Entry, sinks []layer.Sink) []layer.Sin
 		if _, seen := s.res.Packages[root]; !seen {
 			s.res.Packages[root] = []pkgdb.Package{pkg}
 		}
+	}
+	if _, ok := pkgdb.Staged(ent.Path); ok {
+		return append(sinks, s.newStageSink(ent))
 	}
 	eco, ok := pkgdb.Match(ent.Path)
 	if !ok {
@@ -81,6 +86,58 @@ func (d *ownedDBSink) Done(e *layer.Entry, err error) {
 	}
 	if len(d.pkgs) > 0 {
 		d.s.res.Packages[d.owner] = append([]pkgdb.Package{}, d.pkgs...)
+	}
+}
+
+// stageSink copies an rpm sqlite database, or its write-ahead log, into the
+// layer's pkgdb.Staging: a package installed by the layer may be recorded
+// in the log alone, and the tar may carry the two files in either order,
+// so both are read together when the layer is done (readStaged).
+type stageSink struct {
+	*pipeSink
+	s   *LayerScan
+	err error
+}
+
+func (s *LayerScan) newStageSink(ent *layer.Entry) *stageSink {
+	if s.stage == nil {
+		s.stage = pkgdb.NewStaging(s.e.maxDB())
+	}
+	d := &stageSink{s: s}
+	st, p, size := s.stage, ent.Path, ent.Size
+	d.pipeSink = startPipe(func(r io.Reader) { d.err = st.Add(p, r, size) })
+	return d
+}
+
+func (d *stageSink) Done(e *layer.Entry, err error) {
+	d.finish(err)
+	if err == nil && d.err != nil { // a broken stream is the walk's to report
+		d.s.errorf("package database %s: %v", e.Path, d.err)
+	}
+}
+
+// readStaged reads the staged rpm sqlite databases, each with the
+// write-ahead log the layer wrote beside it, and removes the copies. A log
+// written without its database is reported: the database it completes lies
+// in another layer, whose bytes this scan does not have.
+func (s *LayerScan) readStaged() {
+	st := s.stage
+	if st == nil {
+		return
+	}
+	s.stage = nil
+	dbs, unread := st.Parse()
+	for _, d := range dbs {
+		if d.Err != nil {
+			s.errorf("package database %s: %v", d.Path, d.Err)
+		}
+		s.res.Packages[d.Path] = append([]pkgdb.Package{}, d.Packages...)
+	}
+	for _, err := range unread {
+		s.errorf("package database %v", err)
+	}
+	if err := st.Close(); err != nil {
+		s.errorf("%v", err)
 	}
 }
 

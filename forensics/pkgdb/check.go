@@ -44,28 +44,42 @@ const (
 	bdbHOffSize    = 12
 )
 
+// rpmFormat is one of rpm's on-disk database formats.
+type rpmFormat int
+
+const (
+	rpmBDB rpmFormat = iota
+	rpmSQLite
+	rpmNDB
+)
+
 // checkRPMDB picks the format the way rpmdb.Open does (sqlite magic, then a
-// valid ndb header, else BerkeleyDB), checks it and returns how many package
-// headers it holds.
-func checkRPMDB(f io.ReaderAt, path string, size int64) (int, error) {
+// valid ndb header, else BerkeleyDB), checks it and returns the format and
+// how many package headers the database holds. size is the file's length,
+// walSize that of the write-ahead log beside it (0 when there is none),
+// which sqlite reads as part of the database.
+func checkRPMDB(f io.ReaderAt, path string, size, walSize int64) (rpmFormat, int, error) {
 	var head [32]byte
 	n, err := f.ReadAt(head[:], 0)
 	if err != nil && !errors.Is(err, io.EOF) {
-		return 0, fmt.Errorf("reading header: %w", err)
+		return 0, 0, fmt.Errorf("reading header: %w", err)
 	}
 	if n < 16 {
-		return 0, &FormatError{Err: fmt.Errorf("%w: %d bytes", ErrNotRPMDB, n)}
+		return 0, 0, &FormatError{Err: fmt.Errorf("%w: %d bytes", ErrNotRPMDB, n)}
 	}
 	if bytes.Equal(head[:16], sqliteMagic) {
-		return checkSQLite(path, size)
+		count, err := checkSQLite(path, size+walSize)
+		return rpmSQLite, count, err
 	}
 	if n == 32 {
 		le := binary.LittleEndian
 		if le.Uint32(head[0:]) == ndbMagic && le.Uint32(head[4:]) == 0 && le.Uint32(head[12:]) != 0 {
-			return checkNDB(f, size, le.Uint32(head[12:]))
+			count, err := checkNDB(f, size, le.Uint32(head[12:]))
+			return rpmNDB, count, err
 		}
 	}
-	return checkBDB(f, size)
+	count, err := checkBDB(f, size)
+	return rpmBDB, count, err
 }
 
 // checkSQLite accepts a Packages table whose blob column is stored data.

@@ -213,7 +213,9 @@ func Owner(p string) string {
 // temporary folder (go-rpmdb reads files, and sqlite writes -wal and -shm
 // files beside the database), checked, read (rpm with
 // github.com/knqyf263/go-rpmdb, Nix's ValidPaths table with the pure-Go
-// sqlite driver) and removed before Parse returns.
+// sqlite driver) and removed before Parse returns. rpm's sqlite database
+// given to Parse is read without its write-ahead log; to read the two
+// together, as sqlite (and rpm) does, hand both to a Staging (see Staged).
 //
 // For dpkg and apk, Parse returns every package it could read even when
 // err is not nil: a damaged or tampered database still names what it can;

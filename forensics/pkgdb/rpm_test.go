@@ -100,6 +100,19 @@ func TestGenScript(t *testing.T) {
 			}
 		})
 	}
+	t.Run("rpm/wal", func(t *testing.T) {
+		read := func(dir string) []string {
+			dbs, unread := stage(t, 0, stagedFile{rpmSQLitePath, filepath.Join(dir, "rpmdb.sqlite")}, stagedFile{rpmWALPath, filepath.Join(dir, "rpmdb.sqlite-wal")})
+			if len(dbs) != 1 || dbs[0].Err != nil || len(unread) != 0 {
+				t.Fatalf("staged %+v, unread %v", dbs, unread)
+			}
+			return nv(dbs[0].Packages)
+		}
+		fresh, committed := read(filepath.Join(out, "rpm", "wal")), read(filepath.Join("testdata", "rpm", "wal"))
+		if !slices.Equal(fresh, committed) || !slices.Equal(fresh, walWant) {
+			t.Errorf("regenerated rpm/wal reads %v, committed one %v, want %v: rerun fixtures/pkgdb/gen.sh", fresh, committed, walWant)
+		}
+	})
 }
 
 // sqliteBlobs returns the header blobs of a fixture, in row order.
