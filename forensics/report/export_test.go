@@ -8,6 +8,7 @@ var (
 	Validate     = validate
 	ReportSchema = reportSchema
 	SARIFSchema  = sarifSchema
+	LineSchema   = jsonlSchema
 	HashFile     = hashFile
 	LayerLabel   = layerLabel
 )

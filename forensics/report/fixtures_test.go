@@ -75,9 +75,9 @@ func fixtureMeta(rs *rules.Set, args ...string) report.Meta {
 }
 
 // TestFixturesValidate scans every bundled fixture and validates the JSON
-// report and the SARIF log against their schemas.
+// report, its JSON lines and the SARIF log against their schemas.
 func TestFixturesValidate(t *testing.T) {
-	rep, sar := report.ReportSchema(t), report.SARIFSchema(t)
+	rep, sar, lines := report.ReportSchema(t), report.SARIFSchema(t), report.LineSchema(t)
 	for _, p := range fixtureInputs(t) {
 		t.Run(filepath.Base(p), func(t *testing.T) {
 			res, rs := scanFixture(t, p)
@@ -87,6 +87,11 @@ func TestFixturesValidate(t *testing.T) {
 			}
 			if err := report.Validate(t, sar, report.Render(t, d, report.SARIF, report.TextOptions{})); err != nil {
 				t.Errorf("SARIF: %v", err)
+			}
+			for i, l := range bytes.Split(bytes.TrimSuffix(report.Render(t, d, report.JSONL, report.TextOptions{}), []byte("\n")), []byte("\n")) {
+				if err := report.Validate(t, lines, l); err != nil {
+					t.Errorf("JSON line %d: %v", i+1, err)
+				}
 			}
 			planted := strings.HasPrefix(filepath.Base(p), "xz-planted")
 			if planted && d.Verdict.Status != report.Compromised {

@@ -21,16 +21,22 @@ const (
 	// CycloneDX is a CycloneDX JSON BOM of every package read, with the
 	// installing layers and the findings as vulnerabilities (cyclonedx.go).
 	CycloneDX Format = "cyclonedx"
+	// JSONL is JSON Lines: one self-contained object per image
+	// (strata.jsonl/v1, jsonl.go), for a SIEM; a fleet scan writes each
+	// input's lines as soon as it is read.
+	JSONL Format = "jsonl"
 )
 
 // Formats lists every format, in the order of --format's help.
-var Formats = []Format{Text, JSON, SARIF, Markdown, HTML, OpenVEX, CycloneDX}
+var Formats = []Format{Text, JSON, JSONL, SARIF, Markdown, HTML, OpenVEX, CycloneDX}
 
 // ParseFormat accepts a format name (and "md" for Markdown).
 func ParseFormat(s string) (Format, error) {
 	switch f := Format(strings.ToLower(s)); f {
-	case Text, JSON, SARIF, Markdown, HTML, OpenVEX, CycloneDX:
+	case Text, JSON, JSONL, SARIF, Markdown, HTML, OpenVEX, CycloneDX:
 		return f, nil
+	case "ndjson":
+		return JSONL, nil
 	case "md":
 		return Markdown, nil
 	case "vex":
@@ -67,6 +73,8 @@ func (d *Document) Write(w io.Writer, f Format, o TextOptions) error {
 		return d.WriteText(w, o)
 	case JSON:
 		return d.WriteJSON(w)
+	case JSONL:
+		return d.WriteJSONL(w)
 	case SARIF:
 		return d.WriteSARIF(w)
 	case Markdown:

@@ -159,11 +159,18 @@ func TestGolden(t *testing.T) {
 		{"clean.md", one(cleanSource), Markdown, false},
 		{"fleet.txt", both, Text, false},
 		{"fleet.json", both, JSON, false},
+		{"fleet.jsonl", both, JSONL, false},
+		{"compromised-fleet.txt", compromisedFleet, Text, false},
+		{"compromised-fleet-80.txt", compromisedFleet, Text, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			d := NewDocument(testMeta(t), c.sources(t)...)
-			golden.Assert(t, golden.Path(t), render(t, d, c.format, TextOptions{Color: c.color}))
+			o := TextOptions{Color: c.color}
+			if strings.HasSuffix(c.name, "-80.txt") {
+				o.Width = 80 // a terminal's width
+			}
+			golden.Assert(t, golden.Path(t), render(t, d, c.format, o))
 		})
 	}
 }
@@ -173,6 +180,16 @@ func one(f func(testing.TB) Source) func(testing.TB) []Source {
 }
 
 func both(t testing.TB) []Source { return []Source{sampleSource(t), cleanSource(t)} }
+
+// compromisedFleet is two inputs carrying the same compromised image (two
+// saves of it), and a clean image on the same base layer: the fleet
+// summary lists the layers the compromised images share.
+func compromisedFleet(t testing.TB) []Source {
+	again := sampleSource(t)
+	again.Input.Path = "fixtures/testdata/xz-planted-again.tar"
+	again.Input.SHA256 = sha("input again")
+	return []Source{sampleSource(t), again, cleanSource(t)}
+}
 
 func TestVerdict(t *testing.T) {
 	problem := integrity.Problem{Blob: "b", Kind: integrity.DigestMismatch}
@@ -356,6 +373,7 @@ func checkTextLines(t *testing.T, lines []string, findings int) {
 			n++
 		case regexp.MustCompile(`^(COMPROMISED|SUSPICIOUS|INTEGRITY-FAILED|CLEAN)  `).MatchString(l):
 		case regexp.MustCompile(`^(integrity|absent|unreferenced|note)[: ] `).MatchString(l):
+		case isFleetLine(l):
 		default:
 			t.Errorf("line %d has no shape a text report gives: %q", i+1, l)
 		}
@@ -363,6 +381,15 @@ func checkTextLines(t *testing.T, lines []string, findings int) {
 	if n != findings {
 		t.Errorf("%d finding lines, want %d", n, findings)
 	}
+}
+
+// isFleetLine matches the lines of the fleet summary (fleet.go): headings,
+// column heads, and rows that start with a right-aligned count, which no
+// finding line or verdict line does.
+func isFleetLine(l string) bool {
+	return regexp.MustCompile(`^(fleet: \d+ inputs?, \d+ images?|worst findings( \(\d+ of \d+ kinds\))?:|layers shared by the \d+ compromised images.*:.*)$`).MatchString(l) ||
+		l == "  images  verdict" || strings.HasPrefix(l, "  images  severity  rule ") || l == "  compromised  images  findings  layer (diff_id)" ||
+		regexp.MustCompile(`^  +\d+  `).MatchString(l)
 }
 
 func isFindingLine(l string) bool {
@@ -374,7 +401,7 @@ func TestParseFormat(t *testing.T) {
 		in   string
 		want Format
 		ok   bool
-	}{{"json", JSON, true}, {"SARIF", SARIF, true}, {"md", Markdown, true}, {"markdown", Markdown, true}, {"html", HTML, true}, {"text", Text, true}, {"pdf", "", false}} {
+	}{{"json", JSON, true}, {"SARIF", SARIF, true}, {"md", Markdown, true}, {"markdown", Markdown, true}, {"html", HTML, true}, {"text", Text, true}, {"jsonl", JSONL, true}, {"ndjson", JSONL, true}, {"pdf", "", false}} {
 		t.Run(c.in, func(t *testing.T) {
 			got, err := ParseFormat(c.in)
 			if (err == nil) != c.ok || got != c.want {
@@ -418,7 +445,7 @@ func FuzzText(f *testing.F) {
 			t.Fatal("escape sequence in plain text")
 		}
 		checkTextLines(t, strings.Split(strings.TrimSuffix(string(text), "\n"), "\n"), len(src.Findings))
-		for _, fm := range []Format{JSON, SARIF, Markdown, HTML} {
+		for _, fm := range []Format{JSON, JSONL, SARIF, Markdown, HTML} {
 			render(t, d, fm, TextOptions{})
 		}
 	})

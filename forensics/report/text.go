@@ -116,8 +116,9 @@ func statusColor(s Status) string {
 // WriteText writes the terminal summary of each input: its verdict line
 // per image, then its findings grouped by image, worst first (severity,
 // rule, layer, path, present or deleted, and why), then its integrity
-// records. A long report ends with the verdict again, so that it is the
-// last line a terminal shows as well as among the first.
+// records. A report over several images then sums them up in a table
+// (writeFleetText). A long report ends with the verdict again, so that it
+// is the last line a terminal shows as well as among the first.
 func (d *Document) WriteText(w io.Writer, o TextOptions) error {
 	cw := &countingWriter{w: bufio.NewWriter(w)}
 	for i := range d.Inputs {
@@ -184,6 +185,9 @@ func (d *Document) WriteText(w io.Writer, o TextOptions) error {
 		}
 	}
 	d.writeCacheText(cw, o)
+	if d.isFleet() {
+		d.writeFleetText(cw, o)
+	}
 	if len(d.Inputs) > 1 || cw.lines > longReport {
 		cw.line("")
 		cw.line(fmt.Sprintf("verdict: %s (%s; %s; %s)", o.paint(statusColor(d.Verdict.Status), strings.ToUpper(string(d.Verdict.Status))),
@@ -193,6 +197,16 @@ func (d *Document) WriteText(w io.Writer, o TextOptions) error {
 		return cw.err
 	}
 	return cw.w.Flush()
+}
+
+// isFleet reports whether the text ends with the fleet summary: over
+// several images, whether of one input (a multi-platform index) or many.
+func (d *Document) isFleet() bool {
+	images := 0
+	for i := range d.Inputs {
+		images += len(d.Inputs[i].Images)
+	}
+	return images > 1 || len(d.Inputs) > 1
 }
 
 // longReport is how many lines a report may have before its verdict is

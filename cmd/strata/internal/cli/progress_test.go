@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/strata-forensics/strata/forensics/scan"
 )
@@ -55,29 +56,83 @@ func TestProgressDraws(t *testing.T) {
 	}
 }
 
-// Inputs of a fleet are read at once: each keeps its own clock, and the
-// line says how many are read.
+// Inputs of a fleet are read at once: the line is the fleet's, inputs
+// done of all and the bytes, rate and time left of the whole fleet, then
+// what the input heard from last is doing.
 func TestProgressFleet(t *testing.T) {
-	var buf bytes.Buffer
-	clock := time.Date(2024, 3, 29, 0, 0, 0, 0, time.UTC)
-	p := newProgress(&buf, func() time.Time { return clock }, 3)
-	p.update(scan.Progress{Input: "a.tar", Layers: 1, TotalBytes: 1024})
-	clock = clock.Add(time.Second)
-	p.update(scan.Progress{Input: "b.tar", Layers: 1, TotalBytes: 1024})
-	p.update(scan.Progress{Input: "a.tar", LayersDone: 1, Layers: 1, Bytes: 1024, TotalBytes: 1024})
-	clock = clock.Add(time.Second)
-	p.update(scan.Progress{Input: "b.tar", LayersDone: 1, Layers: 1, Bytes: 1024, TotalBytes: 1024})
-	// An input being decompressed has no layers yet: it is not read.
-	p.update(scan.Progress{Input: "c.tar.gz", Indexing: true, Bytes: 1024, TotalBytes: 4096})
-	out := buf.String()
-	for _, want := range []string{
-		"[1/3 read] a.tar: layer 1 of 1, 1.0 KiB of 1.0 KiB, 1.0 KiB/s",
-		"[2/3 read] b.tar: layer 1 of 1, 1.0 KiB of 1.0 KiB, 1.0 KiB/s", // b's clock began a second later
-		"[2/3 read] c.tar.gz: decompressing, 1.0 KiB of 4.0 KiB",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("no %q in %q", want, out)
-		}
+	type step struct {
+		advance  time.Duration
+		p        *scan.Progress // an update, or
+		finished string         // an outcome handed over
+		want     string         // the line then drawn
+	}
+	cases := []struct {
+		name   string
+		inputs int
+		sizes  map[string]int64 // on disk, before the scan
+		cols   int
+		steps  []step
+	}{
+		{"sizes known from the start", 3, map[string]int64{"a.tar": 1024, "b.tar": 1024, "c.tar.gz": 2048}, 0, []step{
+			{0, &scan.Progress{Input: "a.tar", Layers: 1, TotalBytes: 1024}, "", "0/3 inputs done, 0 B of 4.0 KiB; a.tar: layer 0 of 1"},
+			{time.Second, &scan.Progress{Input: "a.tar", LayersDone: 1, Layers: 1, Bytes: 1024, TotalBytes: 1024}, "",
+				"1/3 inputs done, 1.0 KiB of 4.0 KiB, 1.0 KiB/s, 3s left; a.tar: layer 1 of 1"},
+			// An input compressed as a whole: decompressing counts its
+			// bytes on disk...
+			{time.Second, &scan.Progress{Input: "c.tar.gz", Indexing: true, Bytes: 1024, TotalBytes: 2048}, "",
+				"1/3 inputs done, 2.0 KiB of 4.0 KiB, 1.0 KiB/s, 2s left; c.tar.gz: decompressing"},
+			// ... then its layers start from nothing: the fleet's
+			// bytes do not go back.
+			{0, &scan.Progress{Input: "c.tar.gz", Layers: 2, TotalBytes: 8192}, "",
+				"1/3 inputs done, 2.0 KiB of 4.0 KiB, 1.0 KiB/s, 2s left; c.tar.gz: layer 0 of 2"},
+			{0, nil, "a.tar", "1/3 inputs done, 2.0 KiB of 4.0 KiB, 1.0 KiB/s, 2s left; c.tar.gz: layer 0 of 2"},
+			// An input that fails is done too.
+			{time.Second, nil, "b.tar", "2/3 inputs done, 3.0 KiB of 4.0 KiB, 1.0 KiB/s, 1s left; c.tar.gz: layer 0 of 2"},
+			{0, &scan.Progress{Input: "c.tar.gz", LayersDone: 2, Layers: 2, Bytes: 8192, TotalBytes: 8192}, "",
+				"3/3 inputs done, 4.0 KiB of 4.0 KiB, 1.3 KiB/s"},
+		}},
+		// A folder has no size before it reports: the total is a lower
+		// bound ("+") and no time left is promised until it is known.
+		{"a folder's size comes with its first report", 2, map[string]int64{"a.tar": 1024}, 0, []step{
+			{0, &scan.Progress{Input: "a.tar", Layers: 1, TotalBytes: 1024}, "", "0/2 inputs done, 0 B of 1.0 KiB+; a.tar: layer 0 of 1"},
+			{time.Second, &scan.Progress{Input: "a.tar", LayersDone: 1, Layers: 1, Bytes: 1024, TotalBytes: 1024}, "",
+				"1/2 inputs done, 1.0 KiB of 1.0 KiB+, 1.0 KiB/s; a.tar: layer 1 of 1"},
+			{0, &scan.Progress{Input: "layout", Layers: 4, TotalBytes: 3072}, "",
+				"1/2 inputs done, 1.0 KiB of 4.0 KiB, 1.0 KiB/s, 3s left; layout: layer 0 of 4"},
+			// Sizes unknown: layers count instead.
+			{time.Second, &scan.Progress{Input: "layout", LayersDone: 2, Layers: 4, Bytes: 1536, TotalBytes: 3072}, "",
+				"1/2 inputs done, 2.5 KiB of 4.0 KiB, 1.2 KiB/s, 1s left; layout: layer 2 of 4"},
+		}},
+		// A line wider than the terminal would wrap, and a carriage
+		// return would not draw over it: it is cut one column short.
+		{"narrow terminal", 2, map[string]int64{"a-long-input-name.tar": 1024, "b.tar": 1024}, 40, []step{
+			{0, &scan.Progress{Input: "a-long-input-name.tar", Layers: 3, TotalBytes: 1024}, "", "0/2 inputs done, 0 B of 2.0 KiB; a-lon…"},
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			clock := time.Date(2024, 3, 29, 0, 0, 0, 0, time.UTC)
+			p := newProgress(&buf, func() time.Time { return clock }, c.inputs)
+			p.cols = c.cols
+			p.sized(c.sizes)
+			for i, s := range c.steps {
+				clock = clock.Add(s.advance)
+				buf.Reset()
+				if s.p != nil {
+					p.update(*s.p)
+				} else {
+					p.finished(s.finished)
+				}
+				got := strings.TrimRight(strings.TrimPrefix(buf.String(), "\r"), " ")
+				if got != s.want {
+					t.Errorf("step %d: got  %q\nwant %q", i+1, got, s.want)
+				}
+				if c.cols > 0 && utf8.RuneCountInString(strings.TrimPrefix(buf.String(), "\r")) >= c.cols {
+					t.Errorf("step %d: %q is as wide as the terminal", i+1, buf.String())
+				}
+			}
+		})
 	}
 }
 

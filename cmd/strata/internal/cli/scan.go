@@ -49,14 +49,18 @@ known-affected images) on every file, deleted ones included.
 An ARCHIVE may be a folder of archives: each is scanned with the same rules,
 and the report covers them all.
 
-Formats: text (default), json (strata.report/v1), sarif (SARIF 2.1.0),
-markdown and html (one self-contained file each), openvex (an OpenVEX 0.2.0
-statement per image on CVE-2024-3094: affected, fixed, not_affected or
-under_investigation, for grype, trivy and other VEX consumers) and cyclonedx
-(a CycloneDX 1.6 BOM of every package read, each with the layer that
-installed it, and the findings as vulnerabilities). --evidence DIR writes the
-json, sarif, markdown and html reports, a copy of each matched file named by
-its sha256 and a SHA256SUMS into DIR, which must be empty or absent.
+Formats: text (default; over several images it ends with a fleet summary:
+images per verdict, the worst findings, the layers the compromised images
+share), json (strata.report/v1), jsonl (strata.jsonl/v1: one JSON object
+per image, each input's written as soon as it is read, for a SIEM), sarif
+(SARIF 2.1.0), markdown and html (one self-contained file each), openvex
+(an OpenVEX 0.2.0 statement per image on CVE-2024-3094: affected, fixed,
+not_affected or under_investigation, for grype, trivy and other VEX
+consumers) and cyclonedx (a CycloneDX 1.6 BOM of every package read, each
+with the layer that installed it, and the findings as vulnerabilities).
+--evidence DIR writes the json, sarif, markdown and html reports, a copy
+of each matched file named by its sha256 and a SHA256SUMS into DIR, which
+must be empty or absent.
 SOURCE_DATE_EPOCH (seconds) fixes the scan's timestamps, so that reports
 are byte-for-byte reproducible.
 
@@ -70,6 +74,7 @@ problems always give 1.`,
   strata scan --evidence case-42/ image.tar
   strata scan --format openvex -o image.openvex.json image.tar
   strata scan --format cyclonedx -o image.cdx.json image.tar
+  strata scan --format jsonl -o fleet.jsonl archives/
   strata scan --fail-on high --format sarif -o strata.sarif archives/`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if f.printSchema {
@@ -84,7 +89,7 @@ problems always give 1.`,
 	}
 	f.in.register(cmd, b)
 	fl := cmd.Flags()
-	fl.StringVar(&f.format, "format", "text", "report format: text, json, sarif, markdown, html, openvex or cyclonedx")
+	fl.StringVar(&f.format, "format", "text", "report format: text, json, jsonl, sarif, markdown, html, openvex or cyclonedx")
 	fl.StringVar(&f.failOn, "fail-on", "info", "exit code 1 only for findings of at least `SEVERITY` (info, low, medium, high, critical); integrity problems always give 1")
 	fl.BoolVar(&f.asJSON, "json", false, "same as --format json")
 	fl.StringVarP(&f.output, "output", "o", "", "write the report to `FILE` instead of standard output")
@@ -93,20 +98,19 @@ problems always give 1.`,
 	fl.StringVar(&f.caseID, "case", "", "case `ID` recorded in the report's chain of custody")
 	fl.StringVar(&f.evidence, "evidence", "", "write an evidence folder (every report format, matched files, SHA256SUMS) to `DIR`")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress on standard error")
-	fl.BoolVar(&f.printSchema, "print-schema", false, "print the JSON Schema of the json report and exit")
+	fl.BoolVar(&f.printSchema, "print-schema", false, "print the JSON Schema of the json report (of a line, with --format jsonl) and exit")
 	_ = fl.MarkHidden("print-schema")
 	return cmd
 }
 
 func runScan(cmd *cobra.Command, b Build, f *scanFlags, args []string) error {
 	out := stdout(cmd)
-	if f.printSchema {
-		_, err := out.Write(report.JSONSchema())
-		return err
-	}
 	format, err := report.ParseFormat(f.format)
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}
+	}
+	if f.printSchema {
+		return printSchema(out, format)
 	}
 	failOn, err := finding.ParseSeverity(f.failOn)
 	if err != nil {
@@ -151,6 +155,8 @@ func runScan(cmd *cobra.Command, b Build, f *scanFlags, args []string) error {
 	var prog *progress
 	if !f.quiet && isTerminal(errOut) {
 		prog = newProgress(errOut, time.Now, len(inputs))
+		prog.cols = terminalWidth(errOut)
+		prog.sized(inputSizes(inputs))
 		opts.Progress = prog.update
 		f.in.notes.drawOver(prog)
 	}
@@ -158,34 +164,36 @@ func runScan(cmd *cobra.Command, b Build, f *scanFlags, args []string) error {
 	meta := report.Meta{Tool: "strata", Version: b.Version, Commit: b.Commit, GoVersion: runtime.Version(),
 		Examiner: f.examiner, Case: f.caseID, Args: commandLine(), Rules: set}
 	doc := report.NewDocument(meta)
-	// Each input is added to the report as soon as it and the ones before
-	// it are read, and its trees are released then: a fleet holds one
-	// input's trees at a time (plus the bases they share), not all of
-	// them. The inputs stay open to the end: later inputs compare their
-	// copies of shared blobs with earlier inputs' bytes (scan.Memo), and
-	// the evidence folder copies files out of them.
-	var open []*scan.Result
-	defer func() {
-		for _, r := range open {
-			r.Close()
-		}
-	}()
+	sink := &fleetSink{doc: doc, prog: prog, fromFolder: map[string]bool{}}
+	defer sink.close()
 	paths := make([]string, len(inputs))
 	for i, in := range inputs {
 		paths[i] = in.path
+		sink.fromFolder[in.path] = in.fromFolder
 	}
-	var failures []scan.Outcome
-	read := 0
-	scan.RunEach(cmd.Context(), paths, opts, func(o scan.Outcome) {
-		if o.Err != nil {
-			failures = append(failures, o)
-			return
+	var linesFile *os.File
+	if format == report.JSONL {
+		sink.lines = out
+		if f.output != "" {
+			// The file is emptied before the scan reads anything: it must
+			// not be one of the inputs.
+			if in, ok := sameFileAs(f.output, inputs); ok {
+				return &exitError{code: exitUsage, err: fmt.Errorf("-o %s: the input %s is that file; it would be emptied before it is read", f.output, in)}
+			}
+			// Lines are appended to the file as each input is read, not
+			// written all at once at the end like the other formats: a
+			// log shipper tailing the file sends each image as it is
+			// judged, and a scan killed half way keeps the lines of the
+			// inputs it finished.
+			linesFile, err = os.OpenFile(f.output, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+			if err != nil {
+				return &exitError{code: exitUsage, err: err}
+			}
+			defer linesFile.Close() // closed, and its error checked, below; this is for the early returns
+			sink.lines = linesFile
 		}
-		read++
-		doc.Add(o.Result.ReportSource())
-		o.Result.Release()
-		open = append(open, o.Result)
-	})
+	}
+	scan.RunEach(cmd.Context(), paths, opts, sink.take)
 	if prog != nil {
 		f.in.notes.drawOver(nil)
 		prog.done()
@@ -194,12 +202,8 @@ func runScan(cmd *cobra.Command, b Build, f *scanFlags, args []string) error {
 		return &exitError{code: exitUsage, err: cmd.Context().Err()}
 	}
 	unusable := 0
-	fromFolder := map[string]bool{}
-	for _, in := range inputs {
-		fromFolder[in.path] = in.fromFolder
-	}
-	for _, o := range failures {
-		if fromFolder[o.Path] && errors.Is(o.Err, archive.ErrUnknownFormat) {
+	for _, o := range sink.failures {
+		if sink.skipped(o) {
 			// A stray file in a folder of archives: say so, go on.
 			fmt.Fprintf(errOut, "strata: skipped %s\n", printable.String(o.Err.Error())) // the error names the file
 			continue
@@ -207,7 +211,10 @@ func runScan(cmd *cobra.Command, b Build, f *scanFlags, args []string) error {
 		fmt.Fprintln(errOut, "strata:", printable.String(o.Err.Error()))
 		unusable++
 	}
-	if read == 0 {
+	if err := closeLines(sink, linesFile); err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
+	if sink.read == 0 {
 		return &exitError{code: exitUsage, err: errors.New("scan: no input could be read")}
 	}
 
@@ -219,8 +226,10 @@ func runScan(cmd *cobra.Command, b Build, f *scanFlags, args []string) error {
 			fmt.Fprintf(errOut, "strata: evidence written to %s\n", f.evidence)
 		}
 	}
-	if err := writeReport(doc, format, f.output, out); err != nil {
-		return &exitError{code: exitUsage, err: err}
+	if format != report.JSONL { // its lines are written as the inputs are read
+		if err := writeReport(doc, format, f.output, out); err != nil {
+			return &exitError{code: exitUsage, err: err}
+		}
 	}
 
 	switch {
@@ -230,6 +239,63 @@ func runScan(cmd *cobra.Command, b Build, f *scanFlags, args []string) error {
 		return &exitError{code: exitFindings}
 	}
 	return nil
+}
+
+// printSchema prints the JSON Schema of the json report, or of a line of
+// jsonl.
+func printSchema(out io.Writer, format report.Format) error {
+	schema := report.JSONSchema()
+	if format == report.JSONL {
+		var err error
+		if schema, err = report.JSONLSchema(); err != nil {
+			return err
+		}
+	}
+	_, err := out.Write(schema)
+	return err
+}
+
+// closeLines ends the JSON lines: the first error writing them, else the
+// error closing their file, is the scan's (exit code 2): a SIEM fed a
+// truncated stream must not take it for the whole fleet.
+func closeLines(sink *fleetSink, file *os.File) error {
+	err := sink.lineErr
+	if file != nil {
+		if cerr := file.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("scan: --format jsonl: %w", err)
+	}
+	return nil
+}
+
+// sameFileAs returns the input that file is, if any.
+func sameFileAs(file string, inputs []scanInput) (string, bool) {
+	st, err := os.Stat(file)
+	if err != nil {
+		return "", false // not there yet: no input can be it
+	}
+	for _, in := range inputs {
+		if ist, err := os.Stat(in.path); err == nil && os.SameFile(st, ist) {
+			return printable.String(in.path), true
+		}
+	}
+	return "", false
+}
+
+// inputSizes are the sizes on disk of the inputs that are files, for the
+// fleet's progress; a folder's is left out (0), as summing it would walk
+// it before the scan does.
+func inputSizes(inputs []scanInput) map[string]int64 {
+	sizes := map[string]int64{}
+	for _, in := range inputs {
+		if st, err := os.Stat(in.path); err == nil && st.Mode().IsRegular() {
+			sizes[in.path] = st.Size()
+		}
+	}
+	return sizes
 }
 
 // failed decides exit code 1: integrity problems, or a finding at or above

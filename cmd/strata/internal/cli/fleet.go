@@ -1,0 +1,81 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	"github.com/strata-forensics/strata/forensics/archive"
+	"github.com/strata-forensics/strata/forensics/report"
+	"github.com/strata-forensics/strata/forensics/scan"
+)
+
+// fleetSink takes each input's outcome as scan.RunEach hands it over, in
+// input order, as soon as the input and those before it are read: it adds
+// the input to the report, writes its JSON lines at once when the format
+// is jsonl (a SIEM sees each image as it is judged, not when the whole
+// fleet is), and moves the fleet's progress on.
+type fleetSink struct {
+	doc *report.Document
+	// lines receives the JSON lines; nil unless --format jsonl.
+	lines io.Writer
+	// lineErr is the first error writing lines (a closed pipe, a full
+	// disk); no line is written after it, and the scan ends with it.
+	lineErr error
+	prog    *progress // nil when not on a terminal
+	// fromFolder says which inputs were found by listing a folder: those
+	// that are no archive at all are skipped, not unreadable.
+	fromFolder map[string]bool
+
+	// open are the inputs read. They stay open to the end: later inputs
+	// compare their copies of shared blobs with earlier inputs' bytes
+	// (scan.Memo), and the evidence folder copies files out of them.
+	open     []*scan.Result
+	failures []scan.Outcome
+	read     int
+}
+
+func (s *fleetSink) take(o scan.Outcome) {
+	if s.prog != nil {
+		s.prog.finished(o.Path)
+	}
+	if o.Err != nil {
+		s.failures = append(s.failures, o)
+		// An input cut short by an interrupt is not unreadable: the scan
+		// ends with exit code 2 and says so; its line would be wrong.
+		if !s.skipped(o) && !errors.Is(o.Err, context.Canceled) && !errors.Is(o.Err, context.DeadlineExceeded) {
+			s.writeLines(func(w io.Writer) error { return s.doc.WriteUnreadableJSONL(w, o.Path, o.Err) })
+		}
+		return
+	}
+	s.read++
+	// Each input is added to the report as soon as it and the ones before
+	// it are read, and its trees are released then: a fleet holds one
+	// input's trees at a time (plus the bases they share), not all of
+	// them.
+	s.doc.Add(o.Result.ReportSource())
+	o.Result.Release()
+	s.open = append(s.open, o.Result)
+	s.writeLines(func(w io.Writer) error { return s.doc.WriteInputJSONL(w, len(s.doc.Inputs)-1) })
+}
+
+func (s *fleetSink) writeLines(write func(io.Writer) error) {
+	if s.lines == nil || s.lineErr != nil {
+		return
+	}
+	s.lineErr = write(s.lines)
+}
+
+// skipped reports whether a failed input is a stray file in a folder of
+// archives (notes, a checksum list): named on stderr, but no input of the
+// fleet.
+func (s *fleetSink) skipped(o scan.Outcome) bool {
+	return s.fromFolder[o.Path] && errors.Is(o.Err, archive.ErrUnknownFormat)
+}
+
+// close closes the inputs read.
+func (s *fleetSink) close() {
+	for _, r := range s.open {
+		r.Close()
+	}
+}
