@@ -60,6 +60,12 @@ func pinRefs(imgs []*Image) {
 		if count[base] < 2 {
 			continue
 		}
+		if c := img.Container; c != nil {
+			// Two engines on one host may each have a container of
+			// that name: their IDs tell them apart.
+			img.pinned = base + "@" + c.ID[:min(12, len(c.ID))]
+			continue
+		}
 		d := img.ManifestDigest
 		if d == "" {
 			d = img.ConfigDigest

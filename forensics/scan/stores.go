@@ -2,16 +2,19 @@ package scan
 
 import (
 	"github.com/strata-forensics/strata/forensics/archive"
+	"github.com/strata-forensics/strata/forensics/engine"
+	"github.com/strata-forensics/strata/forensics/engine/cstorage"
 	"github.com/strata-forensics/strata/forensics/engine/docker"
 )
 
 // Stores are the stores a folder is asked to be, in order, before it is
 // read as an image layout or a root filesystem: an evidence root holding
-// an engine's storage is read as that storage, not as the host's files.
-var Stores = []archive.StoreOpener{docker.Open}
+// engines' storage is read as that storage (every engine's found), not as
+// the host's files.
+var Stores = []archive.StoreOpener{engine.OpenAll(docker.Open, cstorage.Open)}
 
 // storeKinds tell each store in a folder without reading it.
-var storeKinds = []func(root string) bool{docker.Is}
+var storeKinds = []func(root string) bool{docker.Is, cstorage.Is}
 
 // IsStore reports whether the folder p holds a store Stores reads (an
 // engine's storage), so that it is one input and not a folder of them.

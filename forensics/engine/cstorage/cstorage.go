@@ -1,0 +1,399 @@
+// Package cstorage reads containers/storage (the storage of podman,
+// buildah and CRI-O, rootful or rootless) from a mounted disk, with no
+// engine: images from overlay-images/images.json with their configs (big
+// data items), layers from overlay-layers/layers.json each rebuilt from its
+// tar-split and diff folder, containers from
+// overlay-containers/containers.json with their writable layers. Paths and
+// records follow containers/storage's source (store.go, images.go,
+// layers.go, containers.go, drivers/overlay).
+package cstorage
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/strata-forensics/strata/forensics/archive"
+	"github.com/strata-forensics/strata/forensics/engine"
+	"github.com/strata-forensics/strata/forensics/image"
+	"github.com/strata-forensics/strata/forensics/integrity"
+)
+
+// Format is the Format of an archive opened from containers/storage.
+const Format archive.Format = "containers-storage"
+
+// Open returns the containers/storage graph root found in the folder root:
+// the graph root itself, or below an evidence root at the graphroot its
+// own /etc/containers/storage.conf names, else /var/lib/containers/storage,
+// else a user's rootless storage (home/*/.local/share/containers/storage).
+// It returns nil when there is none.
+func Open(ctx context.Context, root string) (*engine.Store, error) {
+	ev, err := os.OpenRoot(root)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{Store: engine.NewStore(ev, Format)}
+	base, ok := s.graphRoot()
+	if !ok {
+		ev.Close()
+		return nil, nil
+	}
+	s.base = base
+	if err := s.load(ctx); err != nil {
+		ev.Close()
+		return nil, err
+	}
+	return s.Store, nil
+}
+
+// Is reports whether the folder root holds containers/storage, as Open
+// would find it, reading no more than that takes.
+func Is(root string) bool {
+	ev, err := os.OpenRoot(root)
+	if err != nil {
+		return false
+	}
+	defer ev.Close()
+	s := &Store{Store: engine.NewStore(ev, Format)}
+	_, ok := s.graphRoot()
+	return ok
+}
+
+// Store is a containers/storage graph root with the overlay driver.
+type Store struct {
+	*engine.Store
+	base string // the graph root below the evidence root
+}
+
+func (s *Store) p(parts ...string) string { return path.Join(append([]string{s.base}, parts...)...) }
+
+func (s *Store) graphRoot() (string, bool) {
+	isRoot := func(p string) bool {
+		fi, err := s.Ev.Lstat(path.Join(p, "overlay-layers", "layers.json"))
+		return err == nil && fi.Mode().IsRegular()
+	}
+	if isRoot(".") {
+		return ".", true
+	}
+	var candidates []string
+	if data, err := s.Custody.ReadFile("etc/containers/storage.conf"); err == nil {
+		if g := graphrootOf(string(data)); g != "" {
+			candidates = append(candidates, strings.TrimPrefix(path.Clean("/"+g), "/"))
+		}
+	}
+	candidates = append(candidates, "var/lib/containers/storage")
+	if homes, err := fs.Glob(s.Ev.FS(), "home/*/.local/share/containers/storage"); err == nil {
+		candidates = append(candidates, homes...)
+	}
+	for _, c := range candidates {
+		if isRoot(c) {
+			return c, true
+		}
+	}
+	return "", false
+}
+
+// graphrootOf reads `graphroot = "..."` from storage.conf's [storage]
+// table: the one key strata needs, read without a TOML parser.
+func graphrootOf(conf string) string {
+	table := ""
+	for _, line := range strings.Split(conf, "\n") {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "[") {
+			table = strings.Trim(line, "[] ")
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok || table != "storage" || strings.TrimSpace(k) != "graphroot" {
+			continue
+		}
+		v = strings.TrimSpace(v)
+		if i := strings.Index(v, "#"); i >= 0 && !strings.HasPrefix(v, `"`) {
+			v = strings.TrimSpace(v[:i])
+		}
+		return strings.Trim(v, `"'`)
+	}
+	return ""
+}
+
+// imageRecord is what strata reads of images.json.
+type imageRecord struct {
+	ID             string                   `json:"id"`
+	Digest         digest.Digest            `json:"digest"`
+	Names          []string                 `json:"names"`
+	Layer          string                   `json:"layer"`
+	BigDataNames   []string                 `json:"big-data-names"`
+	BigDataDigests map[string]digest.Digest `json:"big-data-digests"`
+}
+
+// layerRecord is what strata reads of layers.json.
+type layerRecord struct {
+	ID         string         `json:"id"`
+	Parent     string         `json:"parent"`
+	DiffDigest digest.Digest  `json:"diff-digest"`
+	TOCDigest  digest.Digest  `json:"toc-digest"`
+	Flags      map[string]any `json:"flags"`
+}
+
+// containerRecord is what strata reads of containers.json.
+type containerRecord struct {
+	ID       string    `json:"id"`
+	Names    []string  `json:"names"`
+	Image    string    `json:"image"`
+	Layer    string    `json:"layer"`
+	Metadata string    `json:"metadata"`
+	Created  time.Time `json:"created"`
+}
+
+func (s *Store) load(ctx context.Context) error {
+	layers := map[string]layerRecord{}
+	var lrs []layerRecord
+	if s.readJSON(s.p("overlay-layers", "layers.json"), &lrs) {
+		for _, l := range lrs {
+			layers[l.ID] = l
+		}
+	}
+	var vrs []layerRecord // written without fsync: may be what the last write left
+	if _, err := s.Ev.Lstat(s.p("overlay-layers", "volatile-layers.json")); err == nil && s.readJSON(s.p("overlay-layers", "volatile-layers.json"), &vrs) {
+		for _, l := range vrs {
+			layers[l.ID] = l
+		}
+	}
+	var imgs []imageRecord
+	if !s.readJSON(s.p("overlay-images", "images.json"), &imgs) {
+		return nil
+	}
+	reached := map[string]bool{}
+	byID := map[string]image.Entry{}
+	for _, im := range imgs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		e, ok := s.image(im, layers, reached)
+		if ok {
+			s.AddEntry(e)
+			byID[im.ID] = e
+		}
+	}
+	s.containers(ctx, byID, reached)
+	s.orphans(layers, reached)
+	return nil
+}
+
+// readJSON reads a JSON record file into v, and records why it cannot.
+func (s *Store) readJSON(name string, v any) bool {
+	data, err := s.Custody.ReadFile(name)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			s.Problem(name, integrity.Unreadable, "%v", err)
+		}
+		return false
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		s.Problem(name, integrity.BadJSON, "%v", err)
+		return false
+	}
+	return true
+}
+
+// bigDataName is the file an image's big data item key is kept in
+// (store.go makeBigDataBaseName): the key itself when it is made of
+// [0-9a-z.] only, else "=" and its base64.
+func bigDataName(key string) string {
+	for _, c := range key {
+		if c != '.' && !('0' <= c && c <= '9') && !('a' <= c && c <= 'z') {
+			return "=" + base64.StdEncoding.EncodeToString([]byte(key))
+		}
+	}
+	return key
+}
+
+// image describes one image of images.json: its config (the big data
+// item named after the config's digest, which is the image's ID) and its
+// layers, walked down from its top layer by parent.
+func (s *Store) image(im imageRecord, layers map[string]layerRecord, reached map[string]bool) (image.Entry, bool) {
+	if !isHex64(im.ID) {
+		s.Problem(s.p("overlay-images", "images.json"), integrity.Inconsistent, "image %q: not an image ID", im.ID)
+		return image.Entry{}, false
+	}
+	id := digest.NewDigestFromEncoded(digest.SHA256, im.ID)
+	key := id.String()
+	if d, ok := im.BigDataDigests[key]; !ok || d != id {
+		// An image pulled by TOC (zstd:chunked) has an ID that is no
+		// config digest (storage_dest.go computeID): its config is the
+		// one big data item named after a digest.
+		for _, n := range im.BigDataNames {
+			if strings.HasPrefix(n, "sha256:") && im.BigDataDigests[n] != "" {
+				key, id = n, im.BigDataDigests[n]
+				break
+			}
+		}
+	}
+	cfg := s.p("overlay-images", im.ID, bigDataName(key))
+	data, err := s.Custody.ReadFile(cfg)
+	if err != nil {
+		s.Problem(cfg, integrity.MissingBlob, "image %s: its config: %v", im.ID[:12], err)
+		return image.Entry{}, false
+	}
+	s.AddFile(cfg, int64(len(data)))
+	var chain []string
+	for l, n := im.Layer, 0; l != ""; n++ {
+		rec, ok := layers[l]
+		if !ok || n > 4096 {
+			s.Problem(s.p("overlay-layers", "layers.json"), integrity.MissingBlob, "image %s: layer %s is not recorded", im.ID[:12], l)
+			chain = append(chain, "")
+			break
+		}
+		chain = append(chain, s.layer(rec, reached))
+		l = rec.Parent
+	}
+	for i, j := 0, len(chain)-1; i < j; i, j = i+1, j-1 {
+		chain[i], chain[j] = chain[j], chain[i]
+	}
+	return image.Entry{Names: im.Names, Config: cfg, ConfigDigest: id, Layers: chain}, true
+}
+
+// layer adds layer rec, rebuilt from its tar-split and diff folder, and
+// returns its member ("" when it cannot be read). Its ID is checked
+// against the formula containers/image names layers by:
+// storage_dest.go: the base's diff_id hex, then sha256(parent + "+" +
+// diff_id hex).
+func (s *Store) layer(rec layerRecord, reached map[string]bool) string {
+	name := s.p("overlay-layers", rec.ID)
+	if reached[name] {
+		if s.Has(name) {
+			return name
+		}
+		return ""
+	}
+	reached[name] = true
+	if !isHex64(rec.ID) {
+		s.Problem(name, integrity.Inconsistent, "layer %q: not a layer ID", rec.ID)
+		return ""
+	}
+	if rec.DiffDigest == "" && rec.TOCDigest != "" {
+		s.Problem(name, integrity.Degraded, "layer %s: pulled by TOC (zstd:chunked), no diff_id recorded: its content can be checked against the image's config only", rec.ID[:12])
+	}
+	if want := layerID(rec.Parent, rec.DiffDigest); rec.DiffDigest != "" && want != rec.ID {
+		s.Problem(name, integrity.Inconsistent, "layer %s: its ID does not follow from its parent and diff_id (%s expected)", rec.ID[:12], want[:12])
+	}
+	diff, err := s.Ev.OpenRoot(s.p("overlay", rec.ID, "diff"))
+	if err != nil {
+		s.Problem(name, integrity.MissingBlob, "layer %s: its folder: %v", rec.ID[:12], err)
+		return ""
+	}
+	ts := s.p("overlay-layers", rec.ID+".tar-split.gz")
+	if err := s.Custody.HashFile(ts); err != nil {
+		diff.Close()
+		s.Problem(name, integrity.MissingBlob, "layer %s: no tar-split to rebuild it from (%v)", rec.ID[:12], err)
+		return ""
+	}
+	if !s.AddSplit(&engine.Split{Name: name, Diff: diff, Open: func() (io.ReadCloser, error) { return archive.OpenRegular(s.Ev, ts) }}, diff) {
+		return ""
+	}
+	return name
+}
+
+func layerID(parent string, diffID digest.Digest) string {
+	if parent == "" {
+		return diffID.Encoded()
+	}
+	return digest.FromString(parent + "+" + diffID.Encoded()).Encoded()
+}
+
+// containers adds each container of containers.json as its image with
+// its writable layer (its own layer's diff folder, an overlay upper).
+func (s *Store) containers(ctx context.Context, images map[string]image.Entry, reached map[string]bool) {
+	name := s.p("overlay-containers", "containers.json")
+	var cs []containerRecord
+	if _, err := s.Ev.Lstat(name); err != nil || !s.readJSON(name, &cs) {
+		return
+	}
+	for _, c := range cs {
+		if ctx.Err() != nil {
+			return
+		}
+		var meta struct {
+			ImageName string `json:"image-name"`
+			Name      string `json:"name"`
+		}
+		json.Unmarshal([]byte(c.Metadata), &meta)
+		display := meta.Name
+		if display == "" && len(c.Names) > 0 {
+			display = c.Names[0]
+		}
+		ctr := &image.Container{ID: c.ID, Name: display, Image: cmp(meta.ImageName, c.Image), Engine: "containers/storage"}
+		if !c.Created.IsZero() {
+			created := c.Created
+			ctr.Created = &created
+		}
+		img, ok := images[c.Image]
+		if !ok {
+			s.Problem(name, integrity.MissingBlob, "container %s: its image %s is not in the store", display, c.Image)
+			continue
+		}
+		rw := ""
+		if isHex64(c.Layer) {
+			reached[s.p("overlay-layers", c.Layer)] = true
+			rw = s.AddUpper(ctx, s.p("overlay", c.Layer, "diff"), display)
+		} else {
+			s.Problem(name, integrity.Inconsistent, "container %s: layer %q names no writable layer", display, c.Layer)
+		}
+		s.AddEntry(image.Entry{Config: img.Config, ConfigDigest: img.ConfigDigest, Layers: img.Layers, Container: ctr, Writable: rw})
+	}
+}
+
+// orphans lists the layers no image or container reached, scanned as
+// unreferenced layers: deleted artefacts are evidence. A layer written
+// half (flags.incomplete) says so.
+func (s *Store) orphans(layers map[string]layerRecord, reached map[string]bool) {
+	ids := make([]string, 0, len(layers))
+	for id := range layers {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		rec := layers[id]
+		name := s.p("overlay-layers", rec.ID)
+		if reached[name] {
+			continue
+		}
+		what := "a layer no image or container refers to"
+		if inc, _ := rec.Flags["incomplete"].(bool); inc {
+			what = "a layer whose writing never completed (flags.incomplete)"
+		}
+		if s.layer(rec, reached) != "" {
+			s.Record(integrity.Problem{Blob: name, Kind: integrity.Unreferenced, Content: "layer", Size: s.Size(name), Detail: "layers.json: " + what})
+		}
+	}
+}
+
+func isHex64(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, c := range s {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func cmp(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
