@@ -120,7 +120,10 @@ func (m Model) View() string {
 			where = printable.String(f.Image)
 		}
 		layer := "  -"
-		if f.Layer >= 0 {
+		switch {
+		case f.Writable:
+			layer = "rw " // a container's writable layer
+		case f.Layer >= 0:
 			layer = fmt.Sprintf("L%-2d", f.Layer)
 		}
 		line := text.Fit(fmt.Sprintf(" %-8s %s %s", strings.ToUpper(f.Severity.String()), layer, where), m.width)

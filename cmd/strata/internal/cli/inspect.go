@@ -47,8 +47,17 @@ digest and every layer against the config's diff_ids.`,
 			fmt.Fprintf(w, "\n  sha256: %s\n  size: %d bytes\n", res.Input.SHA256, res.Input.Size)
 			for _, ir := range res.Images {
 				img := ir.Image
-				fmt.Fprintf(w, "\nimage: %s\n", printable.String(strings.Join(img.Names, ", ")))
-				if len(img.Names) == 0 {
+				if c := img.Container; c != nil {
+					// A container of an engine's storage, as its records
+					// describe it (trusted only).
+					fmt.Fprintf(w, "\nimage: %s\n  container: %s (%s, %s)\n  image: %s\n", printable.String(img.Ref()), c.ID, printable.String(c.Engine), printable.String(c.State), printable.String(c.Image))
+					if len(c.Command) > 0 {
+						fmt.Fprintf(w, "  command: %q\n", c.Command)
+					}
+				} else {
+					fmt.Fprintf(w, "\nimage: %s\n", printable.String(strings.Join(img.Names, ", ")))
+				}
+				if len(img.Names) == 0 && img.Container == nil {
 					fmt.Fprintln(w, "  (untagged)")
 				}
 				fmt.Fprintf(w, "  platform: %s\n  manifest: %s\n  config: %s\n", printable.String(img.Platform), orDash(img.ManifestDigest.String()), img.ConfigDigest)
@@ -76,7 +85,11 @@ digest and every layer against the config's diff_ids.`,
 					case l.Opaque:
 						mt += " (not a filesystem)"
 					}
-					fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%d\t%d\t%d\t%s\n", l.Index, shortDigest(ir.LayerDigest(i)), shortDigest(l.DiffID), orDash(printable.String(mt)),
+					idx := fmt.Sprint(l.Index)
+					if l.Writable {
+						idx = "rw"
+					}
+					fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\n", idx, shortDigest(ir.LayerDigest(i)), shortDigest(l.DiffID), orDash(printable.String(mt)),
 						l.Size, usize, entries, shorten(l.CreatedBy, 60))
 				}
 				tw.Flush()

@@ -608,7 +608,7 @@ func pfGenuine(t *testing.T, f pfFixture) int {
 		case n > 1:
 			want = append(want, fmt.Sprintf("%d attachments", n))
 		}
-		pfExplore(t, f.path, want)
+		pfExplore(t, f.path, nil, want)
 	})
 	return runs + 2 // the library scan for the coverage words, and the explorer's
 }
@@ -618,11 +618,15 @@ func pfGenuine(t *testing.T, f pfFixture) int {
 // and the built-in rules, adapted by session), driven by teatest, with the
 // monochrome styles (runExplore asks the terminal for its background
 // otherwise). It waits for the first loaded view to show every string of
-// want.
-func pfExplore(t *testing.T, path string, want []string) {
+// want. args are the command's flags.
+func pfExplore(t *testing.T, path string, args, want []string) {
 	t.Helper()
 	var f exploreFlags
-	f.in.register(&cobra.Command{}, testBuild)
+	cmd := &cobra.Command{}
+	f.in.register(cmd, testBuild)
+	if err := cmd.ParseFlags(args); err != nil {
+		t.Fatal(err)
+	}
 	set, err := rules.Load(f.rules...)
 	if err != nil {
 		t.Fatal(err)
