@@ -396,4 +396,3 @@ func cmp(a, b string) string {
 	}
 	return b
 }
-
