@@ -7,7 +7,6 @@ import (
 	"os"
 	"path"
 	"strings"
-	"syscall"
 
 	"github.com/vbatts/tar-split/archive/tar"
 	"github.com/vbatts/tar-split/tar/asm"
@@ -118,8 +117,8 @@ func (s *Split) Drift(ctx context.Context, shift int) ([]integrity.Problem, erro
 		if mode := int64(fi.Mode().Perm()) | special(fi.Mode()); mode != rec.mode {
 			add("drift: mode changed: %s is %04o, %04o when the layer was pulled", name, mode, rec.mode)
 		}
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-			uid, gid := int(st.Uid)-shift, int(st.Gid)-shift
+		if uid, gid, ok := ownerOf(fi); ok {
+			uid, gid = uid-shift, gid-shift
 			if uid != rec.uid || gid != rec.gid {
 				add("drift: owner changed: %s is %d:%d, %d:%d when the layer was pulled", name, uid, gid, rec.uid, rec.gid)
 			}
@@ -160,7 +159,7 @@ func typeOf(fi fs.FileInfo) byte {
 	case m&fs.ModeSymlink != 0:
 		return tar.TypeSymlink
 	case m&fs.ModeCharDevice != 0:
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Rdev == 0 {
+		if isWhiteout(fi) {
 			return 'w'
 		}
 		return tar.TypeChar
