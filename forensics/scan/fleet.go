@@ -169,6 +169,25 @@ func (s *share) get(d digest.Digest) *LayerResult {
 	return &LayerResult{Digest: e.Digest, Summary: e.Summary, Detect: e.Detect, Cache: e.Origin}
 }
 
+// blobDigest is the digest a layer's blob is remembered by: its
+// descriptor's; for a blob with none (a docker save layer.tar, a layer
+// rebuilt from an engine's storage), its diff_id when an uncompressed copy
+// was remembered, for its bytes then hash to it; else the blob remembered
+// for that diff_id, which may be a compressed copy of it that another
+// input carried, and which its bytes then do not match. Looking the
+// diff_id up first keeps a legacy layer a hit whatever copy of it was
+// cached last, so that what a report says was computed does not depend on
+// the order earlier scans filled the cache in.
+func (s *share) blobDigest(ref blobRef) digest.Digest {
+	if ref.digest != "" {
+		return ref.digest
+	}
+	if ref.diffID != "" && ref.diffID.Validate() == nil && s.get(ref.diffID) != nil {
+		return ref.diffID
+	}
+	return s.digestFor(ref.diffID)
+}
+
 // digestFor is the blob digest remembered for a layer with no descriptor.
 func (s *share) digestFor(diffID digest.Digest) digest.Digest {
 	if s.m == nil {
@@ -253,10 +272,7 @@ func (s *share) takeCompared(ctx context.Context, ref blobRef, c *comparison, o 
 	if !o.verified {
 		return nil
 	}
-	d := ref.digest
-	if d == "" {
-		d = s.digestFor(ref.diffID)
-	}
+	d := s.blobDigest(ref)
 	prev := s.get(d)
 	if prev == nil {
 		return nil
@@ -276,10 +292,7 @@ func (s *share) takeCompared(ctx context.Context, ref blobRef, c *comparison, o 
 // reported. The verification takes a place at the gate; a lookup that
 // finds nothing takes none.
 func (s *share) reuse(ctx context.Context, ref blobRef, r io.Reader) (lr *LayerResult, consumed bool) {
-	d := ref.digest
-	if d == "" {
-		d = s.digestFor(ref.diffID)
-	}
+	d := s.blobDigest(ref)
 	prev := s.get(d)
 	if prev == nil {
 		return nil, false
@@ -372,7 +385,7 @@ func (s *share) await(ctx context.Context, ref blobRef, r io.Reader, busy *walk)
 	case <-ctx.Done():
 		return nil, true
 	}
-	if ref.digest == "" && s.digestFor(ref.diffID) != got {
+	if ref.digest == "" && s.blobDigest(ref) != got {
 		return nil, true
 	}
 	prev := s.get(got)

@@ -50,7 +50,7 @@ func (r *run) readLayers(ctx context.Context, a *archive.Archive, imgs []*image.
 			if bs := budgets[l.Blob]; len(bs) == 0 || bs[len(bs)-1] != b {
 				budgets[l.Blob] = append(bs, b)
 			}
-			if _, ok := wanted[l.Blob]; ok {
+			if _, ok := wanted[l.Blob]; ok || r.skipped[l.Blob] {
 				continue
 			}
 			size := l.Size
@@ -62,6 +62,11 @@ func (r *run) readLayers(ctx context.Context, a *archive.Archive, imgs []*image.
 			w := want{blobRef{name: l.Blob, digest: l.Digest, diffID: l.DiffID, size: size}, size}
 			if l.Digest == "" {
 				w.size = -1 // a legacy layer.tar has no descriptor to check a size against
+			}
+			if opts.Shard != nil && !opts.Shard.owns(w.blobRef) {
+				// Another shard's: it verifies and scans it.
+				r.skipped[l.Blob] = true
+				continue
 			}
 			wanted[l.Blob] = w
 			names = append(names, l.Blob)

@@ -58,6 +58,10 @@ type Options struct {
 	// an earlier input be verified without being decompressed and walked
 	// again; with a folder it persists across runs.
 	Memo *Memo
+	// Shard, when set, makes the scan read only its share of the input's
+	// distinct layers into the Memo's cache folder, and build no image:
+	// Result.Shard says what it did.
+	Shard *Shard
 }
 
 // DefaultMaxImageBytes is the default bound on an image's uncompressed
@@ -108,6 +112,9 @@ type Result struct {
 	Input    archive.Info
 	Images   []*ImageResult
 	Problems []integrity.Problem
+	// Shard is what a shard's scan did (Options.Shard); it then has no
+	// Images and no Findings.
+	Shard    *ShardResult
 	Findings []finding.Finding
 	Ruleset  *rules.Info
 	Started  time.Time
@@ -199,10 +206,12 @@ type run struct {
 	share *share      // the memo's view for this run's rules
 	fleet bool        // the run is one of several (RunAll)
 	early *earlyWalks // walks made while the input was indexed
+	// skipped are the layers another shard reads (Options.Shard).
+	skipped map[string]bool
 }
 
 func newRun(opts Options, cpu *sched.Gate, fleet bool) *run {
-	return &run{opts: opts, cpu: cpu, share: opts.Memo.share(opts.Engine, cpu), fleet: fleet}
+	return &run{opts: opts, cpu: cpu, share: opts.Memo.share(opts.Engine, cpu), fleet: fleet, skipped: map[string]bool{}}
 }
 
 // Run scans the input at path.
@@ -219,7 +228,9 @@ func (r *run) scan(ctx context.Context, path string) (*Result, error) {
 	}
 	res := &Result{Started: now().UTC()}
 	opts.Archive.Throttle = r.cpu.Enter
-	if opts.Archive.TmpDir == "" && opts.Archive.Early == nil {
+	if opts.Archive.TmpDir == "" && opts.Archive.Early == nil && opts.Shard == nil {
+		// (A shard reads only its own layers: walking every big one
+		// while the input is indexed would read the others' too.)
 		r.early = &earlyWalks{byOffset: map[int64]*LayerResult{}, entries: entryCounter(opts.MaxInputEntries)}
 		opts.Archive.Early = r.early.hook(ctx, r)
 	}
@@ -230,6 +241,15 @@ func (r *run) scan(ctx context.Context, path string) (*Result, error) {
 	}
 	if opts.Archive.Stores == nil {
 		opts.Archive.Stores = Stores
+	}
+	if opts.Shard != nil {
+		dir := ""
+		if opts.Memo != nil && opts.Memo.cache != nil {
+			dir = opts.Memo.cache.Dir()
+		}
+		if err := opts.Shard.claimCache(dir); err != nil {
+			return nil, err
+		}
 	}
 	a, err := archive.Open(ctx, path, opts.Archive)
 	if err != nil {
@@ -277,6 +297,9 @@ func (r *run) scan(ctx context.Context, path string) (*Result, error) {
 		return nil, err
 	}
 	res.Input = a.Info
+	if opts.Shard != nil {
+		return r.shardResult(res, layers, now), nil
+	}
 	// One image alone has nothing to share its base with, and a fork costs
 	// a copy of every node its top layer changes.
 	var bases *baseTrees

@@ -33,6 +33,7 @@ type scanFlags struct {
 	quiet       bool
 	printSchema bool
 	failOn      string
+	shard       string
 	detectFlags // --rules, --deep
 }
 
@@ -98,6 +99,7 @@ problems always give 1.`,
 	fl.StringVar(&f.caseID, "case", "", "case `ID` recorded in the report's chain of custody")
 	fl.StringVar(&f.evidence, "evidence", "", "write an evidence folder (every report format, matched files, SHA256SUMS) to `DIR`")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress on standard error")
+	fl.StringVar(&f.shard, "shard", "", "scan only shard `I/N` of the inputs' distinct layers (by digest) into the --cache folder, and write no report; `index/N` takes I from JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID; a scan without --shard then assembles the report from the cache")
 	fl.BoolVar(&f.printSchema, "print-schema", false, "print the JSON Schema of the json report (of a line, with --format jsonl) and exit")
 	_ = fl.MarkHidden("print-schema")
 	return cmd
@@ -152,6 +154,13 @@ func runScan(cmd *cobra.Command, b Build, f *scanFlags, args []string) error {
 		return err
 	}
 	opts.Now = now
+	if f.shard != "" {
+		paths := make([]string, len(inputs))
+		for i, in := range inputs {
+			paths[i] = in.path
+		}
+		return runShard(cmd.Context(), opts, f.shard, f.in.cacheDir, paths, out, errOut)
+	}
 	var prog *progress
 	if !f.quiet && isTerminal(errOut) {
 		prog = newProgress(errOut, time.Now, len(inputs))
