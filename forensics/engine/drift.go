@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"sort"
 	"strings"
 
 	"github.com/vbatts/tar-split/archive/tar"
@@ -128,12 +129,28 @@ func (s *Split) Drift(ctx context.Context, shift int) ([]integrity.Problem, erro
 	if err != nil {
 		return out, err
 	}
-	for name, rec := range want {
-		if !seen[name] && rec.typ != tar.TypeReg && rec.typ != tar.TypeRegA && rec.typ != 'w' {
-			// A regular file's absence the rebuild reports; a whiteout
-			// whose device was lost in a copy is said by the caller.
+	names := make([]string, 0, len(want))
+	for name := range want {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	lostWhiteouts := 0
+	for _, name := range names {
+		rec := want[name]
+		switch {
+		case seen[name]:
+		case rec.typ == 'w':
+			lostWhiteouts++
+		case rec.typ != tar.TypeReg && rec.typ != tar.TypeRegA:
+			// A regular file's absence the rebuild reports.
 			add("drift: gone: %s (%s) is not in the folder", name, typeName(rec.typ))
 		}
+	}
+	if lostWhiteouts > 0 {
+		// The tar-split keeps them, so the rebuilt layer is whole; the
+		// folder alone, as an overlay would mount it, is not.
+		out = append(out, integrity.Problem{Blob: s.Name, Kind: integrity.Degraded,
+			Detail: fmt.Sprintf("%d whiteouts of the layer are not in its folder (a copy made without device nodes?): the rebuilt layer has them, the folder alone does not", lostWhiteouts)})
 	}
 	if n > maxDriftShown {
 		out = append(out, integrity.Problem{Blob: s.Name, Kind: integrity.Drift,
