@@ -66,6 +66,35 @@ func (c *Custody) HashFile(name string) error {
 	return nil
 }
 
+// CopyFile copies the regular file name (no link followed) to the new
+// file dst outside the evidence, at most max bytes, and records the sha256
+// of what it copied: a database whose reader takes locks or maps pages
+// (bbolt, SQLite) is opened as that private copy, never in place.
+func (c *Custody) CopyFile(name, dst string, max int64) error {
+	f, err := archive.OpenRegular(c.Root, name)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(out, h), io.LimitReader(f, max+1))
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if n > max {
+		return fmt.Errorf("%s: more than %d bytes", name, max)
+	}
+	c.record(name, hex.EncodeToString(h.Sum(nil)), n)
+	return nil
+}
+
 func (c *Custody) record(name, sum string, n int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -1,8 +1,11 @@
 package engine
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -13,6 +16,7 @@ import (
 	"github.com/vbatts/tar-split/tar/asm"
 	"github.com/vbatts/tar-split/tar/storage"
 
+	"github.com/strata-forensics/strata/forensics/archive"
 	"github.com/strata-forensics/strata/forensics/integrity"
 )
 
@@ -20,40 +24,86 @@ import (
 // are counted.
 const maxDriftShown = 32
 
-// recorded is what a layer's tar header says of one path.
+// recorded is what a layer's tar header says of one path, and for a
+// regular file whose bytes were read, their length and sha256.
 type recorded struct {
 	typ  byte
 	mode int64
 	uid  int
 	gid  int
+
+	size int64
+	sum  []byte
+}
+
+// Headers is what a layer's tar says of each path, to compare the folder
+// the layer was applied to with: a tar-split's headers (Docker's layerdb,
+// containers/storage) or a verified blob's (containerd's snapshots).
+type Headers struct {
+	want map[string]recorded
+}
+
+// NewHeaders returns an empty record of a layer's headers.
+func NewHeaders() *Headers { return &Headers{want: map[string]recorded{}} }
+
+// Add records one header of the layer: its name as the tar has it, its
+// type flag, mode and owner. A ".wh." entry is a whiteout (a 0/0
+// character device on disk, by the overlay converters of moby and
+// containerd); an opaque marker is an xattr of its folder, not compared.
+func (hs *Headers) Add(name string, typ byte, mode int64, uid, gid int) {
+	name = strings.TrimSuffix(path.Clean("/"+name), "/")
+	dir, base := path.Split(name)
+	switch {
+	case base == ".wh..wh..opq":
+		return
+	case strings.HasPrefix(base, ".wh."):
+		hs.want[dir+strings.TrimPrefix(base, ".wh.")] = recorded{typ: 'w'}
+		return
+	}
+	hs.want[name] = recorded{typ: typ, mode: mode & 0o7777, uid: uid, gid: gid, size: -1}
+}
+
+// AddContent records the length and sha256 of a regular file's bytes, for
+// Compare to check the folder's copy against (a tar-split keeps only a
+// CRC, which its rebuild checks; a blob's bytes are had whole).
+func (hs *Headers) AddContent(name string, size int64, sum []byte) {
+	name = strings.TrimSuffix(path.Clean("/"+name), "/")
+	if r, ok := hs.want[name]; ok {
+		r.size, r.sum = size, sum
+		hs.want[name] = r
+	}
 }
 
 // Drift walks the diff folder and compares it with the tar-split's
 // headers, for what a rebuild cannot see: a file planted in the folder
 // after the pull, or re-permissioned, re-owned or retyped, is streamed by
 // no rebuild (which takes only the files it lists, and their bytes), so
-// the layer's diff_id still matches. Whiteouts are 0/0 character devices
-// on disk (moby's overlay converter). shift is the uid/gid shift of a
+// the layer's diff_id still matches. shift is the uid/gid shift of a
 // rootless or user-namespaced engine (0 for none).
 func (s *Split) Drift(ctx context.Context, shift int) ([]integrity.Problem, error) {
-	want := map[string]recorded{}
+	hs := NewHeaders()
 	rc, err := s.Open()
 	if err != nil {
 		return nil, err
 	}
 	err = s.headers(rc, func(h *tar.Header) error {
-		name := strings.TrimSuffix(path.Clean("/"+h.Name), "/")
-		dir, base := path.Split(name)
-		switch {
-		case base == ".wh..wh..opq":
-			return nil // an xattr of its folder on disk
-		case strings.HasPrefix(base, ".wh."):
-			want[dir+strings.TrimPrefix(base, ".wh.")] = recorded{typ: 'w'}
-			return nil
-		}
-		want[name] = recorded{typ: h.Typeflag, mode: h.Mode & 0o7777, uid: h.Uid, gid: h.Gid}
+		hs.Add(h.Name, h.Typeflag, h.Mode, h.Uid, h.Gid)
 		return nil
 	})
+	rc.Close()
+	if err != nil {
+		return nil, err
+	}
+	return hs.Compare(ctx, s.Name, s.Diff, shift)
+}
+
+// Compare walks folder dir, where the layer was applied, and names in
+// Drift records (Blob name) what differs from its headers: a file
+// planted, one whose type, mode or owner changed, one that is gone, and
+// where AddContent gave its bytes, one whose bytes changed. No link is
+// followed and nothing but regular files is opened.
+func (hs *Headers) Compare(ctx context.Context, name string, dir *os.Root, shift int) ([]integrity.Problem, error) {
+	want := hs.want
 	// A folder a path lies in is made when the layer is applied even
 	// when the tar has no header of its own for it.
 	implied := map[string]bool{}
@@ -62,20 +112,16 @@ func (s *Split) Drift(ctx context.Context, shift int) ([]integrity.Problem, erro
 			implied[d] = true
 		}
 	}
-	rc.Close()
-	if err != nil {
-		return nil, err
-	}
 	var out []integrity.Problem
 	n := 0
 	add := func(format string, args ...any) {
 		n++
 		if n <= maxDriftShown {
-			out = append(out, integrity.Problem{Blob: s.Name, Kind: integrity.Drift, Detail: fmt.Sprintf(format, args...)})
+			out = append(out, integrity.Problem{Blob: name, Kind: integrity.Drift, Detail: fmt.Sprintf(format, args...)})
 		}
 	}
 	seen := map[string]bool{}
-	err = fs.WalkDir(s.Diff.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+	err := fs.WalkDir(dir.FS(), ".", func(p string, d fs.DirEntry, err error) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -98,11 +144,7 @@ func (s *Split) Drift(ctx context.Context, shift int) ([]integrity.Problem, erro
 			return nil
 		}
 		if !ok {
-			what := "a file"
-			if d.IsDir() {
-				what = "a folder"
-			}
-			add("drift: planted: %s: %s (%d bytes) the layer did not have when it was pulled", name, what, fi.Size())
+			add("drift: planted: %s: %s (%d bytes) the layer did not have when it was pulled", name, typeName(typeOf(fi)), fi.Size())
 			if d.IsDir() {
 				return fs.SkipDir // one record for what it holds
 			}
@@ -124,6 +166,16 @@ func (s *Split) Drift(ctx context.Context, shift int) ([]integrity.Problem, erro
 				add("drift: owner changed: %s is %d:%d, %d:%d when the layer was pulled", name, uid, gid, rec.uid, rec.gid)
 			}
 		}
+		if rec.sum != nil {
+			switch size, sum, err := sha256Of(dir, p); {
+			case err != nil:
+				add("drift: unreadable: %s: %v", name, err)
+			case size != rec.size:
+				add("drift: changed: %s is %d bytes, %d when the layer was pulled", name, size, rec.size)
+			case !bytes.Equal(sum, rec.sum):
+				add("drift: changed: %s content differs from what was pulled (sha256 of its %d bytes)", name, size)
+			}
+		}
 		return nil
 	})
 	if err != nil {
@@ -141,22 +193,38 @@ func (s *Split) Drift(ctx context.Context, shift int) ([]integrity.Problem, erro
 		case seen[name]:
 		case rec.typ == 'w':
 			lostWhiteouts++
-		case rec.typ != tar.TypeReg && rec.typ != tar.TypeRegA:
-			// A regular file's absence the rebuild reports.
+		case rec.sum != nil || rec.typ != tar.TypeReg && rec.typ != tar.TypeRegA:
+			// A regular file's absence a tar-split rebuild reports; one
+			// compared by content (a snapshot) is said here.
 			add("drift: gone: %s (%s) is not in the folder", name, typeName(rec.typ))
 		}
 	}
 	if lostWhiteouts > 0 {
-		// The tar-split keeps them, so the rebuilt layer is whole; the
+		// The layer's record keeps them, so the layer read is whole; the
 		// folder alone, as an overlay would mount it, is not.
-		out = append(out, integrity.Problem{Blob: s.Name, Kind: integrity.Degraded,
-			Detail: fmt.Sprintf("%d whiteouts of the layer are not in its folder (a copy made without device nodes?): the rebuilt layer has them, the folder alone does not", lostWhiteouts)})
+		out = append(out, integrity.Problem{Blob: name, Kind: integrity.Degraded,
+			Detail: fmt.Sprintf("%d whiteouts of the layer are not in its folder (a copy made without device nodes?): the layer read has them, the folder alone does not", lostWhiteouts)})
 	}
 	if n > maxDriftShown {
-		out = append(out, integrity.Problem{Blob: s.Name, Kind: integrity.Drift,
+		out = append(out, integrity.Problem{Blob: name, Kind: integrity.Drift,
 			Detail: fmt.Sprintf("drift: %d more differences not listed", n-maxDriftShown)})
 	}
 	return out, nil
+}
+
+// sha256Of hashes the regular file p below dir, never through a link.
+func sha256Of(dir *os.Root, p string) (int64, []byte, error) {
+	f, err := archive.OpenRegular(dir, p)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return n, nil, err
+	}
+	return n, h.Sum(nil), nil
 }
 
 // headers calls fn with each tar header of the tar-split read from rc.

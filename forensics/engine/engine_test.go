@@ -195,6 +195,73 @@ func TestDrift(t *testing.T) {
 	}
 }
 
+// TestCompareContent: headers read from a layer's bytes (containerd's
+// blobs) carry each file's sha256, so a folder's file whose bytes changed
+// is named, as a tar-split rebuild names it.
+func TestCompareContent(t *testing.T) {
+	layer := layerTar(t)
+	headers := func() *Headers {
+		hs := NewHeaders()
+		tr := tar.NewReader(bytes.NewReader(layer))
+		for {
+			h, err := tr.Next()
+			if err != nil {
+				return hs
+			}
+			hs.Add(h.Name, h.Typeflag, h.Mode, h.Uid, h.Gid)
+			if h.Typeflag == tar.TypeReg {
+				data, _ := io.ReadAll(tr)
+				sum := sha256.Sum256(data)
+				hs.AddContent(h.Name, int64(len(data)), sum[:])
+			}
+		}
+	}
+	tests := []struct {
+		name   string
+		damage func(diff string)
+		want   []string
+	}{
+		{"as unpacked", func(string) {}, nil},
+		{"byte changed", func(d string) { os.WriteFile(filepath.Join(d, "etc/motd"), []byte("hellO\n"), 0o644) },
+			[]string{"drift: changed: /etc/motd content differs"}}, // motd2, a hard link, has no bytes of its own in the tar
+		{"byte appended", func(d string) { os.WriteFile(filepath.Join(d, "etc/motd"), []byte("hello\n!"), 0o644) },
+			[]string{"drift: changed: /etc/motd is 7 bytes, 6"}},
+		{"file gone", func(d string) { os.Remove(filepath.Join(d, "etc/motd")) }, []string{"drift: gone: /etc/motd (a file)"}},
+		{"planted link", func(d string) { os.Symlink("/etc/shadow", filepath.Join(d, "etc/shadow")) },
+			[]string{"drift: planted: /etc/shadow: a symbolic link"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, diff := splitOf(t, layer)
+			tc.damage(diff)
+			root, err := os.OpenRoot(diff)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer root.Close()
+			ps, err := headers().Compare(context.Background(), "snapshot", root, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, p := range ps {
+				if p.Kind != integrity.Drift || p.Blob != "snapshot" {
+					t.Errorf("record %+v", p)
+				}
+				got = append(got, p.Detail)
+			}
+			if len(got) != len(tc.want) {
+				t.Fatalf("drift %q, want %q", got, tc.want)
+			}
+			for i := range got {
+				if !strings.HasPrefix(got[i], tc.want[i]) {
+					t.Errorf("drift %q, want %q", got[i], tc.want[i])
+				}
+			}
+		})
+	}
+}
+
 // A tar-split that is not one is an error naming it, never a panic nor
 // unbounded memory.
 func FuzzSplit(f *testing.F) {

@@ -18,17 +18,13 @@ import (
 // than one engine (Docker beside podman, containerd beside Docker).
 const Several archive.Format = "engines"
 
-// An Opener opens one engine's storage in the folder root, or returns nil
-// when there is none.
-type Opener func(ctx context.Context, root string) (*Store, error)
-
 // OpenAll returns an archive.StoreOpener that opens the storage of every
 // engine opens finds in a folder: one store when only one engine's is
 // there, else all of them as one, so that a scan of a host's disk lists
 // every image and container of every engine.
-func OpenAll(opens ...Opener) archive.StoreOpener {
+func OpenAll(opens ...archive.StoreOpener) archive.StoreOpener {
 	return func(ctx context.Context, root string) (archive.Store, error) {
-		var found []*Store
+		var found []archive.Store
 		for _, open := range opens {
 			s, err := open(ctx, root)
 			if err != nil {
@@ -47,7 +43,7 @@ func OpenAll(opens ...Opener) archive.StoreOpener {
 		case 1:
 			return found[0], nil
 		}
-		m := &multi{stores: found, byName: map[string]*Store{}}
+		m := &multi{stores: found, byName: map[string]archive.Store{}}
 		for _, s := range found {
 			for _, mem := range s.Members() {
 				if _, ok := m.byName[mem.Name]; !ok {
@@ -62,29 +58,25 @@ func OpenAll(opens ...Opener) archive.StoreOpener {
 // multi is the storage of several engines below one evidence root: their
 // members are paths below it, so no two engines share a name.
 type multi struct {
-	stores []*Store
-	byName map[string]*Store
+	stores []archive.Store
+	byName map[string]archive.Store
 }
 
+// Info: the input's digest is that of a listing of each engine's own
+// (itself of a listing of the metadata files it read), with its format,
+// as sha256sum prints it.
 func (m *multi) Info() archive.Info {
-	files := map[string]string{}
-	var size int64
-	for _, s := range m.stores {
-		s.Custody.mu.Lock()
-		for n, sum := range s.Custody.files {
-			files[n] = sum
-		}
-		size += s.Custody.size
-		s.Custody.mu.Unlock()
-	}
-	names := make([]string, 0, len(files))
-	for n := range files {
-		names = append(names, n)
-	}
-	sort.Strings(names)
 	h := sha256.New()
-	for _, n := range names {
-		fmt.Fprintf(h, "%s  %s\n", files[n], n)
+	var size int64
+	var lines []string
+	for _, s := range m.stores {
+		in := s.Info()
+		lines = append(lines, fmt.Sprintf("%s  %s\n", in.SHA256, in.Format))
+		size += in.Size
+	}
+	sort.Strings(lines)
+	for _, l := range lines {
+		io.WriteString(h, l)
 	}
 	return archive.Info{Format: Several, SHA256: hex.EncodeToString(h.Sum(nil)), Size: size}
 }
@@ -100,7 +92,9 @@ func (m *multi) Problems() []integrity.Problem {
 func (m *multi) Catalog() []image.Entry {
 	var out []image.Entry
 	for _, s := range m.stores {
-		out = append(out, s.Catalog()...)
+		if c, ok := s.(image.Catalog); ok {
+			out = append(out, c.Catalog()...)
+		}
 	}
 	return out
 }
@@ -122,8 +116,8 @@ func (m *multi) Open(name string) (io.ReadCloser, error) {
 }
 
 func (m *multi) Checked(name string) []integrity.Problem {
-	if s, ok := m.byName[name]; ok {
-		return s.Checked(name)
+	if c, ok := m.byName[name].(archive.MemberChecker); ok {
+		return c.Checked(name)
 	}
 	return nil
 }

@@ -258,12 +258,12 @@ func (p platformSpec) matches(platform string) bool {
 }
 
 // matchContainer reports whether q names container c: by its name (with
-// or without docker's leading slash, or as its Ref "container:NAME"), or
-// by its ID or a prefix of at least 12 of its hex digits, as docker ps
-// shows it.
+// or without docker's leading slash, or as its Ref "container:NAME"), by
+// its whole ID (containerd's are any string), or by a prefix of at least
+// 12 of its hex digits, as docker ps shows it.
 func matchContainer(c *Container, q string) bool {
 	name := strings.TrimPrefix(strings.TrimPrefix(q, "container:"), "/")
-	if c.Name != "" && name == c.Name {
+	if c.Name != "" && name == c.Name || c.ID != "" && name == c.ID {
 		return true
 	}
 	return len(name) >= minPrefix && isHex(name) && strings.HasPrefix(c.ID, name)

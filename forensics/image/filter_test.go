@@ -139,3 +139,28 @@ func FuzzNormalize(f *testing.F) {
 		}
 	})
 }
+
+func TestMatchContainer(t *testing.T) {
+	docker := &Container{ID: "3f4e5d6c7b8a" + strings.Repeat("0", 52), Name: "web"}
+	ctrd := &Container{ID: "web-1", Name: "web"}
+	tests := []struct {
+		c    *Container
+		q    string
+		want bool
+	}{
+		{docker, "web", true},
+		{docker, "/web", true},
+		{docker, "container:web", true},
+		{docker, "3f4e5d6c7b8a", true},
+		{docker, "3f4e5d6c", false}, // shorter than docker ps shows
+		{docker, docker.ID, true},
+		{ctrd, "web-1", true}, // containerd's IDs are any string
+		{ctrd, "web-", false},
+		{ctrd, "web", true},
+	}
+	for _, tc := range tests {
+		if got := matchContainer(tc.c, tc.q); got != tc.want {
+			t.Errorf("matchContainer(%s, %q) = %v, want %v", tc.c.ID, tc.q, got, tc.want)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package scan
 import (
 	"github.com/strata-forensics/strata/forensics/archive"
 	"github.com/strata-forensics/strata/forensics/engine"
+	"github.com/strata-forensics/strata/forensics/engine/containerd"
 	"github.com/strata-forensics/strata/forensics/engine/cstorage"
 	"github.com/strata-forensics/strata/forensics/engine/docker"
 )
@@ -11,10 +12,10 @@ import (
 // read as an image layout or a root filesystem: an evidence root holding
 // engines' storage is read as that storage (every engine's found), not as
 // the host's files.
-var Stores = []archive.StoreOpener{engine.OpenAll(docker.Open, cstorage.Open)}
+var Stores = []archive.StoreOpener{engine.OpenAll(docker.Open, cstorage.Open, containerd.Open)}
 
 // storeKinds tell each store in a folder without reading it.
-var storeKinds = []func(root string) bool{docker.Is, cstorage.Is}
+var storeKinds = []func(root string) bool{docker.Is, cstorage.Is, containerd.Is}
 
 // IsStore reports whether the folder p holds a store Stores reads (an
 // engine's storage), so that it is one input and not a folder of them.

@@ -37,7 +37,7 @@ const Format archive.Format = "containers-storage"
 // own /etc/containers/storage.conf names, else /var/lib/containers/storage,
 // else a user's rootless storage (home/*/.local/share/containers/storage).
 // It returns nil when there is none.
-func Open(ctx context.Context, root string) (*engine.Store, error) {
+func Open(ctx context.Context, root string) (archive.Store, error) {
 	ev, err := os.OpenRoot(root)
 	if err != nil {
 		return nil, err

@@ -34,7 +34,7 @@ const Format archive.Format = "docker-overlay2"
 // root itself, or below an evidence root at the data-root its own
 // /etc/docker/daemon.json names, else /var/lib/docker. It returns nil when
 // there is none.
-func Open(ctx context.Context, root string) (*engine.Store, error) {
+func Open(ctx context.Context, root string) (archive.Store, error) {
 	ev, err := os.OpenRoot(root)
 	if err != nil {
 		return nil, err
