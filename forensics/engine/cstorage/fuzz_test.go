@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/strata-forensics/strata/forensics/engine"
 )
 
 // FuzzStore opens a containers/storage graph root whose records are the
@@ -42,8 +44,8 @@ func FuzzStore(f *testing.F) {
 			}
 			io.Copy(io.Discard, io.LimitReader(rc, 1<<20))
 			rc.Close()
-			s.Checked(m.Name)
+			s.(*engine.Store).Checked(m.Name)
 		}
-		s.Catalog()
+		s.(*engine.Store).Catalog()
 	})
 }

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/strata-forensics/strata/forensics/engine"
 )
 
 // FuzzStore opens a Docker data root whose records are the fuzzer's: the
@@ -48,8 +50,8 @@ func FuzzStore(f *testing.F) {
 			}
 			io.Copy(io.Discard, io.LimitReader(rc, 1<<20))
 			rc.Close()
-			s.Checked(m.Name)
+			s.(*engine.Store).Checked(m.Name)
 		}
-		s.Catalog()
+		s.(*engine.Store).Catalog()
 	})
 }
