@@ -89,6 +89,8 @@ func Open(r io.Reader, f Format) (io.ReadCloser, error) {
 		return openXZ(r)
 	case Bzip2:
 		return io.NopCloser(bzip2.NewReader(r)), nil
+	case LZMA:
+		return openLZMA(r, MaxXZDict)
 	}
 	return nil, fmt.Errorf("unknown compression %q", f)
 }

@@ -2,6 +2,7 @@ package detect
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -35,17 +36,42 @@ type arReader struct {
 	pad    bool  // the current member is followed by a padding byte
 	header [60]byte
 	magic  bool
+	names  []byte // GNU ar's table of long names (the "//" member)
 }
 
 type arHeader struct {
 	Name string
 	Size int64
+	// Symbols marks a linker's symbol table ("/", "/SYM64/",
+	// "__.SYMDEF"), no member of its own.
+	Symbols bool
 }
+
+// maxArNames bounds GNU ar's long-name table: real ones list a few
+// thousand object names. maxBSDName bounds one BSD long name, a path.
+const (
+	maxArNames = 1 << 20
+	maxBSDName = 4096
+)
 
 func newArReader(r io.Reader) *arReader { return &arReader{r: bufio.NewReader(r)} }
 
 func (a *arReader) fail(format string, args ...any) error {
-	return &ArchiveError{Format: "ar", Offset: a.off, Err: fmt.Errorf("%w: %s", ErrFormat, fmt.Sprintf(format, args...))}
+	return &ArchiveError{Format: "ar", Offset: a.off, Err: formatErr(format, args...)}
+}
+
+// formatErr wraps ErrFormat and, when the last argument is an error (a
+// read of the stream underneath that failed), that error too: a stop the
+// nested scan set on the stream must stay recognisable through the
+// archive reader.
+func formatErr(format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	if len(args) > 0 {
+		if err, ok := args[len(args)-1].(error); ok && err != io.EOF && err != io.ErrUnexpectedEOF {
+			return fmt.Errorf("%w: %s: %w", ErrFormat, msg, err)
+		}
+	}
+	return fmt.Errorf("%w: %s", ErrFormat, msg)
 }
 
 func (a *arReader) readFull(b []byte) error {
@@ -61,8 +87,26 @@ func (a *arReader) skip(n int64) error {
 }
 
 // Next skips the rest of the current member and reads the next header. It
-// returns io.EOF at the clean end of the archive.
+// returns io.EOF at the clean end of the archive. GNU long names ("/123",
+// an offset into the "//" member, which Next reads and does not return)
+// and BSD ones ("#1/17", the name leading the content) are resolved.
 func (a *arReader) Next() (*arHeader, error) {
+	for {
+		h, err := a.next()
+		if err != nil || h.Name != "//" {
+			return h, err
+		}
+		if h.Size > maxArNames {
+			return nil, a.fail("long-name table of %d bytes", h.Size)
+		}
+		a.names = make([]byte, h.Size)
+		if _, err := io.ReadFull(a, a.names); err != nil {
+			return nil, a.fail("truncated long-name table: %v", err)
+		}
+	}
+}
+
+func (a *arReader) next() (*arHeader, error) {
 	if !a.magic {
 		var m [8]byte
 		if err := a.readFull(m[:]); err != nil {
@@ -95,14 +139,41 @@ func (a *arReader) Next() (*arHeader, error) {
 	if h[58] != '`' || h[59] != '\n' {
 		return nil, a.fail("bad header terminator %q", h[58:60])
 	}
-	name := strings.TrimRight(string(h[0:16]), " ")
-	name = strings.TrimSuffix(name, "/") // GNU style
+	raw := strings.TrimRight(string(h[0:16]), " ")
 	size, err := strconv.ParseInt(strings.TrimSpace(string(h[48:58])), 10, 64)
 	if err != nil || size < 0 {
 		return nil, a.fail("bad member size %q", h[48:58])
 	}
 	a.left, a.pad = size, size%2 == 1
-	return &arHeader{Name: name, Size: size}, nil
+	hd := &arHeader{Name: strings.TrimSuffix(raw, "/"), Size: size} // GNU style "name/"
+	switch {
+	case raw == "//":
+		hd.Name = raw
+	case raw == "/", raw == "/SYM64/", raw == "__.SYMDEF", raw == "__.SYMDEF SORTED":
+		hd.Name, hd.Symbols = raw, true
+	case len(raw) > 1 && raw[0] == '/' && raw[1] >= '0' && raw[1] <= '9':
+		off, err := strconv.Atoi(raw[1:])
+		if err != nil || off < 0 || off >= len(a.names) {
+			return nil, a.fail("long name %q outside the long-name table (%d bytes)", raw, len(a.names))
+		}
+		name := a.names[off:]
+		if i := bytes.IndexByte(name, '\n'); i >= 0 {
+			name = name[:i]
+		}
+		hd.Name = strings.TrimSuffix(string(name), "/")
+	case strings.HasPrefix(raw, "#1/"):
+		k, err := strconv.Atoi(raw[3:])
+		if err != nil || k < 0 || int64(k) > size || k > maxBSDName {
+			return nil, a.fail("bad BSD long name %q", raw)
+		}
+		name := make([]byte, k)
+		if _, err := io.ReadFull(a, name); err != nil {
+			return nil, a.fail("truncated BSD long name: %v", err)
+		}
+		hd.Name = strings.TrimRight(string(name), "\x00")
+		hd.Size = size - int64(k)
+	}
+	return hd, nil
 }
 
 // Read reads the current member's content.
@@ -118,6 +189,9 @@ func (a *arReader) Read(p []byte) (int, error) {
 	a.left -= int64(n)
 	if err == io.EOF && a.left > 0 {
 		return n, a.fail("truncated member: %d bytes missing", a.left)
+	}
+	if err != nil && err != io.EOF {
+		return n, a.fail("reading member: %v", err)
 	}
 	if a.left == 0 && err == io.EOF {
 		err = nil

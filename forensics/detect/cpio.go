@@ -2,7 +2,6 @@ package detect
 
 import (
 	"bufio"
-	"fmt"
 	"io"
 	"strconv"
 )
@@ -30,7 +29,7 @@ const maxCpioName = 4096
 func newCpioReader(r io.Reader) *cpioReader { return &cpioReader{r: bufio.NewReader(r)} }
 
 func (c *cpioReader) fail(format string, args ...any) error {
-	return &ArchiveError{Format: "cpio", Offset: c.off, Err: fmt.Errorf("%w: %s", ErrFormat, fmt.Sprintf(format, args...))}
+	return &ArchiveError{Format: "cpio", Offset: c.off, Err: formatErr(format, args...)}
 }
 
 func (c *cpioReader) readFull(b []byte) error {
@@ -118,6 +117,9 @@ func (c *cpioReader) Read(p []byte) (int, error) {
 	c.left -= int64(n)
 	if err == io.EOF && c.left > 0 {
 		return n, c.fail("truncated member: %d bytes missing", c.left)
+	}
+	if err != nil && err != io.EOF {
+		return n, c.fail("reading member: %v", err)
 	}
 	if c.left == 0 && err == io.EOF {
 		err = nil

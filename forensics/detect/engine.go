@@ -1,7 +1,7 @@
 // Package detect finds CVE-2024-3094 (xz backdoor) artefacts, and whatever
 // else a rule file describes, in the single pass that reads each layer: it
 // hands layer.Walk sinks for every regular file (digests, byte signatures,
-// markers, package databases, nested packages and source tarballs, sshd's
+// markers, package databases, archives nested to any depth, sshd's
 // ELF facts), keeps a per-layer result that can be cached, and turns the
 // layer results of an image into findings with context and severity.
 package detect
@@ -25,6 +25,18 @@ type Options struct {
 	Deep bool
 	// MaxDBBytes bounds one package database (pkgdb.DefaultMaxBytes when 0).
 	MaxDBBytes int64
+	// The bounds of the archives nested in a layer (nested.go), the
+	// defaults when 0: how many archives deep a member may lie
+	// (DefaultMaxNestedDepth), the bytes read from a layer's nested
+	// members, every level counted (DefaultMaxNestedBytes), the memory
+	// their decoders and zip buffers may hold at once
+	// (DefaultMaxNestedMemory), and how far a nested stream may expand
+	// past iox.RatioGrace, or a layer file's members together past four
+	// times that (DefaultMaxNestedRatio). Reaching one is a finding.
+	MaxNestedDepth  int
+	MaxNestedBytes  int64
+	MaxNestedMemory int64
+	MaxNestedRatio  float64
 }
 
 // Engine holds the compiled rules. It is read-only once built, so layer
@@ -44,10 +56,6 @@ type Engine struct {
 	imageRules  []*rules.Rule
 	scopeAny    bool // a signature rule searches every file
 	scopeELF    bool // a signature rule searches every ELF file
-	// maxNested bounds the decompressed bytes read from one nested
-	// archive: maxNestedBytes, lower in the fuzz target so that a small
-	// bomb costs milliseconds rather than gigabytes.
-	maxNested int64
 }
 
 type digestRef struct {
@@ -94,7 +102,7 @@ func New(rs *rules.Set, opts Options) (*Engine, error) {
 	if rs == nil {
 		return nil, fmt.Errorf("detect: no rule set")
 	}
-	e := &Engine{rs: rs, opts: opts, digests: map[string][]digestRef{}, maxNested: maxNestedBytes}
+	e := &Engine{rs: rs, opts: opts, digests: map[string][]digestRef{}}
 	var sigPats, markPats []rules.Pattern
 	sigIdx, markIdx := map[string]int{}, map[string]int{}
 	intern := func(pats *[]rules.Pattern, idx map[string]int, key string, p rules.Pattern) int {
@@ -220,9 +228,12 @@ type LayerScan struct {
 	// file, check and sinks serve one file after another, without an
 	// allocation per file: a walk is done with a file's sinks before it
 	// asks for the next file's (layer.Options.Sinks).
-	file  fileSink
-	check check
-	sinks [4]layer.Sink
+	file   fileSink
+	check  check
+	nested nestedSink
+	sinks  [4]layer.Sink
+	// nest is what the layer's nested archives have cost so far.
+	nest layerNest
 	// stage holds the rpm sqlite databases and write-ahead logs the layer
 	// writes until Result reads them together (see stores.go).
 	stage *pkgdb.Staging
@@ -230,18 +241,19 @@ type LayerScan struct {
 
 // NewLayerScan starts the scan of one layer blob.
 func (e *Engine) NewLayerScan() *LayerScan {
-	return &LayerScan{e: e, res: LayerResult{Packages: map[string][]pkgdb.Package{}, Facts: map[string][]string{}}}
+	return &LayerScan{e: e, res: LayerResult{Packages: map[string][]pkgdb.Package{}, Facts: map[string][]string{}}, nest: layerNest{budgetAt: -1}}
 }
 
 // Result returns what the scan found; call it after the walk.
 func (s *LayerScan) Result() *LayerResult {
 	s.readStaged()
+	s.finishNested()
 	finding.Sort(s.res.Findings)
 	return &s.res
 }
 
-// Sinks returns the sinks that want ent's bytes: the digest check always,
-// the rest by name and content.
+// Sinks returns the sinks that want ent's bytes: the digest check and the
+// nested-archive sniffer always, the rest by name.
 func (s *LayerScan) Sinks(ent *layer.Entry) []layer.Sink {
 	if ent.Type != layer.File {
 		return nil
@@ -251,9 +263,8 @@ func (s *LayerScan) Sinks(ent *layer.Entry) []layer.Sink {
 	s.file = fileSink{s: s, c: &s.check, base: base}
 	sinks := append(s.sinks[:0], &s.file)
 	sinks = s.storeSinks(ent, sinks)
-	if kind := s.e.nestedKind(base); kind != "" {
-		sinks = append(sinks, s.newNestedSink(kind, ent))
-	}
+	s.nested.reset(s, ent, base)
+	sinks = append(sinks, &s.nested)
 	if ent.Path == sshdPath {
 		sinks = append(sinks, &elfFactsSink{s: s, path: ent.Path})
 	}

@@ -31,6 +31,13 @@ func buildRPM(t *testing.T, lib []byte) []byte {
 // error, rather than skipping, when rpmbuild is not installed or fails.
 func rpmbuild(t testing.TB, lib []byte) ([]byte, error) {
 	t.Helper()
+	return rpmbuildWith(t, lib, "w6.xzdio")
+}
+
+// rpmbuildWith is rpmbuild with the payload compression given as rpm's
+// _binary_payload names it (w6.xzdio, w9.lzdio for the old lzma format).
+func rpmbuildWith(t testing.TB, lib []byte, payload string) ([]byte, error) {
+	t.Helper()
 	if _, err := exec.LookPath("rpmbuild"); err != nil {
 		return nil, errors.New("rpmbuild not installed")
 	}
@@ -55,7 +62,7 @@ cp `+src+` %{buildroot}/usr/lib64/liblzma.so.5.6.1
 /usr/lib64/liblzma.so.5.6.1
 `), 0o644)
 	cmd := exec.Command("rpmbuild", "-bb", "--define", "_topdir "+top, "--define", "__strip /bin/true", "--define", "debug_package %{nil}",
-		"--define", "_binary_payload w6.xzdio", "--define", "__os_install_post %{nil}", "--target", "x86_64-linux", spec)
+		"--define", "_binary_payload "+payload, "--define", "__os_install_post %{nil}", "--target", "x86_64-linux", spec)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("rpmbuild failed (%v): %s", err, b)
 	}

@@ -72,9 +72,11 @@ const (
 	// names (a chain ID that does not follow from its diff_ids, a parent
 	// that is not the layer below, a link to nothing).
 	Inconsistent Kind = "inconsistent"
-	// Degraded is a part of an engine's storage read with less than it
-	// holds (xattrs the examiner lacks the privilege to see): what depends
-	// on it is said to be unknown, never absent. Informational.
+	// Degraded is a part of the input read with less than it holds
+	// (xattrs of an engine's storage the examiner lacks the privilege to
+	// see, a nested archive past a bound that ordinary images reach too):
+	// what depends on it is said to be unknown, never absent.
+	// Informational.
 	Degraded Kind = "degraded"
 )
 

@@ -55,7 +55,7 @@ func (f *inputFlags) register(cmd *cobra.Command, b Build) {
 	fl.Int64Var(&f.maxImageBytes, "max-image-bytes", scan.DefaultMaxImageBytes, "most uncompressed bytes read for all of one image's layers")
 	fl.Int64Var(&f.maxInputEntries, "max-input-entries", scan.DefaultMaxInputEntries, "most tar entries read from all the layers of one input")
 	fl.IntVar(&f.limits.MaxPathLen, "max-path", layer.DefaultLimits.MaxPathLen, "longest entry name accepted, in bytes")
-	fl.Float64Var(&f.limits.MaxRatio, "max-ratio", layer.DefaultLimits.MaxRatio, "highest decompression ratio accepted for a layer, or an input compressed as a whole (past 64 MiB)")
+	fl.Float64Var(&f.limits.MaxRatio, "max-ratio", layer.DefaultLimits.MaxRatio, "highest decompression ratio accepted for a layer, an input compressed as a whole, or an archive nested in a layer (past 64 MiB)")
 	fl.IntVar(&f.maxDepth, "max-index-depth", 8, "deepest nesting of OCI indexes followed")
 	fl.IntVar(&f.maxMember, "max-members", 1_000_000, "most members indexed in an archive")
 	fl.StringVar(&f.cacheDir, "cache", "", "keep layer results in this `DIR`, keyed by layer digest and ruleset and authenticated with a key kept outside it, so rescans of shared layers skip decompression (digests are still verified)")

@@ -59,19 +59,41 @@ checks a rule file on its own.`,
 
 const rulesUsage = "rule `FILE` to load besides the built-in rules (repeatable)"
 
-// detectFlags are --rules and --deep, for the commands that run the
-// detectors (scan, explore).
+// detectFlags are --rules, --deep and the bounds of nested archives, for
+// the commands that run the detectors (scan, explore).
 type detectFlags struct {
 	rules []string
 	deep  bool
+	// The bounds of the archives nested in a layer (detect.Options).
+	maxNestedDepth  int
+	maxNestedBytes  int64
+	maxNestedMemory int64
+	cmd             *cobra.Command
 }
 
 // register adds the flags to cmd; deepUsage is the command's own wording
 // of --deep.
 func (f *detectFlags) register(cmd *cobra.Command, deepUsage string) {
+	f.cmd = cmd
 	fl := cmd.Flags()
 	fl.StringArrayVar(&f.rules, "rules", nil, rulesUsage)
 	fl.BoolVar(&f.deep, "deep", false, deepUsage)
+	fl.IntVar(&f.maxNestedDepth, "max-nested-depth", detect.DefaultMaxNestedDepth, "deepest nesting of archives opened inside a layer (a .deb in a tarball is 2, its data.tar.xz 3)")
+	fl.Int64Var(&f.maxNestedBytes, "max-nested-bytes", detect.DefaultMaxNestedBytes, "most bytes read from the archives nested in one layer, every level counted")
+	fl.Int64Var(&f.maxNestedMemory, "max-nested-memory", detect.DefaultMaxNestedMemory, "most memory held at once by one layer's nested archives (decoder windows, zip files read whole)")
+}
+
+// nestedRatio is --max-ratio, which bounds nested streams too, when the
+// command has it.
+func (f *detectFlags) nestedRatio() float64 {
+	if f.cmd == nil || f.cmd.Flags().Lookup("max-ratio") == nil {
+		return 0
+	}
+	r, err := f.cmd.Flags().GetFloat64("max-ratio")
+	if err != nil {
+		return 0
+	}
+	return r
 }
 
 // load loads the built-in rules and every --rules file and compiles the
@@ -81,7 +103,20 @@ func (f *detectFlags) load() (*rules.Set, *detect.Engine, error) {
 	if err != nil {
 		return nil, nil, &exitError{code: exitUsage, err: err}
 	}
-	eng, err := detect.New(set, detect.Options{Deep: f.deep})
+	for _, b := range []struct {
+		flag string
+		bad  bool
+	}{
+		{"--max-nested-depth", f.maxNestedDepth < 1},
+		{"--max-nested-bytes", f.maxNestedBytes < 1},
+		{"--max-nested-memory", f.maxNestedMemory < 1},
+	} {
+		if b.bad {
+			return nil, nil, &exitError{code: exitUsage, err: fmt.Errorf("%s: must be at least 1", b.flag)}
+		}
+	}
+	eng, err := detect.New(set, detect.Options{Deep: f.deep, MaxNestedDepth: f.maxNestedDepth, MaxNestedBytes: f.maxNestedBytes,
+		MaxNestedMemory: f.maxNestedMemory, MaxNestedRatio: f.nestedRatio()})
 	if err != nil {
 		return nil, nil, &exitError{code: exitUsage, err: err}
 	}
