@@ -63,6 +63,22 @@ func (hs *Headers) Add(name string, typ byte, mode int64, uid, gid int) {
 	hs.want[name] = recorded{typ: typ, mode: mode & 0o7777, uid: uid, gid: gid, size: -1}
 }
 
+// addSegment records the header a tar-split segment holds after the
+// previous file's padding, and returns the padding of this one's file
+// (asm.IterateHeaders reads segments the same way).
+func (hs *Headers) addSegment(payload []byte, padding int64) int64 {
+	if int64(len(payload)) < padding {
+		return 0
+	}
+	tr := tar.NewReader(bytes.NewReader(payload[padding:]))
+	h, err := tr.Next()
+	if err != nil {
+		return 0 // the end-of-archive blocks, or no header: nothing to record
+	}
+	hs.Add(h.Name, h.Typeflag, h.Mode, h.Uid, h.Gid)
+	return tr.ExpectedPadding()
+}
+
 // AddContent records the length and sha256 of a regular file's bytes, for
 // Compare to check the folder's copy against (a tar-split keeps only a
 // CRC, which its rebuild checks; a blob's bytes are had whole).
@@ -81,7 +97,13 @@ func (hs *Headers) AddContent(name string, size int64, sum []byte) {
 // the layer's diff_id still matches. shift is the uid/gid shift of a
 // rootless or user-namespaced engine (0 for none).
 func (s *Split) Drift(ctx context.Context, shift int) ([]integrity.Problem, error) {
-	hs := NewHeaders()
+	s.mu.Lock()
+	hs := s.kept
+	s.mu.Unlock()
+	if hs != nil {
+		return hs.Compare(ctx, s.Name, s.Diff, shift)
+	}
+	hs = NewHeaders()
 	rc, err := s.Open()
 	if err != nil {
 		return nil, err

@@ -125,6 +125,9 @@ func TestRebuild(t *testing.T) {
 			if err != nil || size != int64(len(layer)) {
 				t.Fatalf("Size = %d, %v; the tar is %d bytes", size, err, len(layer))
 			}
+			if quick, ok := s.quickSize(); !ok || quick != size {
+				t.Fatalf("quickSize = %d, %v; the tar is %d bytes", quick, ok, len(layer))
+			}
 			data, ps := rebuilt(t, s)
 			if len(data) != len(layer) {
 				t.Errorf("rebuilt %d bytes, want %d: the tar must stay whole", len(data), len(layer))

@@ -5,17 +5,20 @@
 package engine
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"hash/crc64"
 	"io"
 	"os"
+	"strconv"
+	"sync"
 
 	"github.com/vbatts/tar-split/tar/storage"
 
-	"github.com/strata-forensics/strata/forensics/archive"
 	"github.com/strata-forensics/strata/forensics/integrity"
 )
 
@@ -38,6 +41,20 @@ type Split struct {
 	Open func() (io.ReadCloser, error)
 	// Diff is the layer's diff folder, which the files' bytes come from.
 	Diff *os.Root
+
+	files beneath // opens Diff's files
+
+	mu   sync.Mutex
+	kept *Headers // the tar's headers, kept by the last rebuild read to its end
+}
+
+func (s *Split) opener() *beneath {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.files.root == nil {
+		s.files.root = s.Diff
+	}
+	return &s.files
 }
 
 // unpack reads a tar-split's entries from s.Open, one at a time.
@@ -80,8 +97,13 @@ func (s *Split) unpack(fn func(e *storage.Entry) error) error {
 }
 
 // Size is the size of the rebuilt tar: every segment and every file's
-// recorded size.
+// recorded size. It reads the lines without decoding them (a tenth of the
+// cost: a layer's tar-split is read at every open of a store), and
+// decodes them in full when a line is not as tar-split writes it.
 func (s *Split) Size() (int64, error) {
+	if n, ok := s.quickSize(); ok {
+		return n, nil
+	}
 	var n int64
 	err := s.unpack(func(e *storage.Entry) error {
 		if e.Type == storage.SegmentType {
@@ -141,8 +163,14 @@ func (r *Rebuild) Problems() []integrity.Problem {
 
 func (r *Rebuild) write(w io.Writer) error {
 	buf := make([]byte, 256<<10)
-	return r.s.unpack(func(e *storage.Entry) error {
+	hs := NewHeaders()
+	var padding int64 // of the file before the next segment
+	err := r.s.unpack(func(e *storage.Entry) error {
 		if e.Type == storage.SegmentType {
+			// Each segment holds one member's raw header (after the
+			// previous file's padding): the headers Drift compares the
+			// folder with, had here without a second pass.
+			padding = hs.addSegment(e.Payload, padding)
 			_, err := w.Write(e.Payload)
 			return err
 		}
@@ -151,6 +179,12 @@ func (r *Rebuild) write(w io.Writer) error {
 		}
 		return r.file(w, e, buf)
 	})
+	if err == nil {
+		r.s.mu.Lock()
+		r.s.kept = hs
+		r.s.mu.Unlock()
+	}
+	return err
 }
 
 // file writes the e.Size bytes of one file from the diff folder.
@@ -158,13 +192,11 @@ func (r *Rebuild) file(w io.Writer, e *storage.Entry, buf []byte) error {
 	name := e.GetName()
 	crc := crc64.New(crcTable)
 	var got int64
-	f, err := archive.OpenRegular(r.s.Diff, name)
+	f, size, err := r.s.opener().open(name)
 	if err == nil {
 		ew := &errWriter{w: w}
 		n, _ := io.CopyBuffer(io.MultiWriter(ew, crc), io.LimitReader(f, e.Size), buf)
 		got = n
-		var more [1]byte
-		extra, _ := f.Read(more[:])
 		f.Close()
 		if ew.err != nil {
 			return ew.err // the reader went away
@@ -172,7 +204,7 @@ func (r *Rebuild) file(w io.Writer, e *storage.Entry, buf []byte) error {
 		switch {
 		case got < e.Size:
 			r.drift(name, "is %d bytes, %d when the layer was pulled", got, e.Size)
-		case extra > 0:
+		case size > e.Size:
 			r.drift(name, "is longer than the %d bytes it had when the layer was pulled", e.Size)
 		case len(e.Payload) > 0 && !bytes.Equal(crc.Sum(nil), e.Payload):
 			r.drift(name, "content differs from what was pulled (CRC-64 of its %d bytes)", e.Size)
@@ -221,3 +253,64 @@ func newGzip(r io.Reader) (*gzip.Reader, error) {
 
 // limit bounds a tar-split's decompressed bytes (MaxTarSplit).
 func limit(r io.Reader) *io.LimitedReader { return &io.LimitedReader{R: r, N: MaxTarSplit + 1} }
+
+// quickSize sums the sizes of a tar-split's lines as storage.JSONPacker
+// writes them ({"type":1,"name":…,"size":N,…} for a file,
+// {"type":2,"payload":"<base64>",…} for a segment) without decoding
+// them: a file's "size" field, a segment's decoded payload length. A name
+// cannot hold the bytes `"size":` or `"payload":"` unescaped (its quotes
+// are escaped), so the first of each in a line is the field. ok is false
+// for anything else, and Size decodes in full.
+func (s *Split) quickSize() (n int64, ok bool) {
+	rc, err := s.Open()
+	if err != nil {
+		return 0, false
+	}
+	defer rc.Close()
+	zr, err := newGzip(rc)
+	if err != nil {
+		return 0, false
+	}
+	sc := bufio.NewScanner(limit(zr))
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for sc.Scan() {
+		line := sc.Bytes()
+		switch {
+		case bytes.HasPrefix(line, []byte(`{"type":1,`)):
+			i := bytes.Index(line, []byte(`"size":`))
+			if i < 0 {
+				// A file of size 0 has no size field (omitempty).
+				continue
+			}
+			rest := line[i+len(`"size":`):]
+			j := bytes.IndexAny(rest, ",}")
+			v, err := strconv.ParseInt(string(rest[:max(j, 0)]), 10, 64)
+			if j < 0 || err != nil || v < 0 {
+				return 0, false
+			}
+			n += v
+		case bytes.HasPrefix(line, []byte(`{"type":2,`)):
+			i := bytes.Index(line, []byte(`"payload":"`))
+			if i < 0 {
+				return 0, false
+			}
+			rest := line[i+len(`"payload":"`):]
+			j := bytes.IndexByte(rest, '"')
+			if j < 0 {
+				return 0, false
+			}
+			m := base64.StdEncoding.DecodedLen(j)
+			if j > 0 && rest[j-1] == '=' {
+				m--
+				if j > 1 && rest[j-2] == '=' {
+					m--
+				}
+			}
+			n += int64(m)
+		case len(bytes.TrimSpace(line)) == 0:
+		default:
+			return 0, false
+		}
+	}
+	return n, sc.Err() == nil
+}
