@@ -110,6 +110,16 @@ func withoutOverlay(x map[string]string) map[string]string {
 // through a link and never waiting on a FIFO: a file of an engine's layer
 // folder that is now something else is not read.
 func OpenRegular(root *os.Root, name string) (*os.File, error) {
+	// os.Root follows a link that stays below it whatever flags are
+	// given (O_NOFOLLOW included): name is looked at first, and the file
+	// opened must be the one looked at.
+	li, err := root.Lstat(name)
+	if err != nil {
+		return nil, err
+	}
+	if !li.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: a %v, not a regular file", name, li.Mode().Type())
+	}
 	f, err := openFile(root, name)
 	if err != nil {
 		return nil, err
@@ -119,9 +129,9 @@ func OpenRegular(root *os.Root, name string) (*os.File, error) {
 		f.Close()
 		return nil, err
 	}
-	if !fi.Mode().IsRegular() {
+	if !fi.Mode().IsRegular() || !os.SameFile(li, fi) {
 		f.Close()
-		return nil, fmt.Errorf("%s: a %v, not a regular file", name, fi.Mode().Type())
+		return nil, fmt.Errorf("%s: replaced while it was opened", name)
 	}
 	return f, nil
 }

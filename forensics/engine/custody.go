@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -48,6 +49,51 @@ func (c *Custody) ReadFile(name string) ([]byte, error) {
 	sum := sha256.Sum256(data)
 	c.record(name, hex.EncodeToString(sum[:]), int64(len(data)))
 	return data, nil
+}
+
+// ReadSmall reads the regular file name (no link followed) to its end,
+// recording its sha256, and returns at most keep of its bytes and its
+// size: a record that should be a few bytes (a registry's link) is read
+// whole for the chain of custody whatever it holds, but never kept whole.
+func (c *Custody) ReadSmall(name string, keep int64) ([]byte, int64, error) {
+	f, err := archive.OpenRegular(c.Root, name)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	var head bytes.Buffer
+	n, err := io.Copy(io.MultiWriter(h, &limitWriter{w: &head, left: keep}), f)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s: %w", name, err)
+	}
+	c.record(name, hex.EncodeToString(h.Sum(nil)), n)
+	return head.Bytes(), n, nil
+}
+
+// limitWriter keeps the first left bytes written to it and drops the rest.
+type limitWriter struct {
+	w    io.Writer
+	left int64
+}
+
+func (l *limitWriter) Write(p []byte) (int, error) {
+	if l.left > 0 {
+		k := min(int64(len(p)), l.left)
+		if _, err := l.w.Write(p[:k]); err != nil {
+			return 0, err
+		}
+		l.left -= k
+	}
+	return len(p), nil
+}
+
+// Made records the sha256 of data that the store made itself rather than
+// read (a registry's synthesised index.json) under name, which should say
+// so: what was examined includes what strata derived from the files.
+func (c *Custody) Made(name string, data []byte) {
+	sum := sha256.Sum256(data)
+	c.record(name, hex.EncodeToString(sum[:]), int64(len(data)))
 }
 
 // HashFile records the sha256 of the regular file name, read to its end.

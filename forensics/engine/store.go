@@ -184,6 +184,9 @@ func (s *Store) Checked(name string) []integrity.Problem {
 // Close releases the store.
 func (s *Store) Close() error {
 	for _, m := range s.members {
+		if m.split != nil {
+			m.split.Close()
+		}
 		for _, r := range m.roots {
 			r.Close()
 		}

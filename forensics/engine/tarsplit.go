@@ -48,6 +48,14 @@ type Split struct {
 	kept *Headers // the tar's headers, kept by the last rebuild read to its end
 }
 
+// Close releases what opening the layer's files holds (not Diff, which
+// its owner closes).
+func (s *Split) Close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.files.close()
+}
+
 func (s *Split) opener() *beneath {
 	s.mu.Lock()
 	defer s.mu.Unlock()

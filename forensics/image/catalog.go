@@ -60,6 +60,27 @@ type Container struct {
 // layer, which no manifest describes.
 const WritableMediaType = "application/vnd.strata.container.writable-layer.tar"
 
+// An IndexMaker is a Store that made its index.json itself from records
+// of its own (a registry's storage, from its tags' links): IndexFrom says
+// from what, so that a blob nothing reaches is said to be reached from
+// none of those, not from an index.json the evidence never held.
+type IndexMaker interface {
+	IndexFrom() string
+}
+
+// madeFrom is what src's index.json was made from, or "" when src holds
+// one as found.
+func madeFrom(src Source) string {
+	s, ok := src.(interface{ Store() archive.Store })
+	if !ok {
+		return ""
+	}
+	if m, ok := s.Store().(IndexMaker); ok {
+		return m.IndexFrom()
+	}
+	return ""
+}
+
 // catalogOf returns the Catalog src is served from, if any.
 func catalogOf(src Source) (Catalog, bool) {
 	s, ok := src.(interface{ Store() archive.Store })

@@ -52,6 +52,7 @@ func Load(ctx context.Context, src Source, opts Options) ([]*Image, []integrity.
 		ctx:         ctx,
 		src:         src,
 		oci:         hasLayout(src),
+		madeFrom:    madeFrom(src),
 		opts:        opts,
 		reached:     map[string]bool{},
 		blobs:       map[digest.Digest]*blobResult{},
@@ -92,7 +93,8 @@ func Load(ctx context.Context, src Source, opts Options) ([]*Image, []integrity.
 type loader struct {
 	ctx      context.Context
 	src      Source
-	oci      bool // src carries an OCI image layout
+	oci      bool   // src carries an OCI image layout
+	madeFrom string // what a store made the layout's index.json from (IndexMaker)
 	opts     Options
 	problems []integrity.Problem
 	reported map[integrity.Problem]bool

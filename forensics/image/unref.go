@@ -88,7 +88,10 @@ func (l *loader) readQueued(unref []archive.Member) {
 			}
 		}
 		from := "index.json or manifest.json"
-		if !l.oci && !strings.HasPrefix(m.Name, "blobs/") {
+		switch {
+		case l.madeFrom != "":
+			from = l.madeFrom
+		case !l.oci && !strings.HasPrefix(m.Name, "blobs/"):
 			from = "manifest.json"
 		}
 		l.record(integrity.Problem{Blob: id, Kind: integrity.Unreferenced, Content: s.content, Size: m.Size,

@@ -54,6 +54,10 @@ type Options struct {
 	// Now stamps the scan's start and end (for SOURCE_DATE_EPOCH); nil is
 	// time.Now.
 	Now func() time.Time
+	// AllRevisions reads every manifest a registry's storage holds as an
+	// image (--all-revisions): each tag's earlier targets and the
+	// revisions no tag names, besides each tag's current one.
+	AllRevisions bool
 	// Memo, shared by the runs of a fleet scan, lets a layer blob seen in
 	// an earlier input be verified without being decompressed and walked
 	// again; with a folder it persists across runs.
@@ -240,7 +244,7 @@ func (r *run) scan(ctx context.Context, path string) (*Result, error) {
 		}
 	}
 	if opts.Archive.Stores == nil {
-		opts.Archive.Stores = Stores
+		opts.Archive.Stores = Stores(opts)
 	}
 	if opts.Shard != nil {
 		dir := ""

@@ -35,6 +35,7 @@ type inputFlags struct {
 	maxMember       int
 	cacheDir        string
 	cacheKey        string
+	allRevisions    bool
 	memo            *scan.Memo // shared by every input of one command
 
 	build Build
@@ -58,6 +59,7 @@ func (f *inputFlags) register(cmd *cobra.Command, b Build) {
 	fl.Float64Var(&f.limits.MaxRatio, "max-ratio", layer.DefaultLimits.MaxRatio, "highest decompression ratio accepted for a layer, an input compressed as a whole, or an archive nested in a layer (past 64 MiB)")
 	fl.IntVar(&f.maxDepth, "max-index-depth", 8, "deepest nesting of OCI indexes followed")
 	fl.IntVar(&f.maxMember, "max-members", 1_000_000, "most members indexed in an archive")
+	fl.BoolVar(&f.allRevisions, "all-revisions", false, "for a registry's storage: every manifest it holds is an image, not only each tag's current one (each tag's earlier targets, named \"REPO:TAG (earlier)\", and untagged revisions, named REPO@DIGEST)")
 	fl.StringVar(&f.cacheDir, "cache", "", "keep layer results in this `DIR`, keyed by layer digest and ruleset and authenticated with a key kept outside it, so rescans of shared layers skip decompression (digests are still verified)")
 	fl.StringVar(&f.cacheKey, "cache-key", "", "authenticate the --cache entries with the key in `FILE` (at least 32 bytes, mode 0600, not a link; shards share one), instead of the key created in the user's configuration folder")
 }
@@ -75,6 +77,7 @@ func (f *inputFlags) options(eng *detect.Engine) (scan.Options, error) {
 	o.Archive.MaxMembers = f.maxMember
 	o.Archive.MaxRatio = f.limits.MaxRatio
 	o.Image.MaxIndexDepth = f.maxDepth
+	o.AllRevisions = f.allRevisions
 	if f.memo == nil {
 		m, err := f.openMemo()
 		if err != nil {
