@@ -182,7 +182,7 @@ func (hs *Headers) Compare(ctx context.Context, name string, dir *os.Root, shift
 		if mode := int64(fi.Mode().Perm()) | special(fi.Mode()); mode != rec.mode {
 			add("drift: mode changed: %s is %04o, %04o when the layer was pulled", name, mode, rec.mode)
 		}
-		if uid, gid, ok := ownerOf(fi); ok {
+		if uid, gid, ok := ownerOf(fi); ok && shift >= 0 {
 			uid, gid = uid-shift, gid-shift
 			if uid != rec.uid || gid != rec.gid {
 				add("drift: owner changed: %s is %d:%d, %d:%d when the layer was pulled", name, uid, gid, rec.uid, rec.gid)

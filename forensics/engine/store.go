@@ -174,7 +174,7 @@ func (s *Store) Checked(name string) []integrity.Problem {
 	s.mu.Lock()
 	out := append([]integrity.Problem(nil), s.checked[name]...)
 	s.mu.Unlock()
-	drift, err := m.split.Drift(context.Background(), 0)
+	drift, err := m.split.Drift(context.Background(), m.split.OwnerShift)
 	if err != nil {
 		out = append(out, integrity.Problem{Blob: name, Kind: integrity.BadLayer, Detail: "drift: " + err.Error()})
 	}

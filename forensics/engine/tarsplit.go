@@ -41,6 +41,11 @@ type Split struct {
 	Open func() (io.ReadCloser, error)
 	// Diff is the layer's diff folder, which the files' bytes come from.
 	Diff *os.Root
+	// OwnerShift is what the engine added to the tar's owners when it
+	// applied the layer (a user namespace's first ID); -1 when it cannot
+	// be known (a rootless store maps IDs through ranges), and owners are
+	// then not compared by Drift.
+	OwnerShift int
 
 	files beneath // opens Diff's files
 

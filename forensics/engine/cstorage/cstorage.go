@@ -49,6 +49,7 @@ func Open(ctx context.Context, root string) (archive.Store, error) {
 		return nil, nil
 	}
 	s.base = base
+	s.rootless = strings.Contains("/"+base+"/", "/.local/share/")
 	if err := s.load(ctx); err != nil {
 		ev.Close()
 		return nil, err
@@ -72,7 +73,9 @@ func Is(root string) bool {
 // Store is a containers/storage graph root with the overlay driver.
 type Store struct {
 	*engine.Store
-	base string // the graph root below the evidence root
+	base     string // the graph root below the evidence root
+	rootless bool   // a user's storage: its files are owned by the user's subordinate IDs
+	said     bool   // the note that owners are not compared is made
 }
 
 func (s *Store) p(parts ...string) string { return path.Join(append([]string{s.base}, parts...)...) }
@@ -142,6 +145,8 @@ type layerRecord struct {
 	Parent     string         `json:"parent"`
 	DiffDigest digest.Digest  `json:"diff-digest"`
 	TOCDigest  digest.Digest  `json:"toc-digest"`
+	UIDMap     []any          `json:"uidmap"`
+	GIDMap     []any          `json:"gidmap"`
 	Flags      map[string]any `json:"flags"`
 }
 
@@ -298,7 +303,19 @@ func (s *Store) layer(rec layerRecord, reached map[string]bool) string {
 		s.Problem(name, integrity.MissingBlob, "layer %s: no tar-split to rebuild it from (%v)", rec.ID[:12], err)
 		return ""
 	}
-	if !s.AddSplit(&engine.Split{Name: name, Diff: diff, Open: func() (io.ReadCloser, error) { return archive.OpenRegular(s.Ev, ts) }}, diff) {
+	sp := &engine.Split{Name: name, Diff: diff, Open: func() (io.ReadCloser, error) { return archive.OpenRegular(s.Ev, ts) }}
+	if s.rootless || len(rec.UIDMap) > 0 || len(rec.GIDMap) > 0 {
+		// The files on disk are owned by IDs mapped through ranges (a
+		// rootless user's subordinate IDs, a user namespace), which the
+		// tar's owners cannot be compared with one shift.
+		sp.OwnerShift = -1
+		if !s.said {
+			s.said = true
+			s.Problem(s.p("overlay-layers", "layers.json"), integrity.Degraded,
+				"the layers' files are owned by mapped IDs (rootless storage or a user namespace): their owners are not compared with what the layers recorded")
+		}
+	}
+	if !s.AddSplit(sp, diff) {
 		return ""
 	}
 	return name

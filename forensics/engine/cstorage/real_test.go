@@ -185,3 +185,40 @@ func holding(t *testing.T, root, p string) string {
 	t.Fatalf("no image layer holds %s", p)
 	return ""
 }
+
+// A rootless user's storage, as it lies in their home: every file of a
+// layer's folder is owned by one of the user's subordinate IDs, not the
+// owner the layer's tar records. That is no drift: owners are not
+// compared, and a note says so.
+func TestRealPodmanRootless(t *testing.T) {
+	graph := realStore(t)
+	ev := t.TempDir()
+	home := filepath.Join(ev, "home", "alice", ".local", "share", "containers")
+	if err := os.MkdirAll(home, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(home, "storage")
+	if err := os.Rename(graph, root); err != nil {
+		t.Fatal(err)
+	}
+	diffs, _ := filepath.Glob(filepath.Join(root, "overlay", "*", "diff"))
+	for _, d := range diffs {
+		filepath.Walk(d, func(p string, fi os.FileInfo, err error) error {
+			if err == nil {
+				os.Lchown(p, 100000, 100000)
+			}
+			return nil
+		})
+	}
+	res := scanStore(t, ev)
+	if !res.Integrity().OK {
+		t.Errorf("a rootless store's mapped owners fail integrity: %v", res.Integrity().Problems)
+	}
+	noted := false
+	for _, p := range res.Problems {
+		noted = noted || p.Kind == integrity.Degraded && strings.Contains(p.Detail, "owners are not compared")
+	}
+	if !noted {
+		t.Errorf("no note that owners are not compared: %v", res.Problems)
+	}
+}
