@@ -377,7 +377,54 @@ func (s *Store) upper(ctx context.Context, id, name string) string {
 			"container %s: no mount-id names its writable layer (%v)", name, err)
 		return ""
 	}
+	s.checkInit(s.p("overlay2", m+"-init", "diff"), name)
 	return s.AddUpper(ctx, s.p("overlay2", m, "diff"), name)
+}
+
+// initLayer is what Docker writes into a container's -init layer
+// (daemon/initlayer/setup_unix.go): empty stubs for the files it mounts
+// over, and the folders they lie in.
+var initLayer = map[string]bool{
+	"/.dockerenv": true, "/dev": true, "/dev/console": true, "/dev/pts": true, "/dev/shm": true,
+	"/etc": true, "/etc/hostname": true, "/etc/hosts": true, "/etc/mtab": true, "/etc/resolv.conf": true,
+	"/proc": true, "/sys": true,
+}
+
+// checkInit compares a container's -init layer with what Docker writes
+// into it: anything else there is drift, for the container sees it as it
+// sees its image. A stub with bytes in it is too (the daemon writes the
+// real files elsewhere, in the container's folder, and mounts them).
+func (s *Store) checkInit(dir, name string) {
+	root, err := s.Ev.OpenRoot(dir)
+	if err != nil {
+		return // a container made by another Docker, or removed: nothing to compare
+	}
+	defer root.Close()
+	n := 0
+	fs.WalkDir(root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == "." {
+			return nil
+		}
+		what := ""
+		switch fi, ierr := d.Info(); {
+		case !initLayer["/"+p]:
+			what = "planted: /" + p + " is not what Docker writes into an -init layer"
+		case ierr == nil && fi.Mode().IsRegular() && fi.Size() > 0:
+			what = fmt.Sprintf("changed: /%s holds %d bytes; Docker writes it empty", p, fi.Size())
+		}
+		if what != "" {
+			if n++; n <= 8 {
+				s.Problem(dir, integrity.Drift, "container %s: -init layer: drift: %s", name, what)
+			}
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+		}
+		return nil
+	})
+	if n > 8 {
+		s.Problem(dir, integrity.Drift, "container %s: -init layer: drift: %d more differences not listed", name, n-8)
+	}
 }
 
 // orphanLayers lists the layerdb folders no image reached: layers left by

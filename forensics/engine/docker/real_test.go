@@ -205,6 +205,13 @@ func TestRealDockerStoreTampered(t *testing.T) {
 			os.Remove(f)
 			os.Symlink("/etc/hostname", f)
 		}, integrity.Drift, "type changed: " + lib + " is a symbolic link"},
+		{"file planted in a container's -init layer", func(t *testing.T, root string) {
+			inits, _ := filepath.Glob(filepath.Join(root, "overlay2", "*-init", "diff"))
+			if len(inits) == 0 {
+				t.Fatal("no -init layer")
+			}
+			os.WriteFile(filepath.Join(inits[0], "etc", "ld.so.preload"), []byte("/lib/x.so\n"), 0o644)
+		}, integrity.Drift, "-init layer: drift: planted: /etc/ld.so.preload"},
 		{"repositories.json damaged", func(t *testing.T, root string) {
 			os.WriteFile(filepath.Join(root, "image/overlay2/repositories.json"), []byte("{"), 0o600)
 		}, integrity.BadJSON, "repositories"},
