@@ -15,7 +15,6 @@ import (
 	"errors"
 	"io"
 	"io/fs"
-	"os"
 	"path"
 	"slices"
 	"strings"
@@ -32,43 +31,26 @@ import (
 // Format is the Format of an archive opened from containers/storage.
 const Format archive.Format = "containers-storage"
 
+// kind is how strata finds and reads containers/storage.
+var kind = engine.Kind{
+	Format: Format,
+	Find:   func(s *engine.Store) (string, bool) { return (&Store{Store: s}).graphRoot() },
+	Load: func(ctx context.Context, s *engine.Store, base string) error {
+		cs := &Store{Store: s, base: base, rootless: strings.Contains("/"+base+"/", "/.local/share/")}
+		return cs.load(ctx)
+	},
+}
+
 // Open returns the containers/storage graph root found in the folder root:
 // the graph root itself, or below an evidence root at the graphroot its
 // own /etc/containers/storage.conf names, else /var/lib/containers/storage,
 // else a user's rootless storage (home/*/.local/share/containers/storage).
 // It returns nil when there is none.
-func Open(ctx context.Context, root string) (archive.Store, error) {
-	ev, err := os.OpenRoot(root)
-	if err != nil {
-		return nil, err
-	}
-	s := &Store{Store: engine.NewStore(ev, Format)}
-	base, ok := s.graphRoot()
-	if !ok {
-		ev.Close()
-		return nil, nil
-	}
-	s.base = base
-	s.rootless = strings.Contains("/"+base+"/", "/.local/share/")
-	if err := s.load(ctx); err != nil {
-		ev.Close()
-		return nil, err
-	}
-	return s.Store, nil
-}
+func Open(ctx context.Context, root string) (archive.Store, error) { return kind.Open(ctx, root) }
 
 // Is reports whether the folder root holds containers/storage, as Open
 // would find it, reading no more than that takes.
-func Is(root string) bool {
-	ev, err := os.OpenRoot(root)
-	if err != nil {
-		return false
-	}
-	defer ev.Close()
-	s := &Store{Store: engine.NewStore(ev, Format)}
-	_, ok := s.graphRoot()
-	return ok
-}
+func Is(root string) bool { return kind.Is(root) }
 
 // Store is a containers/storage graph root with the overlay driver.
 type Store struct {
@@ -227,7 +209,7 @@ func bigDataName(key string) string {
 // item named after the config's digest, which is the image's ID) and its
 // layers, walked down from its top layer by parent.
 func (s *Store) image(im imageRecord, layers map[string]layerRecord, reached map[string]bool) (image.Entry, bool) {
-	if !isHex64(im.ID) {
+	if !engine.IsHex64(im.ID) {
 		s.Problem(s.p("overlay-images", "images.json"), integrity.Inconsistent, "image %q: not an image ID", im.ID)
 		return image.Entry{}, false
 	}
@@ -282,7 +264,7 @@ func (s *Store) layer(rec layerRecord, reached map[string]bool) string {
 		return ""
 	}
 	reached[name] = true
-	if !isHex64(rec.ID) {
+	if !engine.IsHex64(rec.ID) {
 		s.Problem(name, integrity.Inconsistent, "layer %q: not a layer ID", rec.ID)
 		return ""
 	}
@@ -360,7 +342,7 @@ func (s *Store) containers(ctx context.Context, images map[string]image.Entry, r
 			continue
 		}
 		rw := ""
-		if isHex64(c.Layer) {
+		if engine.IsHex64(c.Layer) {
 			reached[s.p("overlay-layers", c.Layer)] = true
 			rw = s.AddUpper(ctx, s.p("overlay", c.Layer, "diff"), display)
 		} else {
@@ -393,18 +375,6 @@ func (s *Store) orphans(layers map[string]layerRecord, reached map[string]bool) 
 			s.Record(integrity.Problem{Blob: name, Kind: integrity.Unreferenced, Content: "layer", Size: s.Size(name), Detail: "layers.json: " + what})
 		}
 	}
-}
-
-func isHex64(s string) bool {
-	if len(s) != 64 {
-		return false
-	}
-	for _, c := range s {
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return false
-		}
-	}
-	return true
 }
 
 func cmp(a, b string) string {

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path"
 	"sort"
 	"strings"
@@ -30,41 +29,24 @@ import (
 // Format is the Format of an archive opened from Docker's storage.
 const Format archive.Format = "docker-overlay2"
 
+// kind is how strata finds and reads Docker's classic store.
+var kind = engine.Kind{
+	Format: Format,
+	Find:   func(s *engine.Store) (string, bool) { return (&Store{Store: s}).dataRoot() },
+	Load: func(ctx context.Context, s *engine.Store, base string) error {
+		return (&Store{Store: s, base: base}).load(ctx)
+	},
+}
+
 // Open returns Docker's classic store found in the folder root: the data
 // root itself, or below an evidence root at the data-root its own
 // /etc/docker/daemon.json names, else /var/lib/docker. It returns nil when
 // there is none.
-func Open(ctx context.Context, root string) (archive.Store, error) {
-	ev, err := os.OpenRoot(root)
-	if err != nil {
-		return nil, err
-	}
-	s := &Store{Store: engine.NewStore(ev, Format)}
-	base, ok := s.dataRoot()
-	if !ok {
-		ev.Close()
-		return nil, nil
-	}
-	s.base = base
-	if err := s.load(ctx); err != nil {
-		ev.Close()
-		return nil, err
-	}
-	return s.Store, nil
-}
+func Open(ctx context.Context, root string) (archive.Store, error) { return kind.Open(ctx, root) }
 
 // Is reports whether the folder root holds Docker's classic store, as
 // Open would find it, reading no more than that takes.
-func Is(root string) bool {
-	ev, err := os.OpenRoot(root)
-	if err != nil {
-		return false
-	}
-	defer ev.Close()
-	s := &Store{Store: engine.NewStore(ev, Format)}
-	_, ok := s.dataRoot()
-	return ok
-}
+func Is(root string) bool { return kind.Is(root) }
 
 // Store is Docker's classic store.
 type Store struct {
@@ -250,7 +232,7 @@ func (s *Store) layer(ctx context.Context, dir string, want, parent digest.Diges
 		s.Problem(dir, integrity.Inconsistent, "layerdb: parent says %q, the image's config gives %q", got, parent)
 	}
 	cacheID := read("cache-id")
-	if !isID(cacheID) {
+	if !engine.IsHex64(cacheID) {
 		s.Problem(dir, integrity.Inconsistent, "layerdb: cache-id %q names no layer folder", cacheID)
 		return
 	}
@@ -267,20 +249,6 @@ func (s *Store) layer(ctx context.Context, dir string, want, parent digest.Diges
 		return
 	}
 	s.AddSplit(&engine.Split{Name: dir, Diff: diff, Open: func() (io.ReadCloser, error) { return archive.OpenRegular(s.Ev, ts) }}, diff)
-}
-
-// isID reports whether id is one of the random 64-hex IDs moby names
-// folders by (cache-id, mount-id): nothing else may name a path.
-func isID(id string) bool {
-	if len(id) != 64 {
-		return false
-	}
-	for _, c := range id {
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return false
-		}
-	}
-	return true
 }
 
 // containerConfig is what strata reads of config.v2.json.
@@ -333,7 +301,7 @@ func (s *Store) containers(ctx context.Context, images map[digest.Digest]*img) {
 		if ctx.Err() != nil {
 			return
 		}
-		if !isID(id) {
+		if !engine.IsHex64(id) {
 			continue
 		}
 		name := path.Join(dir, id, "config.v2.json")
@@ -372,7 +340,7 @@ func (s *Store) containers(ctx context.Context, images map[digest.Digest]*img) {
 func (s *Store) upper(ctx context.Context, id, name string) string {
 	mountID, err := s.Custody.ReadFile(s.p("image", "overlay2", "layerdb", "mounts", id, "mount-id"))
 	m := strings.TrimSpace(string(mountID))
-	if err != nil || !isID(m) {
+	if err != nil || !engine.IsHex64(m) {
 		s.Problem(s.p("image", "overlay2", "layerdb", "mounts", id), integrity.Inconsistent,
 			"container %s: no mount-id names its writable layer (%v)", name, err)
 		return ""
