@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -160,10 +161,11 @@ func has(ps []integrity.Problem, kind integrity.Kind, blob, detail string) bool 
 
 func TestRealRegistry(t *testing.T) {
 	root, p := realRegistry(t)
-	var layers int
+	// Progress is called from the goroutines reading layers.
+	var layers atomic.Int64
 	res := scanRegistry(t, root, scan.Options{Progress: func(pr scan.Progress) {
 		if !pr.Indexing {
-			layers = pr.Layers
+			layers.Store(int64(pr.Layers))
 		}
 	}})
 	if res.Input.Format != "registry" || res.Input.SHA256 == "" || res.Input.Size == 0 {
@@ -205,8 +207,8 @@ func TestRealRegistry(t *testing.T) {
 			read[pr.Blob] = true
 		}
 	}
-	if layers != len(read) || shared[app.Image.Layers[0].Digest.String()] != 2 {
-		t.Errorf("%d layer blobs read for %d distinct ones; the base layer is in %d images", layers, len(read), shared[app.Image.Layers[0].Digest.String()])
+	if int(layers.Load()) != len(read) || shared[app.Image.Layers[0].Digest.String()] != 2 {
+		t.Errorf("%d layer blobs read for %d distinct ones; the base layer is in %d images", layers.Load(), len(read), shared[app.Image.Layers[0].Digest.String()])
 	}
 	// What no tag names now: the xz-planted revision's blobs, listed as
 	// unreferenced, its layers scanned as orphans; the layer pushed
