@@ -217,6 +217,10 @@ type LayerResult struct {
 	// Errors are per-file problems (a broken nested package, an unreadable
 	// database); never fatal.
 	Errors []string `json:"errors"`
+	// UnreadWAL are the package databases whose write-ahead log this
+	// layer wrote without the database (which lies in a lower layer): an
+	// image-level reader that has both reads them together.
+	UnreadWAL []string `json:"unread_wal,omitempty"`
 }
 
 // LayerScan collects one layer's results. Sinks and Done are called on the

@@ -8,7 +8,7 @@ import (
 
 // resultVersion changes whenever LayerResult's meaning changes, so cached
 // layer results from an older strata are not reused.
-const resultVersion = 3 // 2: pacman, conda, Nix, Homebrew and Gentoo stores; 3: nesting to any depth
+const resultVersion = 4 // 2: pacman, conda, Nix, Homebrew and Gentoo stores; 3: nesting to any depth; 4: UnreadWAL
 
 // Fingerprint identifies what a LayerResult depends on besides the layer's
 // bytes: the ruleset and the options. Layer results cached under one

@@ -178,6 +178,18 @@ func (e *Engine) dbStates(in ImageInput) []*dbState {
 			if ent != nil {
 				st.sha[n] = ent.SHA256
 			}
+			// A layer above the file's that lists its packages read it
+			// with the write-ahead log that layer wrote (the scan's
+			// UnreadWAL): its list is the database as of that layer.
+			for k := n; k > from; k-- {
+				if in.Layers[k] == nil {
+					continue
+				}
+				if pk, ok := in.Layers[k].Packages[p]; ok {
+					st.at[n], st.from[n] = installed(pk), k
+					break
+				}
+			}
 		}
 		out = append(out, st)
 	}

@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"errors"
 	"io"
 
 	"github.com/strata-forensics/strata/forensics/layer"
@@ -134,6 +135,10 @@ func (s *LayerScan) readStaged() {
 		s.res.Packages[d.Path] = append([]pkgdb.Package{}, d.Packages...)
 	}
 	for _, err := range unread {
+		var ue *pkgdb.UnreadWALError
+		if errors.As(err, &ue) {
+			s.res.UnreadWAL = append(s.res.UnreadWAL, ue.DB)
+		}
 		s.errorf("package database %v", err)
 	}
 	if err := st.Close(); err != nil {

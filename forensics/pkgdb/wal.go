@@ -40,6 +40,20 @@ var (
 	ErrNotStaged = errors.New("pkgdb: not a file read through a staging folder")
 )
 
+// UnreadWALError is an ErrUnreadWAL naming the database whose log a layer
+// wrote alone, for a reader that has the database from a lower layer to
+// read the two together.
+type UnreadWALError struct {
+	DB    string // the database's path in the image
+	Bytes int64  // of log
+}
+
+func (e *UnreadWALError) Error() string {
+	return fmt.Sprintf("%s%s: %v: %d bytes of log beside no %s, which lies in another layer", e.DB, walSuffix, ErrUnreadWAL, e.Bytes, path.Base(e.DB))
+}
+
+func (e *UnreadWALError) Unwrap() error { return ErrUnreadWAL }
+
 // WALOf says whether p is the write-ahead log of a package database strata
 // reads with its log (rpm's rpmdb.sqlite-wal under /var/lib/rpm or
 // /usr/lib/sysimage/rpm), and returns that database's path.
@@ -172,8 +186,7 @@ func (s *Staging) Parse() (dbs []StagedDB, unread []error) {
 		d := s.dbs[p]
 		if d.db < 0 {
 			if d.wal > walHeader {
-				unread = append(unread, fmt.Errorf("%s%s: %w: %d bytes of log beside no %s, which lies in another layer; packages only the log records were not read",
-					p, walSuffix, ErrUnreadWAL, d.wal, path.Base(p)))
+				unread = append(unread, &UnreadWALError{DB: p, Bytes: d.wal})
 			}
 			continue
 		}

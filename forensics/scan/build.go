@@ -20,7 +20,7 @@ import (
 // buildImage merges an image's layers bottom-up and runs image-level
 // detection. The tree grows from a fork of the tree of the longest chain
 // of its lower layers that another image had (see baseTrees).
-func buildImage(img *image.Image, layers map[string]*LayerResult, eng *detect.Engine, bases *baseTrees) (*ImageResult, []integrity.Problem) {
+func buildImage(img *image.Image, layers map[string]*LayerResult, eng *detect.Engine, bases *baseTrees, wal walReader) (*ImageResult, []integrity.Problem) {
 	var problems []integrity.Problem
 	ir := &ImageResult{Image: img, Layers: make([]*LayerResult, len(img.Layers)), LayerProblems: make([][]integrity.Problem, len(img.Layers))}
 	var dets []*detect.LayerResult
@@ -60,6 +60,7 @@ func buildImage(img *image.Image, layers map[string]*LayerResult, eng *detect.En
 	}
 	ir.Tree = bases.build(sums)
 	if eng != nil {
+		readWALs(ir, dets, wal)
 		anomalies := make([][]layer.Anomaly, len(sums))
 		for i, s := range sums {
 			if s != nil {

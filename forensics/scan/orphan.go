@@ -61,7 +61,7 @@ func orphanResults(imgs []*image.Image, layers map[string]*LayerResult, eng *det
 	var fs []finding.Finding
 	said := map[string]string{}
 	for _, img := range imgs {
-		ir, _ := buildImage(img, layers, eng, nil)
+		ir, _ := buildImage(img, layers, eng, nil, nil)
 		lr := ir.Layers[0]
 		ref := img.Ref()
 		id := strings.TrimPrefix(ref, orphanRef(""))

@@ -314,7 +314,7 @@ func (r *run) scan(ctx context.Context, path string) (*Result, error) {
 		bases = &baseTrees{}
 	}
 	for _, img := range imgs {
-		ir, problems := buildImage(img, layers, opts.Engine, bases)
+		ir, problems := buildImage(img, layers, opts.Engine, bases, contentWAL(res, 0))
 		describeRootFS(a, ir)
 		problems = append(problems, imageBytesProblem(ir, opts.maxImageBytes())...)
 		res.Images = append(res.Images, ir)
