@@ -25,7 +25,7 @@ type Options struct {
 	Deep bool
 	// MaxDBBytes bounds one package database (pkgdb.DefaultMaxBytes when 0).
 	MaxDBBytes int64
-	// The bounds of the archives nested in a layer (nested.go), the
+	// The bounds of the archives nested in a layer (nested_limits.go), the
 	// defaults when 0: how many archives deep a member may lie
 	// (DefaultMaxNestedDepth), the bytes read from a layer's nested
 	// members, every level counted (DefaultMaxNestedBytes), the memory
