@@ -124,7 +124,7 @@ func (l *lister) entry(p string, depth int) error {
 	}
 	st := statOf(fi)
 	m := fi.Mode()
-	e := fsEntry{name: p, mode: tarMode(m), mtime: fi.ModTime().Unix(), uid: st.uid, gid: st.gid}
+	e := fsEntry{name: p, mode: TarMode(m), mtime: fi.ModTime().Unix(), uid: st.uid, gid: st.gid}
 	switch {
 	case m.IsDir():
 		e.typ = tar.TypeDir
@@ -205,9 +205,9 @@ func (l *lister) changed(p string) {
 	l.unreadable(p, errors.New("changed while the folder was listed (examine a read-only copy)"))
 }
 
-// tarMode is the mode tar keeps of m: its permission bits with setuid,
+// TarMode is the mode tar keeps of m: its permission bits with setuid,
 // setgid and sticky.
-func tarMode(m fs.FileMode) int64 {
+func TarMode(m fs.FileMode) int64 {
 	mode := int64(m.Perm())
 	if m&fs.ModeSetuid != 0 {
 		mode |= 0o4000

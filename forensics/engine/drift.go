@@ -179,7 +179,7 @@ func (hs *Headers) Compare(ctx context.Context, name string, dir *os.Root, shift
 		if rec.typ == 'w' || rec.typ == tar.TypeSymlink {
 			return nil
 		}
-		if mode := int64(fi.Mode().Perm()) | special(fi.Mode()); mode != rec.mode {
+		if mode := archive.TarMode(fi.Mode()); mode != rec.mode {
 			add("drift: mode changed: %s is %04o, %04o when the layer was pulled", name, mode, rec.mode)
 		}
 		if uid, gid, ok := ownerOf(fi); ok && shift >= 0 {
@@ -308,19 +308,4 @@ func typeName(t byte) string {
 		return "a whiteout"
 	}
 	return "something else"
-}
-
-// special is the setuid, setgid and sticky bits of m as tar keeps them.
-func special(m os.FileMode) int64 {
-	var n int64
-	if m&os.ModeSetuid != 0 {
-		n |= 0o4000
-	}
-	if m&os.ModeSetgid != 0 {
-		n |= 0o2000
-	}
-	if m&os.ModeSticky != 0 {
-		n |= 0o1000
-	}
-	return n
 }

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"os"
+	"sort"
 
 	"github.com/strata-forensics/strata/forensics/archive"
 )
@@ -65,4 +66,16 @@ func IsHex64(id string) bool {
 		}
 	}
 	return true
+}
+
+// ReadDir lists the names in folder dir below root, sorted.
+func ReadDir(root *os.Root, dir string) ([]string, error) {
+	f, err := root.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(-1)
+	sort.Strings(names)
+	return names, err
 }

@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"os"
 	"path"
-	"sort"
 	"sync"
 
 	"github.com/opencontainers/go-digest"
@@ -157,16 +156,7 @@ func (s *Store) readDB(name string) (*boltBucket, error) {
 	return db, nil
 }
 
-func (s *Store) readDir(dir string) ([]string, error) {
-	f, err := s.ev.Open(dir)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	names, err := f.Readdirnames(-1)
-	sort.Strings(names)
-	return names, err
-}
+func (s *Store) readDir(dir string) ([]string, error) { return engine.ReadDir(s.ev, dir) }
 
 func (s *Store) problem(blob string, kind integrity.Kind, format string, args ...any) {
 	s.problems = append(s.problems, integrity.Problem{Blob: blob, Kind: kind, Detail: fmt.Sprintf(format, args...)})

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
+	"github.com/strata-forensics/strata/forensics/engine"
 	"github.com/strata-forensics/strata/forensics/image"
 	"github.com/strata-forensics/strata/forensics/integrity"
 )
@@ -139,7 +140,7 @@ func (s *Store) mobyContainers(ctx context.Context, ns *namespace, known, claime
 		if ctx.Err() != nil {
 			return
 		}
-		if known[key] || !isID(key) {
+		if known[key] || !engine.IsHex64(key) {
 			continue
 		}
 		if _, b, ok := s.snapshot(ns, key); !ok || b.kind != kindActive {
@@ -190,17 +191,4 @@ func (s *Store) dockerConfig(ctr *image.Container) string {
 		return c.Config.Image
 	}
 	return ""
-}
-
-// isID reports whether id is 64 lowercase hex digits (a Docker ID).
-func isID(id string) bool {
-	if len(id) != 64 {
-		return false
-	}
-	for _, c := range id {
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return false
-		}
-	}
-	return true
 }

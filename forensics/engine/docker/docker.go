@@ -427,16 +427,7 @@ func (s *Store) orphanLayers(ctx context.Context, reached map[string]bool) {
 	}
 }
 
-func (s *Store) readDir(dir string) ([]string, error) {
-	f, err := s.Ev.Open(dir)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	names, err := f.Readdirnames(-1)
-	sort.Strings(names)
-	return names, err
-}
+func (s *Store) readDir(dir string) ([]string, error) { return engine.ReadDir(s.Ev, dir) }
 
 func cmp(a, b string) string {
 	if a != "" {
