@@ -48,8 +48,8 @@ func (s *Store) unpacked() map[string]bool {
 			for _, m := range s.targets[im.target.Digest] {
 				info := s.manifest[m]
 				for i, chain := range info.chains {
-					if chain == "" {
-						continue
+					if chain == "" || info.layers[i].Validate() != nil {
+						continue // a manifest's layer that is no digest names no blob
 					}
 					dir, b, ok := s.snapshot(ns, chain.String())
 					if !ok {

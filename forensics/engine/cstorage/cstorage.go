@@ -271,7 +271,12 @@ func (s *Store) layer(rec layerRecord, reached map[string]bool) string {
 	if rec.DiffDigest == "" && rec.TOCDigest != "" {
 		s.Problem(name, integrity.Degraded, "layer %s: pulled by TOC (zstd:chunked), no diff_id recorded: its content can be checked against the image's config only", rec.ID[:12])
 	}
-	if want := layerID(rec.Parent, rec.DiffDigest); rec.DiffDigest != "" && want != rec.ID {
+	switch {
+	case rec.DiffDigest == "":
+	case rec.DiffDigest.Validate() != nil:
+		s.Problem(name, integrity.Inconsistent, "layer %s: diff-digest %q is no digest", rec.ID[:12], rec.DiffDigest)
+	case layerID(rec.Parent, rec.DiffDigest) != rec.ID:
+		want := layerID(rec.Parent, rec.DiffDigest)
 		s.Problem(name, integrity.Inconsistent, "layer %s: its ID does not follow from its parent and diff_id (%s expected)", rec.ID[:12], want[:12])
 	}
 	diff, err := s.Ev.OpenRoot(s.p("overlay", rec.ID, "diff"))
