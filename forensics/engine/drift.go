@@ -40,11 +40,12 @@ type recorded struct {
 // the layer was applied to with: a tar-split's headers (Docker's layerdb,
 // containers/storage) or a verified blob's (containerd's snapshots).
 type Headers struct {
-	want map[string]recorded
+	want   map[string]recorded
+	opaque map[string]bool // folders the layer marks opaque
 }
 
 // NewHeaders returns an empty record of a layer's headers.
-func NewHeaders() *Headers { return &Headers{want: map[string]recorded{}} }
+func NewHeaders() *Headers { return &Headers{want: map[string]recorded{}, opaque: map[string]bool{}} }
 
 // Add records one header of the layer: its name as the tar has it, its
 // type flag, mode and owner. A ".wh." entry is a whiteout (a 0/0
@@ -55,12 +56,35 @@ func (hs *Headers) Add(name string, typ byte, mode int64, uid, gid int) {
 	dir, base := path.Split(name)
 	switch {
 	case base == ".wh..wh..opq":
+		hs.opaque[strings.TrimSuffix(dir, "/")] = true
 		return
 	case strings.HasPrefix(base, ".wh."):
 		hs.want[dir+strings.TrimPrefix(base, ".wh.")] = recorded{typ: 'w'}
 		return
 	}
 	hs.want[name] = recorded{typ: typ, mode: mode & 0o7777, uid: uid, gid: gid, size: -1}
+}
+
+// aufsWhiteout reports whether name, a regular file in the folder, is one
+// of the layer's own deletions kept as the tar writes them: fuse-overlayfs
+// (the mount_program of rootless containers/storage) applies a ".wh."
+// entry as a ".wh." file, and an opaque folder's ".wh..wh..opq" as a
+// file too, where the kernel's overlay has a 0/0 device and an xattr. The
+// whiteout's own path is then seen.
+func (hs *Headers) aufsWhiteout(name string, fi fs.FileInfo, seen map[string]bool) bool {
+	dir, base := path.Split(name)
+	if !fi.Mode().IsRegular() || !strings.HasPrefix(base, ".wh.") {
+		return false
+	}
+	if base == ".wh..wh..opq" {
+		return hs.opaque[strings.TrimSuffix(dir, "/")]
+	}
+	target := dir + strings.TrimPrefix(base, ".wh.")
+	if r, ok := hs.want[target]; ok && r.typ == 'w' {
+		seen[target] = true
+		return true
+	}
+	return false
 }
 
 // addSegment records the header a tar-split segment holds after the
@@ -159,6 +183,9 @@ func (hs *Headers) Compare(ctx context.Context, name string, dir *os.Root, shift
 		fi, err := d.Info()
 		if err != nil {
 			add("drift: unreadable: %s: %v", name, err)
+			return nil
+		}
+		if hs.aufsWhiteout(name, fi, seen) {
 			return nil
 		}
 		rec, ok := want[name]

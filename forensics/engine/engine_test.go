@@ -160,6 +160,12 @@ func TestDrift(t *testing.T) {
 		{"link gone", func(d string) { os.Remove(filepath.Join(d, "etc/link")) }, []string{"drift: gone: /etc/link (a symbolic link)"}},
 		{"whiteout lost in a copy", func(d string) { os.Remove(filepath.Join(d, "etc/gone")) },
 			[]string{"1 whiteouts of the layer are not in its folder"}},
+		// fuse-overlayfs (rootless containers/storage) keeps the tar's own
+		// .wh. file where the kernel's overlay has a 0/0 device.
+		{"whiteout as a .wh. file", func(d string) {
+			os.Remove(filepath.Join(d, "etc/gone"))
+			os.WriteFile(filepath.Join(d, "etc/.wh.gone"), nil, 0o600)
+		}, nil},
 		{"link made a file", func(d string) {
 			os.Remove(filepath.Join(d, "etc/link"))
 			os.WriteFile(filepath.Join(d, "etc/link"), nil, 0o644)
