@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -159,7 +160,7 @@ func firstDiff(a, b string) string {
 	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
 	for i := range min(len(al), len(bl)) {
 		if al[i] != bl[i] {
-			return "line " + string(rune('0'+i%10)) + ": " + al[i] + "\n  vs: " + bl[i]
+			return "line " + strconv.Itoa(i+1) + ": " + al[i] + "\n  vs: " + bl[i]
 		}
 	}
 	return "lengths differ"

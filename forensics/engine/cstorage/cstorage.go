@@ -9,6 +9,7 @@
 package cstorage
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -336,7 +337,7 @@ func (s *Store) containers(ctx context.Context, images map[string]image.Entry, r
 		if display == "" && len(c.Names) > 0 {
 			display = c.Names[0]
 		}
-		ctr := &image.Container{ID: c.ID, Name: display, Image: cmp(meta.ImageName, c.Image), Engine: "containers/storage"}
+		ctr := &image.Container{ID: c.ID, Name: display, Image: cmp.Or(meta.ImageName, c.Image), Engine: "containers/storage"}
 		if !c.Created.IsZero() {
 			created := c.Created
 			ctr.Created = &created
@@ -380,11 +381,4 @@ func (s *Store) orphans(layers map[string]layerRecord, reached map[string]bool) 
 			s.Record(integrity.Problem{Blob: name, Kind: integrity.Unreferenced, Content: "layer", Size: s.Size(name), Detail: "layers.json: " + what})
 		}
 	}
-}
-
-func cmp(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }

@@ -7,6 +7,7 @@
 package docker
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -320,7 +321,7 @@ func (s *Store) containers(ctx context.Context, images map[digest.Digest]*img) {
 			continue
 		}
 		created := c.Created
-		ctr := &image.Container{ID: id, Name: strings.TrimPrefix(c.Name, "/"), Image: cmp(c.Config.Image, c.Image.String()),
+		ctr := &image.Container{ID: id, Name: strings.TrimPrefix(c.Name, "/"), Image: cmp.Or(c.Config.Image, c.Image.String()),
 			Command: append([]string{c.Path}, c.Args...), State: c.state(), Engine: "docker"}
 		if !created.IsZero() {
 			ctr.Created = &created
@@ -428,10 +429,3 @@ func (s *Store) orphanLayers(ctx context.Context, reached map[string]bool) {
 }
 
 func (s *Store) readDir(dir string) ([]string, error) { return engine.ReadDir(s.Ev, dir) }
-
-func cmp(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
