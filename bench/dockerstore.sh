@@ -2,14 +2,18 @@
 # dockerstore.sh DIR ARCHIVE makes DIR/data, a Docker data root (overlay2)
 # holding ARCHIVE as Debian's dockerd 20.10 loads it: a daemon of its own
 # (data root, exec root and socket below DIR; no bridge, no iptables),
-# `docker load`, then stopped. Nothing is done when DIR/data is newer than
-# ARCHIVE. Exits 3 when dockerd cannot run here (not root, not installed).
+# `docker load`, then stopped. Nothing is done when DIR/loaded, written
+# last, is newer than ARCHIVE (a run that failed half-way is redone). Exits 3 when dockerd cannot run here (not root, not installed).
 set -eu
 dir=$1 archive=$2
-[ -d "$dir/data" ] && [ "$dir/data" -nt "$archive" ] && exit 0
+[ -f "$dir/loaded" ] && [ "$dir/loaded" -nt "$archive" ] && exit 0
 command -v dockerd >/dev/null && command -v docker >/dev/null && [ "$(id -u)" = 0 ] || exit 3
 rm -rf "$dir"
 mkdir -p "$dir/data" "$dir/exec" "$dir/run"
+# dockerd's containerd socket is below the exec root, which must be an
+# absolute path: with a relative one (make bench's .cache/bench) the daemon
+# never reaches its containerd.
+dir=$(cd "$dir" && pwd)
 sock="unix://$dir/run/docker.sock"
 dockerd --data-root "$dir/data" --exec-root "$dir/exec" -H "$sock" --pidfile "$dir/run/docker.pid" \
 	--bridge none --iptables=false --ip6tables=false --storage-driver overlay2 \
@@ -26,4 +30,4 @@ docker -H "$sock" load -q -i "$archive"
 kill $pid
 wait $pid 2>/dev/null || true
 trap - EXIT
-touch "$dir/data"
+touch "$dir/loaded"

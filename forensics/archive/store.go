@@ -38,9 +38,11 @@ type StoreOpener func(ctx context.Context, root string) (Store, error)
 // A MemberChecker is a Store that learns more about a member while it is
 // read than its bytes say (a rebuilt layer whose files differ from what
 // was recorded when it was pulled): Checked returns what the reads of name
-// found, once they are done.
+// found, once they are done. verified says the bytes read matched the
+// member's digest: a checker may then spare itself the work of naming
+// what differs.
 type MemberChecker interface {
-	Checked(name string) []integrity.Problem
+	Checked(name string, verified bool) []integrity.Problem
 }
 
 // openStore asks each opener in turn for the store in folder p.
@@ -70,9 +72,9 @@ func (a *Archive) Store() Store { return a.store }
 
 // Checked returns what reading member name found beyond its bytes (see
 // MemberChecker); nil for any input but a Store that checks.
-func (a *Archive) Checked(name string) []integrity.Problem {
+func (a *Archive) Checked(name string, verified bool) []integrity.Problem {
 	if c, ok := a.store.(MemberChecker); ok {
-		return c.Checked(cleanName(name))
+		return c.Checked(cleanName(name), verified)
 	}
 	return nil
 }

@@ -102,20 +102,24 @@ func TestRebuild(t *testing.T) {
 		name   string
 		damage func(diff string)
 		same   bool
-		drift  string
+		drift  string // what Changed says
+		// sized says the rebuild says it too: its size shows it. A
+		// change of bytes alone shows in the tar's sha256, and only
+		// Changed, the second look, names the file.
+		sized bool
 	}{
-		{"as pulled", func(string) {}, true, ""},
-		{"byte changed", func(d string) { os.WriteFile(filepath.Join(d, "etc/motd"), []byte("hellO\n"), 0o644) }, false, "content differs"},
-		{"shorter", func(d string) { os.WriteFile(filepath.Join(d, "etc/motd"), []byte("he"), 0o644) }, false, "is 2 bytes, 6 when"},
+		{"as pulled", func(string) {}, true, "", false},
+		{"byte changed", func(d string) { os.WriteFile(filepath.Join(d, "etc/motd"), []byte("hellO\n"), 0o644) }, false, "content differs", false},
+		{"shorter", func(d string) { os.WriteFile(filepath.Join(d, "etc/motd"), []byte("he"), 0o644) }, false, "is 2 bytes, 6 when", true},
 		// What a file grew by is not in the tar (which stays as pulled),
 		// and is said.
-		{"longer", func(d string) { os.WriteFile(filepath.Join(d, "etc/motd"), []byte("hello\nworld"), 0o644) }, true, "is longer"},
-		{"gone", func(d string) { os.Remove(filepath.Join(d, "etc/motd")); os.Remove(filepath.Join(d, "etc/motd2")) }, false, "cannot be read"},
+		{"longer", func(d string) { os.WriteFile(filepath.Join(d, "etc/motd"), []byte("hello\nworld"), 0o644) }, true, "is longer", true},
+		{"gone", func(d string) { os.Remove(filepath.Join(d, "etc/motd")); os.Remove(filepath.Join(d, "etc/motd2")) }, false, "cannot be read", true},
 		{"a link now", func(d string) {
 			os.Remove(filepath.Join(d, "etc/motd"))
 			os.Symlink("/etc/hostname", filepath.Join(d, "etc/motd"))
-		}, false, "cannot be read"},
-		{"planted, same tar", func(d string) { os.WriteFile(filepath.Join(d, "etc/planted"), []byte("x"), 0o644) }, true, ""},
+		}, false, "cannot be read", true},
+		{"planted, same tar", func(d string) { os.WriteFile(filepath.Join(d, "etc/planted"), []byte("x"), 0o644) }, true, "", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -135,8 +139,19 @@ func TestRebuild(t *testing.T) {
 			if same := sha256.Sum256(data) == sha256.Sum256(layer); same != tc.same {
 				t.Errorf("rebuilt tar same as pulled: %v, want %v", same, tc.same)
 			}
-			if tc.drift == "" && len(ps) > 0 || tc.drift != "" && (len(ps) != 1 || !strings.Contains(ps[0].Detail, tc.drift)) {
-				t.Errorf("problems %v, want one saying %q", ps, tc.drift)
+			oneSaying := func(ps []integrity.Problem, want string) bool {
+				return want == "" && len(ps) == 0 || want != "" && len(ps) == 1 && strings.Contains(ps[0].Detail, want)
+			}
+			wantRebuild := ""
+			if tc.sized {
+				wantRebuild = tc.drift
+			}
+			if !oneSaying(ps, wantRebuild) {
+				t.Errorf("rebuild: problems %v, want one saying %q", ps, wantRebuild)
+			}
+			changed, err := s.Changed(context.Background())
+			if err != nil || !oneSaying(changed, tc.drift) {
+				t.Errorf("Changed = %v, %v; want one saying %q", changed, err, tc.drift)
 			}
 		})
 	}

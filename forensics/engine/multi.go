@@ -115,9 +115,9 @@ func (m *multi) Open(name string) (io.ReadCloser, error) {
 	return s.Open(name)
 }
 
-func (m *multi) Checked(name string) []integrity.Problem {
+func (m *multi) Checked(name string, verified bool) []integrity.Problem {
 	if c, ok := m.byName[name].(archive.MemberChecker); ok {
-		return c.Checked(name)
+		return c.Checked(name, verified)
 	}
 	return nil
 }

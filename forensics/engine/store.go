@@ -164,9 +164,11 @@ func (s *Store) Open(name string) (io.ReadCloser, error) {
 }
 
 // Checked is what reading a layer found that its bytes do not say: files
-// changed since the pull (from its last rebuild read to its end), and
-// its folder's drift.
-func (s *Store) Checked(name string) []integrity.Problem {
+// changed since the pull, and its folder's drift. When the rebuilt tar
+// did not verify, each file is read again to name the one that changed
+// (Split.Changed); when it did, what the rebuild saw of the files' sizes
+// (a file grown past what the tar holds) is all there is to say.
+func (s *Store) Checked(name string, verified bool) []integrity.Problem {
 	m, ok := s.members[name]
 	if !ok || m.split == nil {
 		return nil
@@ -174,6 +176,14 @@ func (s *Store) Checked(name string) []integrity.Problem {
 	s.mu.Lock()
 	out := append([]integrity.Problem(nil), s.checked[name]...)
 	s.mu.Unlock()
+	if !verified {
+		changed, err := m.split.Changed(context.Background())
+		if err == nil {
+			out = changed
+		} else {
+			out = append(out, integrity.Problem{Blob: name, Kind: integrity.BadLayer, Detail: "naming the files that changed: " + err.Error()})
+		}
+	}
 	drift, err := m.split.Drift(context.Background(), m.split.OwnerShift)
 	if err != nil {
 		out = append(out, integrity.Problem{Blob: name, Kind: integrity.BadLayer, Detail: "drift: " + err.Error()})

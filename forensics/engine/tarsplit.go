@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -133,8 +134,11 @@ func (s *Split) Size() (int64, error) {
 // for a file that differs from what was recorded: it streams the bytes the
 // folder holds now (so that what is scanned is what is there), cut or
 // padded with zeros to the recorded size so that the tar stays whole, and
-// records the difference; the tar's sha256 then no longer matches the
-// layer's diff_id, and Problems says which file made it so.
+// records what its size shows (a file shorter, longer or unreadable). A
+// file whose bytes changed but not its size shows only in the tar's
+// sha256, which then no longer matches the layer's diff_id: Changed names
+// it then. The rebuild itself computes no CRC-64: the diff_id vouches for
+// every byte when it matches, and it matches but for tampering.
 type Rebuild struct {
 	s        *Split
 	pr       *io.PipeReader
@@ -203,27 +207,21 @@ func (r *Rebuild) write(w io.Writer) error {
 // file writes the e.Size bytes of one file from the diff folder.
 func (r *Rebuild) file(w io.Writer, e *storage.Entry, buf []byte) error {
 	name := e.GetName()
-	crc := crc64.New(crcTable)
 	var got int64
 	f, size, err := r.s.opener().open(name)
 	if err == nil {
 		ew := &errWriter{w: w}
-		n, _ := io.CopyBuffer(io.MultiWriter(ew, crc), io.LimitReader(f, e.Size), buf)
+		n, _ := io.CopyBuffer(ew, io.LimitReader(f, e.Size), buf)
 		got = n
 		f.Close()
 		if ew.err != nil {
 			return ew.err // the reader went away
 		}
-		switch {
-		case got < e.Size:
-			r.drift(name, "is %d bytes, %d when the layer was pulled", got, e.Size)
-		case size > e.Size:
-			r.drift(name, "is longer than the %d bytes it had when the layer was pulled", e.Size)
-		case len(e.Payload) > 0 && !bytes.Equal(crc.Sum(nil), e.Payload):
-			r.drift(name, "content differs from what was pulled (CRC-64 of its %d bytes)", e.Size)
+		if p, ok := r.s.sized(name, e.Size, got, size); !ok {
+			r.problems = append(r.problems, p)
 		}
 	} else {
-		r.drift(name, "cannot be read (%v): %d bytes of zeros stand for it", err, e.Size)
+		r.problems = append(r.problems, r.s.unreadable(name, e.Size, err))
 	}
 	// Keep the tar whole whatever the file holds now.
 	for left := e.Size - got; left > 0; {
@@ -235,6 +233,62 @@ func (r *Rebuild) file(w io.Writer, e *storage.Entry, buf []byte) error {
 		left -= n
 	}
 	return nil
+}
+
+// Changed names the files of the layer whose bytes differ from what the
+// tar-split recorded when it was pulled: each file it lists is read again
+// and its CRC-64 compared with the record's (a file shorter, longer or
+// unreadable is said as a rebuild says it). It is the second look a layer
+// whose rebuilt tar does not match its diff_id is given, to say why.
+func (s *Split) Changed(ctx context.Context) ([]integrity.Problem, error) {
+	var out []integrity.Problem
+	buf := make([]byte, 256<<10)
+	crc := crc64.New(crcTable)
+	err := s.unpack(func(e *storage.Entry) error {
+		if e.Type != storage.FileType || e.Size == 0 {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		name := e.GetName()
+		f, size, err := s.opener().open(name)
+		if err != nil {
+			out = append(out, s.unreadable(name, e.Size, err))
+			return nil
+		}
+		crc.Reset()
+		got, _ := io.CopyBuffer(crc, io.LimitReader(f, e.Size), buf)
+		f.Close()
+		if p, ok := s.sized(name, e.Size, got, size); !ok {
+			out = append(out, p)
+		} else if len(e.Payload) > 0 && !bytes.Equal(crc.Sum(nil), e.Payload) {
+			out = append(out, s.drift(name, "content differs from what was pulled (CRC-64 of its %d bytes)", e.Size))
+		}
+		return nil
+	})
+	return out, err
+}
+
+// sized compares a file's size now (size; got of them read, up to the
+// recorded want) with the recorded one.
+func (s *Split) sized(name string, want, got, size int64) (integrity.Problem, bool) {
+	switch {
+	case got < want:
+		return s.drift(name, "is %d bytes, %d when the layer was pulled", got, want), false
+	case size > want:
+		return s.drift(name, "is longer than the %d bytes it had when the layer was pulled", want), false
+	}
+	return integrity.Problem{}, true
+}
+
+func (s *Split) unreadable(name string, size int64, err error) integrity.Problem {
+	return s.drift(name, "cannot be read (%v): %d bytes of zeros stand for it", err, size)
+}
+
+func (s *Split) drift(name, format string, args ...any) integrity.Problem {
+	return integrity.Problem{Blob: s.Name, Kind: integrity.Drift,
+		Detail: "drift: changed: /" + name + " " + fmt.Sprintf(format, args...)}
 }
 
 // errWriter keeps the error of a write, told apart from one of a read.
@@ -249,11 +303,6 @@ func (e *errWriter) Write(p []byte) (int, error) {
 		e.err = err
 	}
 	return n, err
-}
-
-func (r *Rebuild) drift(name, format string, args ...any) {
-	r.problems = append(r.problems, integrity.Problem{Blob: r.s.Name, Kind: integrity.Drift,
-		Detail: "drift: changed: /" + name + " " + fmt.Sprintf(format, args...)})
 }
 
 func newGzip(r io.Reader) (*gzip.Reader, error) {

@@ -119,7 +119,7 @@ func (r *run) readLayers(ctx context.Context, a *archive.Archive, imgs []*image.
 			r.cpu.Do(ctx, func() { lr = r.readLayer(ctx, w.blobRef, rd, spend(budgets[name]), entryBudget.next) })
 			return lr
 		})
-		if ps := a.Checked(name); len(ps) > 0 {
+		if ps := a.Checked(name, verified(lr, w.blobRef)); len(ps) > 0 {
 			// What this input's copy showed beyond its bytes (an
 			// engine's layer folder changed since the pull) is its own,
 			// not the shared result's.
@@ -391,4 +391,22 @@ func layerProblem(name string, d digest.Digest, err error) integrity.Problem {
 	default:
 		return integrity.Problem{Blob: id, Kind: integrity.BadLayer, Detail: err.Error()}
 	}
+}
+
+// verified reports whether a layer was read to its end and its bytes
+// matched their digests: its blob's and its uncompressed tar's (diff_id),
+// where the image records them, and no problem says otherwise.
+func verified(lr *LayerResult, ref blobRef) bool {
+	if lr.Summary == nil ||
+		ref.diffID != "" && lr.Summary.DiffID != ref.diffID ||
+		ref.digest != "" && lr.Digest != ref.digest {
+		return false
+	}
+	for _, p := range lr.Problems {
+		switch p.Kind {
+		case integrity.DigestMismatch, integrity.DiffIDMismatch, integrity.SizeMismatch, integrity.Truncated, integrity.BadLayer:
+			return false
+		}
+	}
+	return true
 }

@@ -134,8 +134,9 @@ func (s *Store) orphanSnapshots(ctx context.Context, claimed map[string]bool) {
 }
 
 // Checked is what reading a layer blob found beyond its bytes: how each
-// snapshot unpacked from it differs from it now.
-func (s *Store) Checked(name string) []integrity.Problem {
+// snapshot unpacked from it differs from it now, whether the blob
+// verified or not (a snapshot is compared with the blob's own files).
+func (s *Store) Checked(name string, _ bool) []integrity.Problem {
 	dirs := s.snapshotsOf[name]
 	if len(dirs) == 0 {
 		return nil

@@ -44,7 +44,7 @@ func FuzzStore(f *testing.F) {
 			}
 			io.Copy(io.Discard, io.LimitReader(rc, 1<<20))
 			rc.Close()
-			s.(*engine.Store).Checked(m.Name)
+			s.(*engine.Store).Checked(m.Name, false)
 		}
 		s.(*engine.Store).Catalog()
 	})
