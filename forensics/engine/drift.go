@@ -167,7 +167,7 @@ func (hs *Headers) Compare(ctx context.Context, name string, dir *os.Root, shift
 		}
 	}
 	seen := map[string]bool{}
-	err := fs.WalkDir(dir.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+	err := walkFolder(dir, func(p string, d fs.DirEntry, err error) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}

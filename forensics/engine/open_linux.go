@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sync"
 
@@ -26,7 +27,7 @@ type beneath struct {
 	dir  *os.File // the folder, for its descriptor; nil when it cannot be had
 }
 
-func (b *beneath) open(name string) (*os.File, int64, error) {
+func (b *beneath) open(name string) (io.ReadCloser, int64, error) {
 	b.once.Do(func() {
 		if d, err := b.root.Open("."); err == nil {
 			b.dir = d
@@ -39,8 +40,7 @@ func (b *beneath) open(name string) (*os.File, int64, error) {
 		})
 		switch {
 		case err == nil:
-			f := os.NewFile(uintptr(fd), name)
-			return regular(f, name)
+			return regularFd(fd, name)
 		case errors.Is(err, unix.ENOENT), errors.Is(err, unix.EACCES), errors.Is(err, unix.ENOTDIR):
 			return nil, 0, &os.PathError{Op: "open", Path: name, Err: err}
 		}
@@ -49,20 +49,64 @@ func (b *beneath) open(name string) (*os.File, int64, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	return regular(f, name)
-}
-
-func regular(f *os.File, name string) (*os.File, int64, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
 		return nil, 0, err
 	}
-	if !fi.Mode().IsRegular() {
-		f.Close()
-		return nil, 0, fmt.Errorf("%s: a %v, not a regular file", name, fi.Mode().Type())
-	}
 	return f, fi.Size(), nil
+}
+
+// regularFd checks that fd, just opened as name, is a regular file, and
+// reads it with plain read calls. An os.File would cost two system calls
+// more for each of a layer's files (os.NewFile asks whether the
+// descriptor is non-blocking, then tries to add it to the poller, which
+// a regular file refuses) and a finalizer; O_NONBLOCK was only asked for
+// so that opening a FIFO planted under a file's name cannot hang.
+func regularFd(fd int, name string) (io.ReadCloser, int64, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return nil, 0, &os.PathError{Op: "stat", Path: name, Err: err}
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		unix.Close(fd)
+		return nil, 0, fmt.Errorf("%s: a %v, not a regular file", name, statInfo(name, &st).Mode().Type())
+	}
+	return &fdReader{fd: fd, name: name}, st.Size, nil
+}
+
+// fdReader reads a regular file's descriptor.
+type fdReader struct {
+	fd   int
+	name string
+}
+
+func (r *fdReader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	for {
+		n, err := unix.Read(r.fd, p)
+		switch {
+		case errors.Is(err, unix.EINTR):
+			continue
+		case err != nil:
+			return 0, &os.PathError{Op: "read", Path: r.name, Err: err}
+		case n == 0:
+			return 0, io.EOF
+		}
+		return n, nil
+	}
+}
+
+func (r *fdReader) Close() error {
+	if r.fd < 0 {
+		return nil
+	}
+	err := unix.Close(r.fd)
+	r.fd = -1
+	return err
 }
 
 func (b *beneath) close() {

@@ -3,6 +3,7 @@
 package engine
 
 import (
+	"io"
 	"os"
 
 	"github.com/strata-forensics/strata/forensics/archive"
@@ -12,7 +13,7 @@ import (
 // and never out of it (os.Root).
 type beneath struct{ root *os.Root }
 
-func (b *beneath) open(name string) (*os.File, int64, error) {
+func (b *beneath) open(name string) (io.ReadCloser, int64, error) {
 	f, err := archive.OpenRegular(b.root, name)
 	if err != nil {
 		return nil, 0, err
