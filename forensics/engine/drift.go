@@ -94,6 +94,10 @@ func (hs *Headers) addSegment(payload []byte, padding int64) int64 {
 	if int64(len(payload)) < padding {
 		return 0
 	}
+	if h, ok := ustarHeader(payload[padding:]); ok {
+		hs.Add(h.name, h.typ, h.mode, h.uid, h.gid)
+		return (blockSize - h.size%blockSize) % blockSize
+	}
 	tr := tar.NewReader(bytes.NewReader(payload[padding:]))
 	h, err := tr.Next()
 	if err != nil {
