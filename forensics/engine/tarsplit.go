@@ -83,7 +83,7 @@ func (s *Split) unpack(fn func(e *storage.Entry) error) error {
 		return err
 	}
 	lr := limit(zr)
-	u := storage.NewJSONUnpacker(lr)
+	u := newSplitReader(lr)
 	for {
 		e, err := u.Next()
 		if errors.Is(err, io.EOF) {
