@@ -250,3 +250,60 @@ func TestRealDockerStoreTampered(t *testing.T) {
 		})
 	}
 }
+
+// TestRealDockerStoreCopiedWithoutDeviceNodes: a store copied by a tool
+// that skips device nodes (an acquisition onto a filesystem or through a
+// tool that cannot hold them) has lost the overlay whiteouts of its layer
+// folders. The layers are still read whole from their tar-splits, which
+// keep the whiteouts, so the store still verifies and what a layer deleted
+// stays deleted; each layer that lost them says so in a degraded note.
+func TestRealDockerStoreCopiedWithoutDeviceNodes(t *testing.T) {
+	root := realStore(t)
+	var removed int
+	filepath.WalkDir(filepath.Join(root, "overlay2"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.Type()&os.ModeCharDevice != 0 && strings.Contains(p, "/diff/") {
+			if os.Remove(p) == nil {
+				removed++
+			}
+		}
+		return nil
+	})
+	if removed == 0 {
+		t.Fatal("the store has no whiteout to lose: the test proves nothing")
+	}
+	res := scanStore(t, root)
+	if !res.Integrity().OK {
+		t.Errorf("a store copied without device nodes fails integrity: %v", res.Integrity().Problems)
+	}
+	var degraded bool
+	check := func(ps []integrity.Problem) {
+		for _, p := range ps {
+			if p.Kind == integrity.Degraded && strings.Contains(p.Detail, "whiteouts of the layer are not in its folder") {
+				degraded = true
+			}
+		}
+	}
+	check(res.Problems)
+	for _, ir := range res.Images {
+		for _, ps := range ir.LayerProblems {
+			check(ps)
+		}
+		for _, lr := range ir.Layers {
+			if lr != nil {
+				check(lr.Problems)
+			}
+		}
+	}
+	if !degraded {
+		t.Errorf("no degraded note for the lost whiteouts in %v", res.Problems)
+	}
+	for _, ir := range res.Images {
+		if ir.Image.Ref() != "strata-fixtures/xz-planted:latest" {
+			continue
+		}
+		n := ir.Tree.Node("/tmp/xz-5.6.1.tar.gz")
+		if n == nil || n.Present() {
+			t.Errorf("/tmp/xz-5.6.1.tar.gz, added by layer 1 and deleted by layer 2: node %v, present in the merged tree", n)
+		}
+	}
+}
