@@ -2,7 +2,9 @@
 // dockerd with a data root, exec root and socket of its own (no bridge, no
 // iptables), loads fixture images, creates containers and copies files
 // into them (no container is ever started), and stops the daemon, leaving
-// the data root as a host's disk would hold it.
+// the data root as a host's disk would hold it. containerd and podman are
+// run the same way, and Debian's docker-registry with a storage folder of
+// its own, pushed to with skopeo.
 package engines
 
 import (
