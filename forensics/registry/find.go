@@ -3,6 +3,8 @@ package registry
 import (
 	"os"
 	"path"
+	"path/filepath"
+	"strings"
 )
 
 // Candidates for the layout's folder below the folder given, tried in
@@ -32,4 +34,37 @@ func find(ev *os.Root) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// rootDirSuffix ends the path of the v2 folder below a registry's root
+// directory.
+const rootDirSuffix = "/docker/registry/v2"
+
+// Folder returns the folder that holds the registry's storage Open finds
+// in the folder root, to be named as an input of its own: below an
+// evidence root, the registry's root directory (root/var/lib/registry);
+// root itself when it is that root directory, its v2 folder or a folder
+// between. A root directory reached through a link is not given: the
+// folder named must be the one read, and a path is resolved by the
+// examiner's machine, not within the evidence.
+func Folder(root string) (string, bool) {
+	ev, err := os.OpenRoot(root)
+	if err != nil {
+		return "", false
+	}
+	defer ev.Close()
+	base, ok := find(ev)
+	if !ok {
+		return "", false
+	}
+	dir, below := strings.CutSuffix(base, rootDirSuffix)
+	if !below {
+		return root, true
+	}
+	for p := dir; p != "."; p = path.Dir(p) {
+		if fi, err := ev.Lstat(p); err != nil || !fi.IsDir() {
+			return "", false
+		}
+	}
+	return filepath.Join(root, filepath.FromSlash(dir)), true
 }

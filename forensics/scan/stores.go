@@ -1,6 +1,8 @@
 package scan
 
 import (
+	"slices"
+
 	"github.com/strata-forensics/strata/forensics/archive"
 	"github.com/strata-forensics/strata/forensics/engine"
 	"github.com/strata-forensics/strata/forensics/engine/containerd"
@@ -14,7 +16,7 @@ import (
 // them: an evidence root holding engines' storage is read as that storage
 // (every engine's found), not as the host's files; a registry's storage,
 // which is no engine (no containers, no layer folders: blobs as pushed),
-// after them.
+// after them. A root holding both is two inputs: see Inputs.
 func Stores(opts Options) []archive.StoreOpener {
 	return []archive.StoreOpener{
 		engine.OpenAll(docker.Open, cstorage.Open, containerd.Open),
@@ -22,17 +24,40 @@ func Stores(opts Options) []archive.StoreOpener {
 	}
 }
 
-// storeKinds tell each store in a folder without reading it.
-var storeKinds = []func(root string) bool{docker.Is, cstorage.Is, containerd.Is, registry.Is}
+// engineKinds tell each engine's storage in a folder without reading it;
+// storeKinds each store's.
+var (
+	engineKinds = []func(root string) bool{docker.Is, cstorage.Is, containerd.Is}
+	storeKinds  = append(slices.Clip(engineKinds), registry.Is)
+)
 
 // IsStore reports whether the folder p holds a store Stores reads (an
 // engine's or a registry's storage), so that it is one input and not a
 // folder of them.
-func IsStore(p string) bool {
-	for _, is := range storeKinds {
+func IsStore(p string) bool { return holds(storeKinds, p) }
+
+func holds(kinds []func(string) bool, p string) bool {
+	for _, is := range kinds {
 		if is(p) {
 			return true
 		}
 	}
 	return false
+}
+
+// Inputs are the inputs the folder p is read as: p itself and, when p is
+// an evidence root holding an engine's storage (which Stores reads there)
+// and a registry's storage too, the registry's folder below it
+// (p/var/lib/registry), as an input of its own. The engines' images and
+// containers are served from their records as one input; the registry's
+// images are an OCI layout of its own blobs, which may be copies of the
+// very blobs containerd's layout holds: each copy is verified as the
+// registry holds it, and the registry's links have a chain of custody of
+// their own, under the registry's own folder's name.
+func Inputs(p string) []string {
+	dir, ok := registry.Folder(p)
+	if !ok || dir == p || !holds(engineKinds, p) {
+		return []string{p}
+	}
+	return []string{p, dir}
 }
