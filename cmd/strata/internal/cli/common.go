@@ -192,11 +192,26 @@ func (f *inputFlags) open(ctx context.Context, path string, eng *detect.Engine) 
 	if err != nil {
 		return nil, err
 	}
+	if note := otherStorage(path); note != "" && f.cmd != nil {
+		fmt.Fprintln(f.cmd.ErrOrStderr(), note)
+	}
 	res, err := scan.Run(ctx, path, opts)
 	if err != nil {
 		return nil, &exitError{code: exitUsage, err: err}
 	}
 	return res, nil
+}
+
+// otherStorage says, for a command that reads one input, where the
+// storage it does not read is when path is an evidence root holding an
+// engine's storage and a registry's (scan.Inputs): it reads the engines'.
+func otherStorage(path string) string {
+	parts := scan.Inputs(path)
+	if len(parts) < 2 {
+		return ""
+	}
+	return fmt.Sprintf("strata: %s: read as the engines' storage it holds; a registry's storage below it is read when its folder is given: %s (scan reads both)",
+		printable.String(path), printable.String(parts[1]))
 }
 
 // verdictCode is exit code 1 when the result has integrity problems.

@@ -1,13 +1,24 @@
 package cli
 
 import (
+	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/opencontainers/go-digest"
+	"github.com/vbatts/tar-split/tar/asm"
+	"github.com/vbatts/tar-split/tar/storage"
+
 	"github.com/strata-forensics/strata/internal/testkit/engines"
+	"github.com/strata-forensics/strata/internal/testkit/registrystore"
 )
 
 // An acquired host's Docker storage, as Debian's dockerd 20.10 leaves it,
@@ -56,4 +67,170 @@ func TestDockerStoreCommands(t *testing.T) {
 		})
 	}
 	pfExplore(t, root, []string{"--container", "web"}, []string{"container:web", "!rw ", "writable layer of container w", "CRITICAL rw  /usr/lib/x86_64-linux-gnu/liblzma.so.5.6.1"})
+}
+
+// TestScanEngineAndRegistryRoot: a host's disk holding Docker's storage at
+// /var/lib/docker (synthetic: image app:1, container web with a file of
+// its own) and a registry's at /var/lib/registry (written by
+// distribution's storage code: the xz-planted image as library/xz:5.6.1).
+// scan reads the root as both: an input of Docker's images and
+// containers, and one of the registry's images, named by the registry's
+// folder; a selection made of the root skips the storage holding none of
+// it. A command reading one input reads the engines' and names the
+// registry's folder.
+func TestScanEngineAndRegistryRoot(t *testing.T) {
+	fixtures, err := filepath.Abs(fixturesDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := t.TempDir()
+	syntheticDocker(t, filepath.Join(ev, "var/lib/docker"))
+	r := registrystore.New(t, filepath.Join(ev, "var/lib"))
+	r.Push(t, "library/xz", registrystore.FromLayout(t, filepath.Join(fixtures, "xz-planted.oci")), "5.6.1")
+	reg := filepath.Join(ev, "var/lib/registry")
+
+	type input struct {
+		path, format string
+		images       []string // refs
+	}
+	docker := input{ev, "docker-overlay2", []string{"app:1", "container:web"}}
+	registry := input{reg, "registry", []string{"library/xz:5.6.1"}}
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		code    int
+		inputs  []input
+		skipped string // a storage said to be skipped on stderr
+	}{
+		{"root", []string{ev}, exitFindings, []input{docker, registry}, ""},
+		{"container", []string{"--container", "web", ev}, 0, []input{{ev, "docker-overlay2", []string{"container:web"}}}, reg},
+		{"image", []string{"--image", "library/xz:5.6.1", ev}, exitFindings, []input{registry}, ev},
+		// Given on its own as well, the registry is one input.
+		{"root and registry", []string{ev, reg}, exitFindings, []input{docker, registry}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			code := Run(context.Background(), testBuild, append([]string{"scan", "--format", "json"}, tc.args...), &out, &errOut)
+			if code != tc.code {
+				t.Errorf("exit code %d, want %d (%s)", code, tc.code, errOut.String())
+			}
+			var doc struct {
+				Inputs []struct {
+					Input struct {
+						Path   string `json:"path"`
+						Format string `json:"format"`
+					} `json:"input"`
+					Images []struct {
+						Ref string `json:"ref"`
+					} `json:"images"`
+					Integrity struct {
+						OK bool `json:"ok"`
+					} `json:"integrity"`
+				} `json:"inputs"`
+			}
+			if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
+				t.Fatalf("%v (%s)", err, errOut.String())
+			}
+			var got []input
+			for _, in := range doc.Inputs {
+				g := input{in.Input.Path, in.Input.Format, nil}
+				for _, im := range in.Images {
+					g.images = append(g.images, im.Ref)
+				}
+				got = append(got, g)
+				if !in.Integrity.OK {
+					t.Errorf("%s does not verify", in.Input.Path)
+				}
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.inputs) {
+				t.Errorf("inputs %v, want %v", got, tc.inputs)
+			}
+			if want := "strata: skipped " + tc.skipped + ": no image matches"; tc.skipped != "" && !strings.Contains(errOut.String(), want) {
+				t.Errorf("stderr lacks %q: %s", want, errOut.String())
+			}
+		})
+	}
+	// A command that reads one input reads the engines', and says where
+	// the registry's storage is.
+	var text, errText bytes.Buffer
+	if code := Run(context.Background(), testBuild, []string{"inspect", ev}, &text, &errText); code != 0 ||
+		!strings.Contains(text.String(), "format: docker-overlay2") || !strings.Contains(errText.String(), "is read when its folder is given: "+reg) {
+		t.Errorf("inspect: exit code %d\n%s\n%s", code, text.String(), errText.String())
+	}
+	// A selection no storage of the root holds is the error it always was.
+	var out, errOut bytes.Buffer
+	if code := Run(context.Background(), testBuild, []string{"scan", "--image", "nothing:1", ev}, &out, &errOut); code != exitUsage ||
+		strings.Contains(errOut.String(), "skipped") || strings.Count(errOut.String(), "no image matches") != 2 {
+		t.Errorf("exit code %d, stderr %s", code, errOut.String())
+	}
+}
+
+// syntheticDocker writes a Docker data root (overlay2, classic store) at
+// data as dockerd lays it out: image app:1 of one layer (/etc/motd),
+// recorded with its tar-split as moby records it, and container web of
+// it, whose writable layer holds /etc/web.conf. Files are the test's
+// user's, as the layer's headers say.
+func syntheticDocker(t *testing.T, data string) {
+	t.Helper()
+	uid, gid := os.Getuid(), os.Getgid()
+	var layer bytes.Buffer
+	tw := tar.NewWriter(&layer)
+	for _, h := range []*tar.Header{
+		{Typeflag: tar.TypeDir, Name: "etc/", Mode: 0o755, Uid: uid, Gid: gid},
+		{Typeflag: tar.TypeReg, Name: "etc/motd", Mode: 0o644, Uid: uid, Gid: gid, Size: 6},
+	} {
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		if h.Size > 0 {
+			io.WriteString(tw, "hello\n")
+		}
+	}
+	tw.Close()
+	diffID := digest.FromBytes(layer.Bytes())
+	var split bytes.Buffer
+	zw := gzip.NewWriter(&split)
+	r, done, err := asm.NewInputTarStreamWithDone(bytes.NewReader(layer.Bytes()), storage.NewJSONPacker(zw), storage.NewDiscardFilePutter())
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, r)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	zw.Close()
+	config := fmt.Sprintf(`{"architecture":"amd64","os":"linux","config":{"Cmd":["/bin/sh"]},"rootfs":{"type":"layers","diff_ids":[%q]},"history":[{"created_by":"ADD motd /etc/motd"}]}`, diffID)
+	id := digest.FromString(config)
+	const cacheID, mountID = "1111111111111111111111111111111111111111111111111111111111111111", "2222222222222222222222222222222222222222222222222222222222222222"
+	ctr := strings.Repeat("c", 64)
+	files := map[string]string{
+		"image/overlay2/repositories.json":                                         fmt.Sprintf(`{"Repositories":{"app":{"app:1":%q}}}`, id),
+		"image/overlay2/imagedb/content/sha256/" + id.Encoded():                    config,
+		"image/overlay2/layerdb/sha256/" + diffID.Encoded() + "/diff":              diffID.String(),
+		"image/overlay2/layerdb/sha256/" + diffID.Encoded() + "/cache-id":          cacheID,
+		"image/overlay2/layerdb/sha256/" + diffID.Encoded() + "/tar-split.json.gz": split.String(),
+		"overlay2/" + cacheID + "/diff/etc/motd":                                   "hello\n",
+		"containers/" + ctr + "/config.v2.json": fmt.Sprintf(`{"ID":%q,"Name":"/web","Created":"2024-03-29T00:00:00Z","Path":"/bin/sh","Image":%q,"Driver":"overlay2","Config":{"Image":"app:1"}}`,
+			ctr, id),
+		"image/overlay2/layerdb/mounts/" + ctr + "/mount-id": mountID,
+		"overlay2/" + mountID + "/diff/etc/web.conf":         "listen 80\n",
+	}
+	for name, body := range files {
+		p := filepath.Join(data, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// As the layer's headers say, whatever the umask.
+	for _, p := range []string{"overlay2/" + cacheID + "/diff/etc", "overlay2/" + mountID + "/diff/etc"} {
+		if err := os.Chmod(filepath.Join(data, p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chmod(filepath.Join(data, "overlay2", cacheID, "diff/etc/motd"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }

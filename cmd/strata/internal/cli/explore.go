@@ -93,6 +93,9 @@ func runExplore(cmd *cobra.Command, f *exploreFlags, input string) error {
 	if res != nil {
 		res.Close()
 	}
+	if note := otherStorage(input); note != "" {
+		fmt.Fprintln(cmd.ErrOrStderr(), note)
+	}
 	if err != nil && !errors.Is(err, tea.ErrProgramKilled) && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("explore: %w", err)
 	}

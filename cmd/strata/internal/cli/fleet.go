@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/strata-forensics/strata/forensics/archive"
+	"github.com/strata-forensics/strata/forensics/image"
 	"github.com/strata-forensics/strata/forensics/report"
 	"github.com/strata-forensics/strata/forensics/scan"
 )
@@ -26,6 +27,13 @@ type fleetSink struct {
 	// fromFolder says which inputs were found by listing a folder: those
 	// that are no archive at all are skipped, not unreadable.
 	fromFolder map[string]bool
+	// partOf names the evidence root each input is one storage of, when
+	// the root holds several; partRead the roots a storage of which was
+	// read. A storage holding none of the images selected (--image,
+	// --container, --platform) is skipped when another storage of its
+	// root holds some: the selection was made of the root.
+	partOf   map[string]string
+	partRead map[string]bool
 
 	// open are the inputs read. They stay open to the end: later inputs
 	// compare their copies of shared blobs with earlier inputs' bytes
@@ -41,6 +49,9 @@ func (s *fleetSink) take(o scan.Outcome) {
 	}
 	if o.Err != nil {
 		s.failures = append(s.failures, o)
+		if s.unmatchedPart(o) {
+			return // its line, if it is one, when every storage of its root is read (settle)
+		}
 		// An input cut short by an interrupt is not unreadable: the scan
 		// ends with exit code 2 and says so; its line would be wrong.
 		if !s.skipped(o) && !errors.Is(o.Err, context.Canceled) && !errors.Is(o.Err, context.DeadlineExceeded) {
@@ -49,6 +60,9 @@ func (s *fleetSink) take(o scan.Outcome) {
 		return
 	}
 	s.read++
+	if root := s.partOf[o.Path]; root != "" {
+		s.partRead[root] = true
+	}
 	// Each input is added to the report as soon as it and the ones before
 	// it are read, and its trees are released then: a fleet holds one
 	// input's trees at a time (plus the bases they share), not all of
@@ -70,7 +84,25 @@ func (s *fleetSink) writeLines(write func(io.Writer) error) {
 // archives (notes, a checksum list): named on stderr, but no input of the
 // fleet.
 func (s *fleetSink) skipped(o scan.Outcome) bool {
-	return s.fromFolder[o.Path] && errors.Is(o.Err, archive.ErrUnknownFormat)
+	return s.fromFolder[o.Path] && errors.Is(o.Err, archive.ErrUnknownFormat) ||
+		s.unmatchedPart(o) && s.partRead[s.partOf[o.Path]]
+}
+
+// unmatchedPart reports whether o is a storage of an evidence root that
+// holds none of the images selected.
+func (s *fleetSink) unmatchedPart(o scan.Outcome) bool {
+	return s.partOf[o.Path] != "" && errors.Is(o.Err, image.ErrNoMatch)
+}
+
+// settle writes, once every input is read, the lines of the storages
+// that held none of the images selected, as no other storage of their
+// root held any either: the selection matched nothing there.
+func (s *fleetSink) settle() {
+	for _, o := range s.failures {
+		if s.unmatchedPart(o) && !s.skipped(o) {
+			s.writeLines(func(w io.Writer) error { return s.doc.WriteUnreadableJSONL(w, o.Path, o.Err) })
+		}
+	}
 }
 
 // close closes the inputs read.

@@ -48,7 +48,9 @@ databases, packages and source tarballs lying in the image, markers,
 known-affected images) on every file, deleted ones included.
 
 An ARCHIVE may be a folder of archives: each is scanned with the same rules,
-and the report covers them all.
+and the report covers them all. An evidence root holding an engine's
+storage and a registry's is an input for each: the root (its engines) and
+the registry's folder.
 
 Formats: text (default; over several images it ends with a fleet summary:
 images per verdict, the worst findings, the layers the compromised images
@@ -173,12 +175,13 @@ func runScan(cmd *cobra.Command, b Build, f *scanFlags, args []string) error {
 	meta := report.Meta{Tool: "strata", Version: b.Version, Commit: b.Commit, GoVersion: runtime.Version(),
 		Examiner: f.examiner, Case: f.caseID, Args: commandLine(), Rules: set}
 	doc := report.NewDocument(meta)
-	sink := &fleetSink{doc: doc, prog: prog, fromFolder: map[string]bool{}}
+	sink := &fleetSink{doc: doc, prog: prog, fromFolder: map[string]bool{}, partOf: map[string]string{}, partRead: map[string]bool{}}
 	defer sink.close()
 	paths := make([]string, len(inputs))
 	for i, in := range inputs {
 		paths[i] = in.path
 		sink.fromFolder[in.path] = in.fromFolder
+		sink.partOf[in.path] = in.partOf
 	}
 	var linesFile *os.File
 	if format == report.JSONL {
@@ -210,14 +213,22 @@ func runScan(cmd *cobra.Command, b Build, f *scanFlags, args []string) error {
 	if cmd.Context().Err() != nil {
 		return &exitError{code: exitUsage, err: cmd.Context().Err()}
 	}
+	sink.settle()
 	unusable := 0
 	for _, o := range sink.failures {
+		msg := o.Err.Error()
+		if sink.unmatchedPart(o) {
+			// Which storage of the root it is.
+			msg = o.Path + ": " + msg
+		}
 		if sink.skipped(o) {
-			// A stray file in a folder of archives: say so, go on.
-			fmt.Fprintf(errOut, "strata: skipped %s\n", printable.String(o.Err.Error())) // the error names the file
+			// A stray file in a folder of archives (the error names
+			// it), or a storage of an evidence root holding none of the
+			// images selected: say so, go on.
+			fmt.Fprintf(errOut, "strata: skipped %s\n", printable.String(msg))
 			continue
 		}
-		fmt.Fprintln(errOut, "strata:", printable.String(o.Err.Error()))
+		fmt.Fprintln(errOut, "strata:", printable.String(msg))
 		unusable++
 	}
 	if err := closeLines(sink, linesFile); err != nil {
@@ -377,20 +388,33 @@ func commandLine() []string {
 type scanInput struct {
 	path       string
 	fromFolder bool // found by listing a folder the user named
+	// partOf is the evidence root this input is one storage of, when
+	// the root holds an engine's and a registry's (scan.Inputs).
+	partOf string
 }
 
 // expandInputs turns arguments into inputs: an archive file or an image
-// layout folder is one input; any other folder is a folder of archives,
-// whose files and layout folders are each an input, in name order.
+// layout folder is one input, an evidence root holding an engine's and a
+// registry's storage one for each; any other folder is a folder of
+// archives, whose files and layout folders are each an input, in name
+// order.
 func expandInputs(args []string) ([]scanInput, []string, error) {
 	var out []scanInput
 	var warnings []string
+	given := map[string]bool{}
+	for _, a := range args {
+		given[filepath.Clean(a)] = true
+	}
 	for _, a := range args {
 		st, err := os.Stat(a)
-		if err != nil || !st.IsDir() || isLayoutDir(a) {
+		if err != nil || !st.IsDir() {
 			// An input that cannot be opened is reported when it is
 			// scanned, after the others, and makes the exit code 2.
 			out = append(out, scanInput{path: a})
+			continue
+		}
+		if isLayoutDir(a) {
+			out = append(out, storesOf(a, false, given)...)
 			continue
 		}
 		ents, err := os.ReadDir(a)
@@ -409,7 +433,10 @@ func expandInputs(args []string) ([]scanInput, []string, error) {
 			switch {
 			case err != nil:
 				warnings = append(warnings, fmt.Sprintf("skipped %s: %v", p, err))
-			case st.Mode().IsRegular() || (st.IsDir() && isLayoutDir(p)):
+			case st.IsDir() && isLayoutDir(p):
+				out = append(out, storesOf(p, true, given)...)
+				n++
+			case st.Mode().IsRegular():
 				out = append(out, scanInput{path: p, fromFolder: true})
 				n++
 			case st.IsDir():
@@ -425,6 +452,24 @@ func expandInputs(args []string) ([]scanInput, []string, error) {
 		}
 	}
 	return out, warnings, nil
+}
+
+// storesOf is the image folder p as inputs: one, or one for each storage
+// of an evidence root that holds several (scan.Inputs), but for a storage
+// the user names as an input of its own.
+func storesOf(p string, fromFolder bool, given map[string]bool) []scanInput {
+	var out []scanInput
+	for i, q := range scan.Inputs(p) {
+		if i == 0 || !given[filepath.Clean(q)] {
+			out = append(out, scanInput{path: q, fromFolder: fromFolder})
+		}
+	}
+	if len(out) > 1 {
+		for i := range out {
+			out[i].partOf = p
+		}
+	}
+	return out
 }
 
 // isLayoutDir reports whether p is an image folder rather than a folder of
