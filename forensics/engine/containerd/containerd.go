@@ -21,6 +21,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	"github.com/strata-forensics/strata/forensics/archive"
 	"github.com/strata-forensics/strata/forensics/engine"
+	"github.com/strata-forensics/strata/forensics/engine/boltdb"
 	"github.com/strata-forensics/strata/forensics/image"
 	"github.com/strata-forensics/strata/forensics/integrity"
 )
@@ -137,23 +138,9 @@ func (s *Store) load(ctx context.Context) error {
 }
 
 // readDB reads a bbolt database of the evidence from a private copy,
-// hashed into the chain of custody as it is copied, in a scratch folder
-// removed once it is read.
-func (s *Store) readDB(name string) (*boltBucket, error) {
-	dir, err := os.MkdirTemp("", "strata-containerd-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
-	cp := path.Join(dir, path.Base(name))
-	if err := s.custody.CopyFile(name, cp, maxBolt); err != nil {
-		return nil, err
-	}
-	db, err := readBolt(cp)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path.Base(name), err)
-	}
-	return db, nil
+// hashed into the chain of custody as it is copied.
+func (s *Store) readDB(name string) (*boltdb.Bucket, error) {
+	return boltdb.ReadEvidence(s.custody, name)
 }
 
 func (s *Store) readDir(dir string) ([]string, error) { return engine.ReadDir(s.ev, dir) }

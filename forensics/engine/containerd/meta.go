@@ -8,6 +8,8 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/strata-forensics/strata/forensics/engine/boltdb"
 )
 
 // The records strata reads of containerd's meta.db, as containerd's
@@ -54,61 +56,53 @@ type snapshotRec struct {
 
 // parseMetaDB reads the records of meta.db's buckets. A record missing
 // what it needs is passed to bad, with what it lacks, and left out.
-func parseMetaDB(root *boltBucket, bad func(what string)) *metaDB {
-	v1 := root.bucket("v1")
+func parseMetaDB(root *boltdb.Bucket, bad func(what string)) *metaDB {
+	v1 := root.Bucket("v1")
 	if v1 == nil {
 		bad("no v1 bucket")
 		return &metaDB{}
 	}
 	out := &metaDB{}
-	for _, ns := range sortedKeys(v1.Buckets) {
-		b := v1.Buckets[ns]
+	for _, ns := range sortedKeys(v1.Buckets()) {
+		b := v1.Buckets()[ns]
 		n := &namespace{name: ns, snapshots: map[string]map[string]snapshotRec{}}
-		images := b.bucket("images")
-		for _, name := range sortedKeys(images.buckets()) {
-			t := images.bucket(name, "target")
-			d := digest.Digest(t.get("digest"))
+		images := b.Bucket("images")
+		for _, name := range sortedKeys(images.Buckets()) {
+			t := images.Bucket(name, "target")
+			d := digest.Digest(t.Get("digest"))
 			if d.Validate() != nil {
 				bad("image " + ns + "/" + name + ": no valid target digest")
 				continue
 			}
-			size, _ := binary.Varint(t.get("size"))
+			size, _ := binary.Varint(t.Get("size"))
 			n.images = append(n.images, imageRec{name: name, target: ocispec.Descriptor{
-				MediaType: string(t.get("mediatype")), Digest: d, Size: size}})
+				MediaType: string(t.Get("mediatype")), Digest: d, Size: size}})
 		}
-		containers := b.bucket("containers")
-		for _, id := range sortedKeys(containers.buckets()) {
-			c := containers.bucket(id)
-			rec := containerRec{id: id, image: string(c.get("image")), snapshotter: string(c.get("snapshotter")),
-				snapshotKey: string(c.get("snapshotKey")), spec: c.get("spec"), labels: map[string]string{}}
-			if t := c.get("createdat"); t != nil {
+		containers := b.Bucket("containers")
+		for _, id := range sortedKeys(containers.Buckets()) {
+			c := containers.Bucket(id)
+			rec := containerRec{id: id, image: string(c.Get("image")), snapshotter: string(c.Get("snapshotter")),
+				snapshotKey: string(c.Get("snapshotKey")), spec: c.Get("spec"), labels: map[string]string{}}
+			if t := c.Get("createdat"); t != nil {
 				_ = rec.created.UnmarshalBinary(t) // a time that does not parse is not shown
 			}
-			if l := c.bucket("labels"); l != nil {
-				for k, v := range l.Values {
+			if l := c.Bucket("labels"); l != nil {
+				for k, v := range l.Values() {
 					rec.labels[k] = string(v)
 				}
 			}
 			n.containers = append(n.containers, rec)
 		}
-		for sn, keys := range b.bucket("snapshots").buckets() {
+		for sn, keys := range b.Bucket("snapshots").Buckets() {
 			m := map[string]snapshotRec{}
-			for key, s := range keys.Buckets {
-				m[key] = snapshotRec{name: string(s.get("name")), parent: string(s.get("parent"))}
+			for key, s := range keys.Buckets() {
+				m[key] = snapshotRec{name: string(s.Get("name")), parent: string(s.Get("parent"))}
 			}
 			n.snapshots[sn] = m
 		}
 		out.namespaces = append(out.namespaces, n)
 	}
 	return out
-}
-
-// buckets is b's sub-buckets (none for a nil b).
-func (b *boltBucket) buckets() map[string]*boltBucket {
-	if b == nil {
-		return nil
-	}
-	return b.Buckets
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -136,15 +130,15 @@ type backendSnapshot struct {
 	kind byte
 }
 
-func parseSnapshotDB(root *boltBucket) map[string]backendSnapshot {
+func parseSnapshotDB(root *boltdb.Bucket) map[string]backendSnapshot {
 	out := map[string]backendSnapshot{}
-	for name, b := range root.bucket("v1", "snapshots").buckets() {
-		id, n := binary.Uvarint(b.get("id"))
+	for name, b := range root.Bucket("v1", "snapshots").Buckets() {
+		id, n := binary.Uvarint(b.Get("id"))
 		if n <= 0 {
 			continue
 		}
 		var kind byte
-		if k := b.get("kind"); len(k) == 1 {
+		if k := b.Get("kind"); len(k) == 1 {
 			kind = k[0]
 		}
 		out[name] = backendSnapshot{id: id, kind: kind}

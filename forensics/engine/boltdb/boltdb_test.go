@@ -1,4 +1,4 @@
-package containerd
+package boltdb
 
 import (
 	"encoding/binary"
@@ -8,58 +8,38 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/strata-forensics/strata/forensics/engine"
 )
 
 const testPageSize = 4096
 
-// metaDBBytes writes a database shaped as containerd's meta.db
-// (core/metadata/buckets.go) with bbolt itself: images with their
-// targets, a container with labels, snapshots, and enough content
-// records to need branch pages, a value long enough for overflow pages
-// and small buckets bbolt keeps inline.
-func metaDBBytes(t testing.TB, records int) []byte {
+// dbBytes writes a database with bbolt itself: enough records in one
+// bucket to need branch pages, a value long enough for overflow pages,
+// small buckets bbolt keeps inline, and buckets nested in buckets.
+func dbBytes(t testing.TB, records int) []byte {
 	t.Helper()
-	name := filepath.Join(t.TempDir(), "meta.db")
+	name := filepath.Join(t.TempDir(), "test.db")
 	db, err := bolt.Open(name, 0o600, &bolt.Options{PageSize: testPageSize})
 	if err != nil {
 		t.Fatal(err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		v1, err := tx.CreateBucket([]byte("v1"))
+		top, err := tx.CreateBucket([]byte("top"))
 		if err != nil {
 			return err
 		}
-		v1.Put([]byte("version"), binary.AppendVarint(nil, 3))
-		ns, _ := v1.CreateBucket([]byte("default"))
-		images, _ := ns.CreateBucket([]byte("images"))
-		im, _ := images.CreateBucket([]byte("docker.io/library/app:1"))
-		target, _ := im.CreateBucket([]byte("target"))
-		target.Put([]byte("digest"), []byte("sha256:"+strings.Repeat("ab", 32)))
-		target.Put([]byte("mediatype"), []byte("application/vnd.oci.image.manifest.v1+json"))
-		target.Put([]byte("size"), binary.AppendVarint(nil, 866))
-		created, _ := time.Unix(1700000000, 0).MarshalBinary()
-		containers, _ := ns.CreateBucket([]byte("containers"))
-		c, _ := containers.CreateBucket([]byte("web-1"))
-		c.Put([]byte("image"), []byte("docker.io/library/app:1"))
-		c.Put([]byte("snapshotter"), []byte("overlayfs"))
-		c.Put([]byte("snapshotKey"), []byte("web-1"))
-		c.Put([]byte("createdat"), created)
-		c.Put([]byte("spec"), []byte(strings.Repeat("s", 3*testPageSize))) // overflow pages
-		labels, _ := c.CreateBucket([]byte("labels"))
-		labels.Put([]byte("nerdctl/name"), []byte("web"))
-		sn, _ := ns.CreateBucket([]byte("snapshots"))
-		ov, _ := sn.CreateBucket([]byte("overlayfs"))
-		s, _ := ov.CreateBucket([]byte("web-1"))
-		s.Put([]byte("name"), []byte("default/3/web-1"))
-		s.Put([]byte("parent"), []byte("sha256:"+strings.Repeat("cd", 32)))
-		blobs, _ := ns.CreateBucket([]byte("content"))
-		blob, _ := blobs.CreateBucket([]byte("blob"))
+		top.Put([]byte("long"), []byte(strings.Repeat("s", 3*testPageSize))) // overflow pages
+		inner, _ := top.CreateBucket([]byte("inner"))
+		inner.Put([]byte("k"), []byte("v"))
+		deeper, _ := inner.CreateBucket([]byte("deeper"))
+		deeper.Put([]byte("k2"), []byte("v2"))
+		many, _ := tx.CreateBucket([]byte("many"))
 		for i := range records {
-			b, _ := blob.CreateBucket(fmt.Appendf(nil, "sha256:%064x", i))
-			b.Put([]byte("size"), binary.AppendVarint(nil, int64(i)))
+			b, _ := many.CreateBucket(fmt.Appendf(nil, "record-%06d", i))
+			b.Put([]byte("n"), binary.AppendVarint(nil, int64(i)))
 		}
 		return nil
 	})
@@ -74,38 +54,67 @@ func metaDBBytes(t testing.TB, records int) []byte {
 	return data
 }
 
-func readBytes(t testing.TB, data []byte) (*boltBucket, error) {
+func readBytes(t testing.TB, data []byte) (*Bucket, error) {
 	t.Helper()
 	name := filepath.Join(t.TempDir(), "db")
 	if err := os.WriteFile(name, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return readBolt(name)
+	return Read(name)
 }
 
-func TestReadBolt(t *testing.T) {
-	db, err := readBytes(t, metaDBBytes(t, 300))
+func TestRead(t *testing.T) {
+	db, err := readBytes(t, dbBytes(t, 300))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var bad []string
-	m := parseMetaDB(db, func(what string) { bad = append(bad, what) })
-	if len(bad) > 0 || len(m.namespaces) != 1 {
-		t.Fatalf("namespaces %+v, bad %v", m.namespaces, bad)
+	if got := len(db.Bucket("top").Get("long")); got != 3*testPageSize {
+		t.Errorf("long value of %d bytes", got)
 	}
-	ns := m.namespaces[0]
-	if len(ns.images) != 1 || ns.images[0].name != "docker.io/library/app:1" || ns.images[0].target.Size != 866 {
-		t.Errorf("images %+v", ns.images)
+	if got := string(db.Bucket("top", "inner", "deeper").Get("k2")); got != "v2" {
+		t.Errorf("nested value %q", got)
 	}
-	if len(ns.containers) != 1 || ns.containers[0].labels["nerdctl/name"] != "web" || ns.containers[0].created.Unix() != 1700000000 ||
-		len(ns.containers[0].spec) != 3*testPageSize {
-		t.Errorf("containers %+v", ns.containers)
+	if got := string(db.Bucket("top", "inner").Values()["k"]); got != "v" {
+		t.Errorf("inline bucket's value %q", got)
 	}
-	if ns.snapshots["overlayfs"]["web-1"].name != "default/3/web-1" {
-		t.Errorf("snapshots %+v", ns.snapshots)
+	if n := len(db.Bucket("many").Buckets()); n != 300 {
+		t.Errorf("%d records, want 300", n)
 	}
-	if n := len(db.bucket("v1", "default", "content", "blob").Buckets); n != 300 {
-		t.Errorf("%d content records, want 300", n)
+	var none *Bucket
+	if none.Bucket("x") != nil || none.Get("x") != nil || none.Buckets() != nil || none.Values() != nil || db.Bucket("top", "no", "such") != nil {
+		t.Error("a missing bucket is not empty")
+	}
+}
+
+// ReadEvidence reads a copy and records the file's sha256; the evidence
+// is left as it was, and a damaged database is an error naming it.
+func TestReadEvidence(t *testing.T) {
+	ev := t.TempDir()
+	good := dbBytes(t, 10)
+	os.WriteFile(filepath.Join(ev, "state.db"), good, 0o400)
+	os.WriteFile(filepath.Join(ev, "bad.db"), good[:testPageSize], 0o400)
+	root, err := os.OpenRoot(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	c := engine.NewCustody(root)
+	db, err := ReadEvidence(c, "state.db")
+	if err != nil || len(db.Bucket("many").Buckets()) != 10 {
+		t.Fatalf("read %v, %v", db, err)
+	}
+	if c.Files() != 1 {
+		t.Errorf("%d files in custody, want 1", c.Files())
+	}
+	if _, err := ReadEvidence(c, "bad.db"); err == nil || !strings.Contains(err.Error(), "bad.db") {
+		t.Errorf("damaged database: %v", err)
+	}
+	if _, err := ReadEvidence(c, "none.db"); err == nil {
+		t.Error("no error for a missing database")
+	}
+	names, _ := os.ReadDir(ev)
+	if len(names) != 2 {
+		t.Errorf("the evidence folder holds %d files after reading", len(names))
 	}
 }
 
@@ -136,8 +145,8 @@ func page(t *testing.T, data []byte, flags uint16) ([]byte, uint64) {
 	return nil, 0
 }
 
-func TestReadBoltDamaged(t *testing.T) {
-	good := metaDBBytes(t, 300)
+func TestReadDamaged(t *testing.T) {
+	good := dbBytes(t, 300)
 	le := binary.LittleEndian
 	tests := []struct {
 		name   string
@@ -231,12 +240,12 @@ func TestReadBoltDamaged(t *testing.T) {
 	}
 }
 
-// FuzzReadBolt: no database, however damaged, makes the reader panic,
+// FuzzRead: no database, however damaged, makes the reader panic,
 // fault or hang. The meta pages' checksums are made right again, so that
 // damage reaches the pages below them.
-func FuzzReadBolt(f *testing.F) {
-	f.Add(metaDBBytes(f, 0))
-	f.Add(metaDBBytes(f, 40))
+func FuzzRead(f *testing.F) {
+	f.Add(dbBytes(f, 0))
+	f.Add(dbBytes(f, 40))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) > 1<<20 {
@@ -245,67 +254,7 @@ func FuzzReadBolt(f *testing.F) {
 		d := append([]byte(nil), data...)
 		fixMeta(d)
 		for _, in := range [][]byte{data, d} {
-			db, err := readBytes(t, in)
-			if err == nil {
-				parseMetaDB(db, func(string) {})
-				parseSnapshotDB(db)
-			}
+			readBytes(t, in)
 		}
 	})
-}
-
-func TestConfigRoot(t *testing.T) {
-	tests := []struct{ config, want string }{
-		{"root = \"/srv/containerd\"\n", "/srv/containerd"},
-		{"version = 3\nroot = '/data/ctd' # moved\nstate = \"/run/x\"\n", "/data/ctd"},
-		{"# root = \"/no\"\nversion = 2\n", ""},
-		{"[plugins]\nroot = \"/not/top\"\n", ""},
-		{"", ""},
-	}
-	for _, tc := range tests {
-		if got := configRoot([]byte(tc.config)); got != tc.want {
-			t.Errorf("configRoot(%q) = %q, want %q", tc.config, got, tc.want)
-		}
-	}
-}
-
-func TestCommand(t *testing.T) {
-	spec := `{"process":{"args":["/bin/sh","-c","x"]}}`
-	// types.Any{TypeUrl: field 1, Value: field 2}, as boltutil.WriteAny
-	// marshals it.
-	msg := append([]byte{0x0a, 3}, "url"...)
-	msg = append(msg, 0x12, byte(len(spec)))
-	msg = append(msg, spec...)
-	tests := []struct {
-		name string
-		spec []byte
-		want string
-	}{
-		{"spec", msg, "/bin/sh -c x"},
-		{"none", nil, ""},
-		{"cut short", msg[:10], ""},
-		{"length past the end", []byte{0x12, 0xff, 0x01}, ""},
-	}
-	for _, tc := range tests {
-		if got := strings.Join(command(tc.spec), " "); got != tc.want {
-			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
-		}
-	}
-}
-
-func TestDisplayName(t *testing.T) {
-	tests := []struct {
-		labels map[string]string
-		want   string
-	}{
-		{map[string]string{"nerdctl/name": "web"}, "web"},
-		{map[string]string{"io.kubernetes.pod.name": "api-7f", "io.kubernetes.container.name": "app"}, "api-7f/app"},
-		{map[string]string{"io.kubernetes.pod.name": "api-7f"}, "api-7f"},
-		{nil, "c1"},
-	}
-	for _, tc := range tests {
-		if got := displayName("c1", tc.labels); got != tc.want {
-			t.Errorf("displayName(%v) = %q, want %q", tc.labels, got, tc.want)
-		}
-	}
 }

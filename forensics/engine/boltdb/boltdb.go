@@ -1,18 +1,7 @@
-package containerd
-
-import (
-	"encoding/binary"
-	"errors"
-	"fmt"
-	"hash/fnv"
-	"io"
-	"os"
-	"runtime/debug"
-	"time"
-
-	bolt "go.etcd.io/bbolt"
-)
-
+// Package boltdb reads a bbolt database of the evidence (containerd's
+// meta.db and its snapshotter's metadata.db, podman's bolt_state.db)
+// whole, as plain Go values, without trusting it.
+//
 // bbolt trusts its file: it reads pages straight from a memory map with no
 // bounds check, so a page id past the end faults, a branch page naming
 // itself makes its cursor descend forever, and a damaged page is a panic
@@ -23,12 +12,30 @@ import (
 // reach them, and only then opened read-only by bbolt and dumped into
 // plain Go values, under a recover that turns whatever is left into an
 // error naming the file.
+package boltdb
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime/debug"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/strata-forensics/strata/forensics/engine"
+)
 
 // Limits on a database read.
 const (
-	// maxBolt bounds a database copied to scratch: containerd's meta.db
-	// is a few MB on a busy node.
-	maxBolt = 1 << 30
+	// MaxSize bounds a database copied to scratch: containerd's meta.db
+	// is a few MB on a busy node, podman's bolt_state.db less.
+	MaxSize = 1 << 30
 	// maxBoltDepth bounds the nesting of pages and buckets: a B+tree of
 	// 4 KiB pages is a handful deep for any size bbolt can hold.
 	maxBoltDepth = 64
@@ -53,34 +60,71 @@ const (
 	maxBoltPageSize = 1 << 16
 )
 
-// A boltBucket is a bucket of a database as plain values: its keys and
-// its sub-buckets.
-type boltBucket struct {
-	Values  map[string][]byte
-	Buckets map[string]*boltBucket
+// A Bucket is a bucket of a database as plain values: its keys and its
+// sub-buckets. Every method takes a nil Bucket for an empty one.
+type Bucket struct {
+	values  map[string][]byte
+	buckets map[string]*Bucket
 }
 
-// bucket returns the sub-bucket at path, or nil.
-func (b *boltBucket) bucket(path ...string) *boltBucket {
+// Bucket returns the sub-bucket at path, or nil.
+func (b *Bucket) Bucket(path ...string) *Bucket {
 	for _, p := range path {
 		if b == nil {
 			return nil
 		}
-		b = b.Buckets[p]
+		b = b.buckets[p]
 	}
 	return b
 }
 
-// get returns the value at key, or nil.
-func (b *boltBucket) get(key string) []byte {
+// Get returns the value at key, or nil.
+func (b *Bucket) Get(key string) []byte {
 	if b == nil {
 		return nil
 	}
-	return b.Values[key]
+	return b.values[key]
 }
 
-// readBolt reads the bbolt database file name (a private copy) whole.
-func readBolt(name string) (root *boltBucket, err error) {
+// Buckets is b's sub-buckets by key.
+func (b *Bucket) Buckets() map[string]*Bucket {
+	if b == nil {
+		return nil
+	}
+	return b.buckets
+}
+
+// Values is b's values by key.
+func (b *Bucket) Values() map[string][]byte {
+	if b == nil {
+		return nil
+	}
+	return b.values
+}
+
+// ReadEvidence reads the bbolt database name of the evidence c reads
+// from: copied to a private scratch folder, hashed into the chain of
+// custody as it is copied, read there whole, and the copy removed.
+func ReadEvidence(c *engine.Custody, name string) (*Bucket, error) {
+	dir, err := os.MkdirTemp("", "strata-bolt-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	cp := filepath.Join(dir, path.Base(name))
+	if err := c.CopyFile(name, cp, MaxSize); err != nil {
+		return nil, err
+	}
+	db, err := Read(cp)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path.Base(name), err)
+	}
+	return db, nil
+}
+
+// Read reads the bbolt database file name (a private copy: bbolt locks
+// and maps it) whole.
+func Read(name string) (root *Bucket, err error) {
 	f, err := os.Open(name)
 	if err != nil {
 		return nil, err
@@ -100,7 +144,7 @@ func readBolt(name string) (root *boltBucket, err error) {
 		}
 		defer db.Close()
 		return db.View(func(tx *bolt.Tx) error {
-			root = &boltBucket{}
+			root = &Bucket{}
 			return tx.ForEach(func(k []byte, b *bolt.Bucket) error {
 				sub, err := dumpBucket(b, 1)
 				root.put(k, nil, sub)
@@ -123,11 +167,11 @@ func guard(fn func() error) (err error) {
 	return fn()
 }
 
-func dumpBucket(b *bolt.Bucket, depth int) (*boltBucket, error) {
+func dumpBucket(b *bolt.Bucket, depth int) (*Bucket, error) {
 	if depth > maxBoltDepth {
 		return nil, fmt.Errorf("buckets nested more than %d deep", maxBoltDepth)
 	}
-	out := &boltBucket{}
+	out := &Bucket{}
 	c := b.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		if v != nil {
@@ -148,25 +192,25 @@ func dumpBucket(b *bolt.Bucket, depth int) (*boltBucket, error) {
 }
 
 // put keeps a value (copied: bbolt's point into its map) or a bucket.
-func (b *boltBucket) put(k, v []byte, sub *boltBucket) {
+func (b *Bucket) put(k, v []byte, sub *Bucket) {
 	if sub != nil {
-		if b.Buckets == nil {
-			b.Buckets = map[string]*boltBucket{}
+		if b.buckets == nil {
+			b.buckets = map[string]*Bucket{}
 		}
-		b.Buckets[string(k)] = sub
+		b.buckets[string(k)] = sub
 		return
 	}
-	if b.Values == nil {
-		b.Values = map[string][]byte{}
+	if b.values == nil {
+		b.values = map[string][]byte{}
 	}
-	b.Values[string(k)] = append([]byte{}, v...)
+	b.values[string(k)] = append([]byte{}, v...)
 }
 
-// errBolt says what about a database file bbolt could not read safely.
-var errBolt = errors.New("not a readable bbolt database")
+// ErrNotBolt says what about a database file bbolt could not read safely.
+var ErrNotBolt = errors.New("not a readable bbolt database")
 
 func boltErr(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", errBolt, fmt.Sprintf(format, args...))
+	return fmt.Errorf("%w: %s", ErrNotBolt, fmt.Sprintf(format, args...))
 }
 
 // boltMeta is a meta page.
@@ -207,8 +251,8 @@ func readAt(f io.ReaderAt, off, n int64) []byte {
 // or of an unknown type, an element or key past its page, a page reached
 // twice (a cycle), nesting too deep.
 func checkBolt(f io.ReaderAt, size int64) error {
-	if size > maxBolt {
-		return boltErr("%d bytes, more than %d", size, maxBolt)
+	if size > MaxSize {
+		return boltErr("%d bytes, more than %d", size, MaxSize)
 	}
 	// The page size, found as bbolt finds it (db.go getPageSize): from
 	// the first meta page, else the first valid meta page at 1 KiB << i.
