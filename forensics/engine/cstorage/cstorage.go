@@ -3,9 +3,10 @@
 // engine: images from overlay-images/images.json with their configs (big
 // data items), layers from overlay-layers/layers.json each rebuilt from its
 // tar-split and diff folder, containers from
-// overlay-containers/containers.json with their writable layers. Paths and
+// overlay-containers/containers.json with their writable layers, and
+// their commands from podman's state database (podman.go). Paths and
 // records follow containers/storage's source (store.go, images.go,
-// layers.go, containers.go, drivers/overlay).
+// layers.go, containers.go, drivers/overlay) and podman's (libpod).
 package cstorage
 
 import (
@@ -321,9 +322,10 @@ func layerID(parent string, diffID digest.Digest) string {
 func (s *Store) containers(ctx context.Context, images map[string]image.Entry, reached map[string]bool) {
 	name := s.p("overlay-containers", "containers.json")
 	var cs []containerRecord
-	if _, err := s.Ev.Lstat(name); err != nil || !s.readJSON(name, &cs) {
+	if _, err := s.Ev.Lstat(name); err != nil || !s.readJSON(name, &cs) || len(cs) == 0 {
 		return
 	}
+	state := s.podmanState()
 	for _, c := range cs {
 		if ctx.Err() != nil {
 			return
@@ -337,9 +339,12 @@ func (s *Store) containers(ctx context.Context, images map[string]image.Entry, r
 		if display == "" && len(c.Names) > 0 {
 			display = c.Names[0]
 		}
-		ctr := &image.Container{ID: c.ID, Name: display, Image: cmp.Or(meta.ImageName, c.Image), Engine: "containers/storage"}
+		command, created, imageName := s.command(state, c.ID, display)
+		ctr := &image.Container{ID: c.ID, Name: display, Image: cmp.Or(meta.ImageName, imageName, c.Image), Command: command, Engine: "containers/storage"}
 		if !c.Created.IsZero() {
-			created := c.Created
+			created = c.Created
+		}
+		if !created.IsZero() {
 			ctr.Created = &created
 		}
 		img, ok := images[c.Image]

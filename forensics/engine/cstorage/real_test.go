@@ -64,6 +64,7 @@ func TestMain(m *testing.M) {
 	if stored != "" {
 		os.RemoveAll(filepath.Dir(stored))
 	}
+	stateCleanup()
 	os.Exit(code)
 }
 
