@@ -129,7 +129,7 @@ func (s *Split) Drift(ctx context.Context, shift int) ([]integrity.Problem, erro
 	hs := s.kept
 	s.mu.Unlock()
 	if hs != nil {
-		return hs.Compare(ctx, s.Name, s.Diff, shift)
+		return hs.compare(ctx, s.Name, s.Diff, shift, s.Override)
 	}
 	hs = NewHeaders()
 	rc, err := s.Open()
@@ -144,7 +144,7 @@ func (s *Split) Drift(ctx context.Context, shift int) ([]integrity.Problem, erro
 	if err != nil {
 		return nil, err
 	}
-	return hs.Compare(ctx, s.Name, s.Diff, shift)
+	return hs.compare(ctx, s.Name, s.Diff, shift, s.Override)
 }
 
 // Compare walks folder dir, where the layer was applied, and names in
@@ -153,7 +153,15 @@ func (s *Split) Drift(ctx context.Context, shift int) ([]integrity.Problem, erro
 // where AddContent gave its bytes, one whose bytes changed. No link is
 // followed and nothing but regular files is opened.
 func (hs *Headers) Compare(ctx context.Context, name string, dir *os.Root, shift int) ([]integrity.Problem, error) {
+	return hs.compare(ctx, name, dir, shift, nil)
+}
+
+// compare is Compare of a folder whose files may carry OverrideXattr (o
+// not nil): a file's xattr is then what its type, mode and owner are
+// compared from.
+func (hs *Headers) compare(ctx context.Context, name string, dir *os.Root, shift int, o *StatOverride) ([]integrity.Problem, error) {
 	want := hs.want
+	ov := newOverrides(o, dir)
 	// A folder a path lies in is made when the layer is applied even
 	// when the tar has no header of its own for it.
 	implied := map[string]bool{}
@@ -203,20 +211,54 @@ func (hs *Headers) Compare(ctx context.Context, name string, dir *os.Root, shift
 			}
 			return nil
 		}
-		if got := typeOf(fi); !sameType(rec.typ, got) {
-			add("drift: type changed: %s is %s, %s when the layer was pulled", name, typeName(got), typeName(rec.typ))
-			return nil
+		got, mode, bits := typeOf(fi), archive.TarMode(fi.Mode()), int64(0o7777)
+		uid, gid, owned := ownerOf(fi)
+		from := "" // where the type, mode and owner compared come from
+		known := true
+		if ov != nil {
+			st, ok, k, bad := ov.stat(p, fi)
+			switch {
+			case bad != "":
+				add("drift: changed: %s: its %s %s is not what containers/storage writes", name, OverrideXattr, bad)
+				return nil
+			case ok:
+				mode, bits, uid, gid, owned, from = st.mode, st.modeBits, st.uid, st.gid, true, " (its "+OverrideXattr+")"
+				if st.typ != 0 {
+					got = st.typ
+				} else if forcedType(rec.typ, got) {
+					got = rec.typ // the xattr of containers/storage before 1.57 records no type
+				}
+			default:
+				known = k
+			}
 		}
-		if rec.typ == 'w' || rec.typ == tar.TypeSymlink {
-			return nil
-		}
-		if mode := archive.TarMode(fi.Mode()); mode != rec.mode {
-			add("drift: mode changed: %s is %04o, %04o when the layer was pulled", name, mode, rec.mode)
-		}
-		if uid, gid, ok := ownerOf(fi); ok && shift >= 0 {
-			uid, gid = uid-shift, gid-shift
-			if uid != rec.uid || gid != rec.gid {
-				add("drift: owner changed: %s is %d:%d, %d:%d when the layer was pulled", name, uid, gid, rec.uid, rec.gid)
+		if !known {
+			// Stored with the mask's mode, owned by the engine's user,
+			// and a device, FIFO or socket as a regular file: what the
+			// layer meant is unknown where that differs from its header.
+			if forcedType(rec.typ, got) || mode&bits != rec.mode&bits || owned && shift >= 0 && (uid-shift != rec.uid || gid-shift != rec.gid) {
+				ov.unknown++
+			}
+			if !sameType(rec.typ, got) && !forcedType(rec.typ, got) {
+				add("drift: type changed: %s is %s, %s when the layer was pulled", name, typeName(got), typeName(rec.typ))
+				return nil
+			}
+		} else {
+			if !sameType(rec.typ, got) {
+				add("drift: type changed: %s is %s%s, %s when the layer was pulled", name, typeName(got), from, typeName(rec.typ))
+				return nil
+			}
+			if rec.typ == 'w' || rec.typ == tar.TypeSymlink {
+				return nil
+			}
+			if mode&bits != rec.mode&bits {
+				add("drift: mode changed: %s is %04o%s, %04o when the layer was pulled", name, mode, from, rec.mode)
+			}
+			if owned && shift >= 0 {
+				uid, gid = uid-shift, gid-shift
+				if uid != rec.uid || gid != rec.gid {
+					add("drift: owner changed: %s is %d:%d%s, %d:%d when the layer was pulled", name, uid, gid, from, rec.uid, rec.gid)
+				}
 			}
 		}
 		if rec.sum != nil {
@@ -258,11 +300,30 @@ func (hs *Headers) Compare(ctx context.Context, name string, dir *os.Root, shift
 		out = append(out, integrity.Problem{Blob: name, Kind: integrity.Degraded,
 			Detail: fmt.Sprintf("%d whiteouts of the layer are not in its folder (a copy made without device nodes?): the layer read has them, the folder alone does not", lostWhiteouts)})
 	}
+	if ov != nil && ov.unknown > 0 {
+		mask := "the mask's"
+		if ov.mask >= 0 {
+			mask = fmt.Sprintf("the mask's, %04o", ov.mask)
+		}
+		out = append(out, integrity.Problem{Blob: name, Kind: integrity.Degraded,
+			Detail: fmt.Sprintf("%d files and folders of the layer have no readable %s though containers/storage stored them with force_mask (a copy that lost extended attributes?): their modes on the disk are %s, so what the layer meant of their modes, owners and device types is unknown, not compared", ov.unknown, OverrideXattr, mask)})
+	}
 	if n > maxDriftShown {
 		out = append(out, integrity.Problem{Blob: name, Kind: integrity.Drift,
 			Detail: fmt.Sprintf("drift: %d more differences not listed", n-maxDriftShown)})
 	}
 	return out, nil
+}
+
+// forcedType reports whether a file of the layer's type want, which is
+// got on the disk, is as force_mask stores it: a device, a FIFO or a
+// whiteout as a regular file.
+func forcedType(want, got byte) bool {
+	switch want {
+	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo, 'w':
+		return got == tar.TypeReg
+	}
+	return false
 }
 
 // sha256Of hashes the regular file p below dir, never through a link.

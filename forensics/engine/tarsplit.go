@@ -47,6 +47,9 @@ type Split struct {
 	// be known (a rootless store maps IDs through ranges), and owners are
 	// then not compared by Drift.
 	OwnerShift int
+	// Override is set for a containers/storage layer, whose files may
+	// record the mode and owner meant for them in OverrideXattr.
+	Override *StatOverride
 
 	files beneath // opens Diff's files
 
