@@ -60,6 +60,9 @@ type Store struct {
 	base     string // the graph root below the evidence root
 	rootless bool   // a user's storage: its files are owned by the user's subordinate IDs
 	said     bool   // the note that owners are not compared is made
+	// override is how its layers' files record the mode and owner meant
+	// for them (force_mask).
+	override *engine.StatOverride
 }
 
 func (s *Store) p(parts ...string) string { return path.Join(append([]string{s.base}, parts...)...) }
@@ -88,29 +91,6 @@ func (s *Store) graphRoot() (string, bool) {
 		}
 	}
 	return "", false
-}
-
-// graphrootOf reads `graphroot = "..."` from storage.conf's [storage]
-// table: the one key strata needs, read without a TOML parser.
-func graphrootOf(conf string) string {
-	table := ""
-	for _, line := range strings.Split(conf, "\n") {
-		line = strings.TrimSpace(line)
-		if strings.HasPrefix(line, "[") {
-			table = strings.Trim(line, "[] ")
-			continue
-		}
-		k, v, ok := strings.Cut(line, "=")
-		if !ok || table != "storage" || strings.TrimSpace(k) != "graphroot" {
-			continue
-		}
-		v = strings.TrimSpace(v)
-		if i := strings.Index(v, "#"); i >= 0 && !strings.HasPrefix(v, `"`) {
-			v = strings.TrimSpace(v[:i])
-		}
-		return strings.Trim(v, `"'`)
-	}
-	return ""
 }
 
 // imageRecord is what strata reads of images.json.
@@ -145,6 +125,7 @@ type containerRecord struct {
 }
 
 func (s *Store) load(ctx context.Context) error {
+	s.override = s.statOverride()
 	layers := map[string]layerRecord{}
 	var lrs []layerRecord
 	if s.readJSON(s.p("overlay-layers", "layers.json"), &lrs) {
@@ -292,7 +273,8 @@ func (s *Store) layer(rec layerRecord, reached map[string]bool) string {
 		s.Problem(name, integrity.MissingBlob, "layer %s: no tar-split to rebuild it from (%v)", rec.ID[:12], err)
 		return ""
 	}
-	sp := &engine.Split{Name: name, Diff: diff, Open: func() (io.ReadCloser, error) { return archive.OpenRegular(s.Ev, ts) }}
+	sp := &engine.Split{Name: name, Diff: diff, Open: func() (io.ReadCloser, error) { return archive.OpenRegular(s.Ev, ts) },
+		Override: s.override}
 	if s.rootless || len(rec.UIDMap) > 0 || len(rec.GIDMap) > 0 {
 		// The files on disk are owned by IDs mapped through ranges (a
 		// rootless user's subordinate IDs, a user namespace), which the

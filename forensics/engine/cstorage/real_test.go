@@ -65,6 +65,7 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(filepath.Dir(stored))
 	}
 	stateCleanup()
+	maskCleanup()
 	os.Exit(code)
 }
 

@@ -1,0 +1,88 @@
+package cstorage
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/strata-forensics/strata/forensics/engine"
+)
+
+func TestConf(t *testing.T) {
+	tests := []struct {
+		conf      string
+		graphroot string
+		mask      int64
+		set       bool
+	}{
+		{"[storage]\ngraphroot = \"/srv/containers\"\n", "/srv/containers", 0, false},
+		{"[storage]\ngraphroot = '/srv/c' # moved\n[storage.options.overlay]\nforce_mask = \"shared\"\n", "/srv/c", 0o755, true},
+		{"[storage]\ngraphroot = \"/a#b\" # a comment\n", "/a#b", 0, false},
+		{"[storage.options.overlay]\nforce_mask = \"private\"\n", "", 0o700, true},
+		{"[ storage.options.overlay ]\n  force_mask = \"0750\"  # octal\n", "", 0o750, true},
+		{"[storage.options.overlay]\nforce_mask = \"\"\n", "", 0, false},
+		{"[storage.options.overlay]\nforce_mask = \"rwx\"\n", "", -1, true},
+		{"[storage.options.overlay]\n# force_mask = \"shared\"\nmount_program = \"/usr/bin/fuse-overlayfs\"\n", "", 0, false},
+		{"[storage.options]\nforce_mask = \"shared\"\n[storage]\ngraphroot = \"/x\"\n", "/x", 0, false},
+		{"graphroot = \"/not/in/a/table\"\n", "", 0, false},
+	}
+	for _, tc := range tests {
+		if got := graphrootOf(tc.conf); got != tc.graphroot {
+			t.Errorf("graphrootOf(%q) = %q, want %q", tc.conf, got, tc.graphroot)
+		}
+		if mask, set := forceMaskOf(tc.conf); mask != tc.mask || set != tc.set {
+			t.Errorf("forceMaskOf(%q) = %o, %v; want %o, %v", tc.conf, mask, set, tc.mask, tc.set)
+		}
+	}
+}
+
+// The storage.conf that applies is the evidence's: a rootless user's own
+// first, else the system's, else the distribution's; and it is hashed
+// into the chain of custody.
+func TestStorageConf(t *testing.T) {
+	const rootless = "home/alice/.local/share/containers/storage"
+	tests := []struct {
+		name  string
+		files map[string]string
+		base  string
+		mask  int64
+	}{
+		{"system", map[string]string{"etc/containers/storage.conf": "[storage.options.overlay]\nforce_mask = \"shared\"\n"}, "var/lib/containers/storage", 0o755},
+		{"distribution's", map[string]string{"usr/share/containers/storage.conf": "[storage.options.overlay]\nforce_mask = \"private\"\n"}, "var/lib/containers/storage", 0o700},
+		{"system's over distribution's", map[string]string{
+			"etc/containers/storage.conf":       "[storage]\n",
+			"usr/share/containers/storage.conf": "[storage.options.overlay]\nforce_mask = \"private\"\n",
+		}, "var/lib/containers/storage", -2},
+		{"rootless user's own", map[string]string{
+			"etc/containers/storage.conf":                "[storage.options.overlay]\nforce_mask = \"shared\"\n",
+			"home/alice/.config/containers/storage.conf": "[storage.options.overlay]\nforce_mask = \"0711\"\n",
+		}, rootless, 0o711},
+		{"rootless, the system's", map[string]string{"etc/containers/storage.conf": "[storage.options.overlay]\nforce_mask = \"shared\"\n"}, rootless, 0o755},
+		{"graph root alone", map[string]string{"etc/containers/storage.conf": "[storage.options.overlay]\nforce_mask = \"shared\"\n"}, ".", -2},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for name, data := range tc.files {
+				os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755)
+				os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644)
+			}
+			ev, err := os.OpenRoot(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ev.Close()
+			s := &Store{Store: engine.NewStore(ev, Format), base: tc.base, rootless: tc.base == rootless}
+			o := s.statOverride()
+			switch {
+			case tc.mask == -2 && o.Forced:
+				t.Errorf("force_mask %o read", o.Mask)
+			case tc.mask != -2 && (!o.Forced || o.Mask != tc.mask):
+				t.Errorf("force_mask %o (%v), want %o", o.Mask, o.Forced, tc.mask)
+			}
+			if want := min(len(tc.files), 1); tc.base != "." && s.Custody.Files() != want {
+				t.Errorf("%d files in custody, want %d", s.Custody.Files(), want)
+			}
+		})
+	}
+}
