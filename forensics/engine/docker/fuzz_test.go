@@ -23,10 +23,16 @@ func FuzzStore(f *testing.F) {
 	f.Add("{", "[", "", "../../../../etc", `{"Driver":"aufs"}`)
 	f.Fuzz(func(t *testing.T, repos, config, diff, cacheID, container string) {
 		root := t.TempDir()
+		// The fuzzer's cache-id names a folder: it is made below root
+		// only (os.Root), whatever it holds ("../..", a NUL).
+		r, err := os.OpenRoot(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
 		write := func(p, s string) {
-			p = filepath.Join(root, p)
-			os.MkdirAll(filepath.Dir(p), 0o755)
-			os.WriteFile(p, []byte(s), 0o644)
+			r.MkdirAll(filepath.Dir(p), 0o755)
+			r.WriteFile(p, []byte(s), 0o644)
 		}
 		const id = "1111111111111111111111111111111111111111111111111111111111111111"
 		write("image/overlay2/repositories.json", repos)
