@@ -45,6 +45,34 @@ type MemberChecker interface {
 	Checked(name string, verified bool) []integrity.Problem
 }
 
+// A DriftFiles is a Store whose members stand for folders that may hold
+// bytes the member does not: an engine's layer is read as the tar it was
+// pulled as, rebuilt from its record, while its folder on the host, which
+// every container on the layer sees through its overlay mount, may have
+// had files planted or rewritten since. Drifted lists those regular
+// files, as the last Checked of member name found them, so that the
+// detectors read the bytes no digest covers.
+type DriftFiles interface {
+	Drifted(name string) []Drifted
+}
+
+// What a Drifted file is to its layer.
+const (
+	DriftPlanted = "planted" // the layer did not have it when it was pulled
+	DriftChanged = "changed" // its bytes differ from the layer's
+)
+
+// Drifted is one regular file of a member's folder whose bytes the
+// member's digest does not cover.
+type Drifted struct {
+	Path string // absolute, in the layer's filesystem
+	Size int64  // when the folder was walked
+	What string // DriftPlanted or DriftChanged
+	// Open reads the file read-only, never through a link nor out of
+	// the evidence root; it fails for anything but a regular file.
+	Open func() (io.ReadCloser, error)
+}
+
 // openStore asks each opener in turn for the store in folder p.
 func (a *Archive) openStore(ctx context.Context, p string, openers []StoreOpener) (bool, error) {
 	for _, open := range openers {
@@ -75,6 +103,16 @@ func (a *Archive) Store() Store { return a.store }
 func (a *Archive) Checked(name string, verified bool) []integrity.Problem {
 	if c, ok := a.store.(MemberChecker); ok {
 		return c.Checked(cleanName(name), verified)
+	}
+	return nil
+}
+
+// Drifted returns the files of member name's folder that its bytes do not
+// hold (see DriftFiles), once Checked(name, …) was asked; nil for any
+// input but a Store that has them.
+func (a *Archive) Drifted(name string) []Drifted {
+	if d, ok := a.store.(DriftFiles); ok {
+		return d.Drifted(cleanName(name))
 	}
 	return nil
 }

@@ -24,8 +24,16 @@ import (
 // are counted.
 const maxDriftShown = 32
 
-// recorded is what a layer's tar header says of one path, and for a
-// regular file whose bytes were read, their length and sha256.
+// maxDriftFiles bounds how many of a layer's planted or changed files are
+// kept for the detectors to read: far more than anyone plants by hand,
+// few enough that their list (a path and a closure each) stays small. A
+// folder holding more (a whole root filesystem copied in) says how many
+// were left out.
+const maxDriftFiles = 10_000
+
+// recorded is what a layer's tar header says of one path: for a regular
+// file the header's size (-1 when not had), and when its bytes were read,
+// their sha256.
 type recorded struct {
 	typ  byte
 	mode int64
@@ -52,6 +60,13 @@ func NewHeaders() *Headers { return &Headers{want: map[string]recorded{}, opaque
 // character device on disk, by the overlay converters of moby and
 // containerd); an opaque marker is an xattr of its folder, not compared.
 func (hs *Headers) Add(name string, typ byte, mode int64, uid, gid int) {
+	hs.add(name, typ, mode, uid, gid, -1)
+}
+
+// add is Add with the header's size: a tar-split keeps no digest of a
+// file's bytes, but a file of the folder whose size is not the header's
+// is known to hold other bytes without reading it.
+func (hs *Headers) add(name string, typ byte, mode int64, uid, gid int, size int64) {
 	name = strings.TrimSuffix(path.Clean("/"+name), "/")
 	dir, base := path.Split(name)
 	switch {
@@ -62,7 +77,10 @@ func (hs *Headers) Add(name string, typ byte, mode int64, uid, gid int) {
 		hs.want[dir+strings.TrimPrefix(base, ".wh.")] = recorded{typ: 'w'}
 		return
 	}
-	hs.want[name] = recorded{typ: typ, mode: mode & 0o7777, uid: uid, gid: gid, size: -1}
+	if typ != tar.TypeReg && typ != tar.TypeRegA {
+		size = -1 // a hard link's header has no size of its own
+	}
+	hs.want[name] = recorded{typ: typ, mode: mode & 0o7777, uid: uid, gid: gid, size: size}
 }
 
 // aufsWhiteout reports whether name, a regular file in the folder, is one
@@ -95,7 +113,7 @@ func (hs *Headers) addSegment(payload []byte, padding int64) int64 {
 		return 0
 	}
 	if h, ok := ustarHeader(payload[padding:]); ok {
-		hs.Add(h.name, h.typ, h.mode, h.uid, h.gid)
+		hs.add(h.name, h.typ, h.mode, h.uid, h.gid, h.size)
 		return (blockSize - h.size%blockSize) % blockSize
 	}
 	tr := tar.NewReader(bytes.NewReader(payload[padding:]))
@@ -103,7 +121,7 @@ func (hs *Headers) addSegment(payload []byte, padding int64) int64 {
 	if err != nil {
 		return 0 // the end-of-archive blocks, or no header: nothing to record
 	}
-	hs.Add(h.Name, h.Typeflag, h.Mode, h.Uid, h.Gid)
+	hs.add(h.Name, h.Typeflag, h.Mode, h.Uid, h.Gid, h.Size)
 	return tr.ExpectedPadding()
 }
 
@@ -125,26 +143,57 @@ func (hs *Headers) AddContent(name string, size int64, sum []byte) {
 // the layer's diff_id still matches. shift is the uid/gid shift of a
 // rootless or user-namespaced engine (0 for none).
 func (s *Split) Drift(ctx context.Context, shift int) ([]integrity.Problem, error) {
+	return s.drifted(ctx, shift, nil)
+}
+
+// drifted is Drift, adding to files (when not nil) the regular files of
+// the folder whose bytes the layer's tar does not hold.
+func (s *Split) drifted(ctx context.Context, shift int, files *driftFiles) ([]integrity.Problem, error) {
 	s.mu.Lock()
 	hs := s.kept
 	s.mu.Unlock()
-	if hs != nil {
-		return hs.compare(ctx, s.Name, s.Diff, shift, s.Override)
+	if hs == nil {
+		hs = NewHeaders()
+		rc, err := s.Open()
+		if err != nil {
+			return nil, err
+		}
+		err = s.headers(rc, func(h *tar.Header) error {
+			hs.add(h.Name, h.Typeflag, h.Mode, h.Uid, h.Gid, h.Size)
+			return nil
+		})
+		rc.Close()
+		if err != nil {
+			return nil, err
+		}
 	}
-	hs = NewHeaders()
-	rc, err := s.Open()
-	if err != nil {
-		return nil, err
+	return hs.compare(ctx, s.Name, s.Diff, shift, s.Override, files)
+}
+
+// driftFiles collects, up to maxDriftFiles, the regular files of a
+// layer's folder whose bytes the layer's digest does not cover: planted
+// after the pull, or changed since. A file is kept once, under what was
+// said of it first.
+type driftFiles struct {
+	list []archive.Drifted // Open is set by the Store that serves them
+	seen map[string]bool
+	more int // not kept, past maxDriftFiles
+}
+
+// add keeps file p (absolute), of size bytes; nothing on a nil d.
+func (d *driftFiles) add(p string, size int64, what string) {
+	if d == nil || d.seen[p] {
+		return
 	}
-	err = s.headers(rc, func(h *tar.Header) error {
-		hs.Add(h.Name, h.Typeflag, h.Mode, h.Uid, h.Gid)
-		return nil
-	})
-	rc.Close()
-	if err != nil {
-		return nil, err
+	if d.seen == nil {
+		d.seen = map[string]bool{}
 	}
-	return hs.compare(ctx, s.Name, s.Diff, shift, s.Override)
+	d.seen[p] = true
+	if len(d.list) >= maxDriftFiles {
+		d.more++
+		return
+	}
+	d.list = append(d.list, archive.Drifted{Path: p, Size: size, What: what})
 }
 
 // Compare walks folder dir, where the layer was applied, and names in
@@ -153,13 +202,17 @@ func (s *Split) Drift(ctx context.Context, shift int) ([]integrity.Problem, erro
 // where AddContent gave its bytes, one whose bytes changed. No link is
 // followed and nothing but regular files is opened.
 func (hs *Headers) Compare(ctx context.Context, name string, dir *os.Root, shift int) ([]integrity.Problem, error) {
-	return hs.compare(ctx, name, dir, shift, nil)
+	return hs.compare(ctx, name, dir, shift, nil, nil)
 }
 
 // compare is Compare of a folder whose files may carry OverrideXattr (o
 // not nil): a file's xattr is then what its type, mode and owner are
-// compared from.
-func (hs *Headers) compare(ctx context.Context, name string, dir *os.Root, shift int, o *StatOverride) ([]integrity.Problem, error) {
+// compared from. It adds to files (when not nil) each regular file whose
+// bytes the layer's tar does not hold: one planted, one planted inside a
+// planted folder (of which the records say only the folder), one where
+// the tar had something else, one whose size or sha256 is not the
+// header's.
+func (hs *Headers) compare(ctx context.Context, name string, dir *os.Root, shift int, o *StatOverride, files *driftFiles) ([]integrity.Problem, error) {
 	want := hs.want
 	ov := newOverrides(o, dir)
 	// A folder a path lies in is made when the layer is applied even
@@ -179,6 +232,7 @@ func (hs *Headers) compare(ctx context.Context, name string, dir *os.Root, shift
 		}
 	}
 	seen := map[string]bool{}
+	plantedDirs := map[string]bool{} // walked only for files, when files is kept
 	err := walkFolder(dir, func(p string, d fs.DirEntry, err error) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -205,9 +259,23 @@ func (hs *Headers) compare(ctx context.Context, name string, dir *os.Root, shift
 			return nil
 		}
 		if !ok {
+			if plantedDirs[path.Dir(name)] {
+				// Inside a planted folder: its record said it all.
+				if d.IsDir() {
+					plantedDirs[name] = true
+				} else if fi.Mode().IsRegular() {
+					files.add(name, fi.Size(), archive.DriftPlanted)
+				}
+				return nil
+			}
 			add("drift: planted: %s: %s (%d bytes) the layer did not have when it was pulled", name, typeName(typeOf(fi)), fi.Size())
-			if d.IsDir() {
+			switch {
+			case d.IsDir() && files == nil:
 				return fs.SkipDir // one record for what it holds
+			case d.IsDir():
+				plantedDirs[name] = true // one record, but its files are read
+			case fi.Mode().IsRegular():
+				files.add(name, fi.Size(), archive.DriftPlanted)
 			}
 			return nil
 		}
@@ -241,11 +309,17 @@ func (hs *Headers) compare(ctx context.Context, name string, dir *os.Root, shift
 			}
 			if !sameType(rec.typ, got) && !forcedType(rec.typ, got) {
 				add("drift: type changed: %s is %s, %s when the layer was pulled", name, typeName(got), typeName(rec.typ))
+				if fi.Mode().IsRegular() {
+					files.add(name, fi.Size(), archive.DriftChanged)
+				}
 				return nil
 			}
 		} else {
 			if !sameType(rec.typ, got) {
 				add("drift: type changed: %s is %s%s, %s when the layer was pulled", name, typeName(got), from, typeName(rec.typ))
+				if fi.Mode().IsRegular() {
+					files.add(name, fi.Size(), archive.DriftChanged)
+				}
 				return nil
 			}
 			if rec.typ == 'w' || rec.typ == tar.TypeSymlink {
@@ -261,15 +335,22 @@ func (hs *Headers) compare(ctx context.Context, name string, dir *os.Root, shift
 				}
 			}
 		}
-		if rec.sum != nil {
+		switch {
+		case rec.sum != nil:
 			switch size, sum, err := sha256Of(dir, p); {
 			case err != nil:
 				add("drift: unreadable: %s: %v", name, err)
 			case size != rec.size:
 				add("drift: changed: %s is %d bytes, %d when the layer was pulled", name, size, rec.size)
+				files.add(name, size, archive.DriftChanged)
 			case !bytes.Equal(sum, rec.sum):
 				add("drift: changed: %s content differs from what was pulled (sha256 of its %d bytes)", name, size)
+				files.add(name, size, archive.DriftChanged)
 			}
+		case rec.size >= 0 && fi.Mode().IsRegular() && fi.Size() != rec.size:
+			// A tar-split's rebuild says it (it reads the file); its
+			// bytes are the detectors' to read.
+			files.add(name, fi.Size(), archive.DriftChanged)
 		}
 		return nil
 	})

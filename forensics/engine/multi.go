@@ -122,6 +122,13 @@ func (m *multi) Checked(name string, verified bool) []integrity.Problem {
 	return nil
 }
 
+func (m *multi) Drifted(name string) []archive.Drifted {
+	if d, ok := m.byName[name].(archive.DriftFiles); ok {
+		return d.Drifted(name)
+	}
+	return nil
+}
+
 func (m *multi) Close() error {
 	var errs []error
 	for _, s := range m.stores {
@@ -133,5 +140,6 @@ func (m *multi) Close() error {
 var (
 	_ archive.Store         = (*multi)(nil)
 	_ archive.MemberChecker = (*multi)(nil)
+	_ archive.DriftFiles    = (*multi)(nil)
 	_ image.Catalog         = (*multi)(nil)
 )

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 
 	"github.com/strata-forensics/strata/forensics/archive"
@@ -31,6 +32,7 @@ type Store struct {
 
 	mu      sync.Mutex
 	checked map[string][]integrity.Problem // what each layer's last rebuild found
+	drifted map[string][]archive.Drifted   // what each layer's last Checked found
 }
 
 // member is how one member's bytes are had.
@@ -44,7 +46,8 @@ type member struct {
 
 // NewStore is an empty store of the given format below ev.
 func NewStore(ev *os.Root, format archive.Format) *Store {
-	return &Store{Ev: ev, Custody: NewCustody(ev), format: format, members: map[string]member{}, checked: map[string][]integrity.Problem{}}
+	return &Store{Ev: ev, Custody: NewCustody(ev), format: format, members: map[string]member{},
+		checked: map[string][]integrity.Problem{}, drifted: map[string][]archive.Drifted{}}
 }
 
 // Has reports whether the store has member name.
@@ -167,7 +170,8 @@ func (s *Store) Open(name string) (io.ReadCloser, error) {
 // changed since the pull, and its folder's drift. When the rebuilt tar
 // did not verify, each file is read again to name the one that changed
 // (Split.Changed); when it did, what the rebuild saw of the files' sizes
-// (a file grown past what the tar holds) is all there is to say.
+// (a file grown past what the tar holds) is all there is to say. The
+// files it finds planted or changed are kept for Drifted.
 func (s *Store) Checked(name string, verified bool) []integrity.Problem {
 	m, ok := s.members[name]
 	if !ok || m.split == nil {
@@ -176,19 +180,46 @@ func (s *Store) Checked(name string, verified bool) []integrity.Problem {
 	s.mu.Lock()
 	out := append([]integrity.Problem(nil), s.checked[name]...)
 	s.mu.Unlock()
+	var files driftFiles
 	if !verified {
-		changed, err := m.split.Changed(context.Background())
+		changed, err := m.split.changed(context.Background(), &files)
 		if err == nil {
 			out = changed
 		} else {
 			out = append(out, integrity.Problem{Blob: name, Kind: integrity.BadLayer, Detail: "naming the files that changed: " + err.Error()})
 		}
 	}
-	drift, err := m.split.Drift(context.Background(), m.split.OwnerShift)
+	drift, err := m.split.drifted(context.Background(), m.split.OwnerShift, &files)
 	if err != nil {
 		out = append(out, integrity.Problem{Blob: name, Kind: integrity.BadLayer, Detail: "drift: " + err.Error()})
 	}
-	return append(out, drift...)
+	out = append(out, drift...)
+	if files.more > 0 {
+		out = append(out, integrity.Problem{Blob: name, Kind: integrity.Degraded,
+			Detail: fmt.Sprintf("drift: %d more files planted or changed in the layer's folder were not read by the detectors (%d were)", files.more, len(files.list))})
+	}
+	sp := m.split
+	for i := range files.list {
+		rel := strings.TrimPrefix(files.list[i].Path, "/")
+		files.list[i].Open = func() (io.ReadCloser, error) {
+			rc, _, err := sp.opener().open(rel)
+			return rc, err
+		}
+	}
+	s.mu.Lock()
+	s.drifted[name] = files.list
+	s.mu.Unlock()
+	return out
+}
+
+// Drifted lists the regular files of layer name's folder that the last
+// Checked of it found planted or changed (see archive.DriftFiles): read
+// as the layer's own files are, never through a link nor out of the
+// folder.
+func (s *Store) Drifted(name string) []archive.Drifted {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.drifted[name]
 }
 
 // Close releases the store.
@@ -207,5 +238,6 @@ func (s *Store) Close() error {
 var (
 	_ archive.Store         = (*Store)(nil)
 	_ archive.MemberChecker = (*Store)(nil)
+	_ archive.DriftFiles    = (*Store)(nil)
 	_ image.Catalog         = (*Store)(nil)
 )

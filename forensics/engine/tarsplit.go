@@ -15,11 +15,13 @@ import (
 	"hash/crc64"
 	"io"
 	"os"
+	"path"
 	"strconv"
 	"sync"
 
 	"github.com/vbatts/tar-split/tar/storage"
 
+	"github.com/strata-forensics/strata/forensics/archive"
 	"github.com/strata-forensics/strata/forensics/integrity"
 )
 
@@ -244,6 +246,12 @@ func (r *Rebuild) file(w io.Writer, e *storage.Entry, buf []byte) error {
 // unreadable is said as a rebuild says it). It is the second look a layer
 // whose rebuilt tar does not match its diff_id is given, to say why.
 func (s *Split) Changed(ctx context.Context) ([]integrity.Problem, error) {
+	return s.changed(ctx, nil)
+}
+
+// changed is Changed, adding to files (when not nil) each file it names
+// that can still be read: its bytes are not the layer's.
+func (s *Split) changed(ctx context.Context, files *driftFiles) ([]integrity.Problem, error) {
 	var out []integrity.Problem
 	buf := make([]byte, 256<<10)
 	crc := crc64.New(crcTable)
@@ -265,8 +273,10 @@ func (s *Split) Changed(ctx context.Context) ([]integrity.Problem, error) {
 		f.Close()
 		if p, ok := s.sized(name, e.Size, got, size); !ok {
 			out = append(out, p)
+			files.add(path.Clean("/"+name), size, archive.DriftChanged)
 		} else if len(e.Payload) > 0 && !bytes.Equal(crc.Sum(nil), e.Payload) {
 			out = append(out, s.drift(name, "content differs from what was pulled (CRC-64 of its %d bytes)", e.Size))
+			files.add(path.Clean("/"+name), size, archive.DriftChanged)
 		}
 		return nil
 	})
