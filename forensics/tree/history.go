@@ -74,6 +74,53 @@ func (n *Node) At(idx int) (*layer.Entry, int, bool) {
 	return s.Entry, s.From, true
 }
 
+// Above is the first layer above idx that puts something over path p as
+// an overlay mount stacks the layers' folders, -1 when none does: one
+// that writes p (even re-stating it unchanged: its own folder then holds
+// the copy a container sees), deletes it, or deletes, makes opaque or
+// puts a non-folder in place of a folder above it. It answers for bytes
+// found in layer idx's folder but in no layer's tar (a file planted on an
+// engine's host after the pull), which the tree has no entry of: p need
+// not have been seen.
+func (t *Tree) Above(p string, idx int) int {
+	p = path.Clean("/" + p)
+	if p == "/" {
+		return -1
+	}
+	first := -1
+	n := t.root
+	parts := strings.Split(strings.TrimPrefix(p, "/"), "/")
+	for i, name := range parts {
+		if n = n.kids[name]; n == nil {
+			break
+		}
+		self := i == len(parts)-1
+		for _, c := range n.History {
+			if c.Layer <= idx || !self && !hidesBelow(c) {
+				continue
+			}
+			if first < 0 || c.Layer < first {
+				first = c.Layer
+			}
+			break // History is in layer order
+		}
+	}
+	return first
+}
+
+// hidesBelow reports whether change c of a folder hides what lower
+// layers' folders hold below it: folders merge, anything else stands
+// alone.
+func hidesBelow(c Change) bool {
+	switch c.Op {
+	case Delete, Opaque:
+		return true
+	case Add, Modify, Same:
+		return c.Entry != nil && c.Entry.Type != layer.Dir
+	}
+	return false
+}
+
 // VersionBefore is the content the path held before layer idx: the last
 // regular file an Add or Modify below idx wrote there, and that layer,
 // whose blob holds the bytes. Versions of other types hold no bytes of

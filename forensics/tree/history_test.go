@@ -397,3 +397,39 @@ func TestChanges(t *testing.T) {
 		})
 	}
 }
+
+// TestAbove: what a layer's folder holds at a path, in its tar or not, is
+// what a container sees until a later layer writes the path, deletes it,
+// or hides a folder above it.
+func TestAbove(t *testing.T) {
+	base := []layer.Entry{d("/usr"), d("/usr/lib"), f("/usr/lib/a", "1")}
+	cases := []struct {
+		name   string
+		layers [][]layer.Entry
+		path   string
+		idx    int
+		want   int
+	}{
+		{"nothing above", [][]layer.Entry{base, {f("/etc/x", "1")}}, "/usr/lib/a", 0, -1},
+		{"never seen", [][]layer.Entry{base, {f("/etc/x", "1")}}, "/usr/lib/planted.so", 0, -1},
+		{"never seen, no folder either", [][]layer.Entry{base}, "/opt/p/planted.so", 0, -1},
+		{"modified", [][]layer.Entry{base, {f("/etc/x", "1")}, {f("/usr/lib/a", "2")}}, "/usr/lib/a", 0, 2},
+		// Its own folder holds the copy a container sees.
+		{"re-stated", [][]layer.Entry{base, {f("/usr/lib/a", "1")}}, "/usr/lib/a", 0, 1},
+		{"deleted", [][]layer.Entry{base, {wh("/usr/lib/a")}}, "/usr/lib/a", 0, 1},
+		{"written by a later layer", [][]layer.Entry{base, {f("/usr/lib/planted.so", "2")}}, "/usr/lib/planted.so", 0, 1},
+		{"folder deleted", [][]layer.Entry{base, {f("/etc/x", "1")}, {wh("/usr/lib")}}, "/usr/lib/planted.so", 0, 2},
+		{"folder opaque", [][]layer.Entry{base, {opq("/usr/lib")}}, "/usr/lib/planted.so", 0, 1},
+		{"folder made a link", [][]layer.Entry{base, {sl("/usr/lib", "/lib")}}, "/usr/lib/planted.so", 0, 1},
+		{"folder re-stated, a file added in it", [][]layer.Entry{base, {d("/usr/lib"), f("/usr/lib/b", "1")}}, "/usr/lib/planted.so", 0, -1},
+		{"below idx", [][]layer.Entry{base, {wh("/usr/lib")}, {d("/usr/lib")}}, "/usr/lib/planted.so", 1, -1},
+		{"the first of several", [][]layer.Entry{base, {f("/etc/x", "1")}, {opq("/usr")}, {wh("/usr/lib/a")}}, "/usr/lib/a", 0, 2},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := build(c.layers).Above(c.path, c.idx); got != c.want {
+				t.Errorf("Above(%s, %d) = %d, want %d", c.path, c.idx, got, c.want)
+			}
+		})
+	}
+}
