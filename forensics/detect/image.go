@@ -47,7 +47,11 @@ func (e *Engine) Image(in ImageInput) []finding.Finding {
 		}
 		for _, f := range lr.Findings {
 			f.Image, f.Layer, f.LayerDigest = ref, i, layerDigest(in, i)
-			f.Present = presentAs(in.Tree, f.Path, f.SHA256)
+			if f.Drift != "" {
+				f.Present, f.Message = driftPresence(in, f, i)
+			} else {
+				f.Present = presentAs(in.Tree, f.Path, f.SHA256)
+			}
 			out = append(out, f)
 		}
 	}
@@ -80,6 +84,29 @@ func presentAs(t *tree.Tree, p, sha string) bool {
 	}
 	fin := n.Final()
 	return fin != nil && fin.SHA256 == sha
+}
+
+// driftPresence says whether the bytes of drift finding f, found in layer
+// i's folder on the host but in no layer's tar, are what a container of
+// the image sees: they are unless a later layer puts something over the
+// path (tree.Above). It returns f's message with that said.
+func driftPresence(in ImageInput, f finding.Finding, i int) (bool, string) {
+	verb := "planted in"
+	if f.Drift == "changed" {
+		verb = "changed in"
+	}
+	msg := f.Message + fmt.Sprintf("; %s layer %d's folder on the host after the pull, so the layer's digest does not cover these bytes", verb, i)
+	if in.Tree == nil {
+		return false, msg + "; whether a later layer hides them is unknown"
+	}
+	above := in.Tree.Above(f.Path, i)
+	if above < 0 {
+		return true, msg + "; every container on the layer sees them"
+	}
+	if in.Image != nil && above < len(in.Image.Layers) && in.Image.Layers[above] != nil && in.Image.Layers[above].Writable {
+		return false, msg + "; the container's writable layer covers the path, so this container does not see them (other containers on the layer may)"
+	}
+	return false, msg + fmt.Sprintf("; layer %d of this image covers the path, so its containers do not see them (containers of other images on the layer may)", above)
 }
 
 func (e *Engine) imageFindings(in ImageInput, ref string) []finding.Finding {
@@ -376,11 +403,14 @@ func (e *Engine) applyContext(in ImageInput, fs []finding.Finding, dbs []*dbStat
 				f.Message += "; a later layer removed or changed it"
 			}
 		case r.Context != rules.ContextLiblzma:
-			if !f.Present && f.Layer >= 0 {
+			if !f.Present && f.Layer >= 0 && f.Drift == "" {
 				f.Message += "; deleted or replaced by a later layer, but the bytes still ship in this layer's blob"
 			}
 		case f.Kind == finding.Nested:
 			f.Message += "; it lies inside a package or archive, not installed, so nothing loads it"
+		case !f.Present && f.Drift != "":
+			// driftPresence said which layer hides it; its bytes ship
+			// in no blob.
 		case !f.Present:
 			f.Message += "; deleted or replaced by a later layer, so a container does not load it, but the bytes still ship in this layer's blob"
 		case sshdOK:

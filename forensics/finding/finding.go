@@ -81,6 +81,12 @@ type Finding struct {
 	Path     string `json:"path"`
 	SHA256   string `json:"sha256"`
 	Present  bool   `json:"present"`
+	// Drift is set when the bytes lie in the layer's folder on an
+	// engine's host but not in the layer as it was pulled: "planted" (a
+	// file the layer did not have) or "changed" (its bytes differ). The
+	// layer's digest does not cover them; every container on the layer
+	// sees them, unless a later layer hides the path (Present).
+	Drift    string `json:"drift,omitempty"`
 	Package  *Pkg   `json:"package"`
 	Evidence string `json:"evidence"`
 	Message  string `json:"message"`
