@@ -127,6 +127,7 @@ func (r *run) readLayers(ctx context.Context, a *archive.Archive, imgs []*image.
 			own.Problems = append(slices.Clip(lr.Problems), ps...)
 			lr = &own
 		}
+		lr = r.withDrift(ctx, lr, name, a.Drifted(name))
 		mu.Lock()
 		results[name] = lr
 		prog.LayersDone++

@@ -1,14 +1,19 @@
 package docker_test
 
 import (
+	"archive/tar"
 	"context"
+	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/strata-forensics/strata/forensics/detect"
+	"github.com/strata-forensics/strata/forensics/finding"
 	"github.com/strata-forensics/strata/forensics/integrity"
 	"github.com/strata-forensics/strata/forensics/rules"
 	"github.com/strata-forensics/strata/forensics/scan"
@@ -248,6 +253,149 @@ func TestRealDockerStoreTampered(t *testing.T) {
 				t.Error("the store changed while it was read")
 			}
 		})
+	}
+}
+
+// baseLayerDiff is the diff folder of the first layer of fixture image
+// name (its docker save archive's config gives its diff_id, which is the
+// layer's chain ID and so its layerdb entry).
+func baseLayerDiff(t *testing.T, root, name string) string {
+	t.Helper()
+	f, err := os.Open(filepath.Join("../../../fixtures/testdata", name+".docker.tar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	files := map[string][]byte{}
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			break
+		}
+		if strings.HasSuffix(h.Name, ".json") {
+			files[h.Name], _ = io.ReadAll(tr)
+		}
+	}
+	var manifest []struct{ Config string }
+	var config struct {
+		RootFS struct {
+			DiffIDs []string `json:"diff_ids"`
+		} `json:"rootfs"`
+	}
+	if json.Unmarshal(files["manifest.json"], &manifest) != nil || len(manifest) != 1 ||
+		json.Unmarshal(files[manifest[0].Config], &config) != nil || len(config.RootFS.DiffIDs) == 0 {
+		t.Fatalf("%s: no config with diff_ids", name)
+	}
+	id, err := os.ReadFile(filepath.Join(root, "image/overlay2/layerdb/sha256", strings.TrimPrefix(config.RootFS.DiffIDs[0], "sha256:"), "cache-id"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(root, "overlay2", string(id), "diff")
+}
+
+// TestRealDockerStorePlanted: the xz-planted image's backdoored liblzma
+// look-alike, planted after the pull into the folder of the clean image's
+// first layer (where every container on that layer sees it through its
+// overlay mount, and no digest covers it), is found by the detectors as
+// any layer's file is, on that layer, marked as planted; beside the drift
+// record that says the folder is not what was pulled. Container web, on
+// the clean image, has a copy of its own at the same path in its writable
+// layer, which hides the planted one from it; a file in a folder planted
+// beside it is not hidden.
+func TestRealDockerStorePlanted(t *testing.T) {
+	const inFolder = "/opt/planted/liblzma.so.5.6.1"
+	root := realStore(t)
+	src, _ := layerOf(t, root, lib)
+	data, err := os.ReadFile(filepath.Join(src, lib))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := baseLayerDiff(t, root, "clean")
+	if err := os.WriteFile(filepath.Join(base, lib), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(base, filepath.Dir(inFolder)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(base, inFolder), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := engines.Listing(t, root)
+	res := scanStore(t, root)
+
+	type want struct {
+		image, path string
+		present     bool
+	}
+	wants := []want{
+		{"strata-fixtures/clean:latest", lib, true},
+		{"strata-fixtures/clean:latest", inFolder, true},
+		{"container:web", lib, false}, // its writable layer's copy covers the path
+		{"container:web", inFolder, true},
+	}
+	found := map[want]bool{}
+	for _, f := range res.Findings {
+		if f.Drift == "" {
+			continue
+		}
+		w := want{f.Image, f.Path, f.Present}
+		if !slices.Contains(wants, w) || !strings.HasPrefix(f.Rule, "xz-backdoor") {
+			t.Errorf("drift finding %+v", f)
+			continue
+		}
+		found[w] = true
+		if f.Drift != "planted" || f.Layer != 0 || f.Writable {
+			t.Errorf("%s %s: drift %q on layer %d (writable %v), want planted on layer 0", f.Image, f.Path, f.Drift, f.Layer, f.Writable)
+		}
+		if f.Severity < finding.High {
+			t.Errorf("%s %s: severity %s", f.Image, f.Path, f.Severity)
+		}
+		if !strings.Contains(f.Message, "planted in layer 0's folder on the host after the pull") {
+			t.Errorf("%s %s: message %q does not say where the bytes lie", f.Image, f.Path, f.Message)
+		}
+		if f.Present && f.Path == lib && f.Severity != finding.Critical {
+			t.Errorf("%s %s: %s, want critical (sshd loads liblzma): %s", f.Image, f.Path, f.Severity, f.Message)
+		}
+		if !f.Present && !strings.Contains(f.Message, "the container's writable layer covers the path, so this container does not see them") {
+			t.Errorf("%s %s: message %q does not say what hides it", f.Image, f.Path, f.Message)
+		}
+	}
+	for _, w := range wants {
+		if !found[w] {
+			t.Errorf("no drift finding on %s at %s with present %v", w.image, w.path, w.present)
+		}
+	}
+	records := map[string]bool{}
+	for _, ir := range res.Images {
+		for _, ps := range ir.LayerProblems {
+			for _, p := range ps {
+				if p.Kind == integrity.Drift {
+					records[p.Detail] = true
+				}
+			}
+		}
+	}
+	for _, p := range res.Problems {
+		if p.Kind == integrity.Drift {
+			records[p.Detail] = true
+		}
+	}
+	for _, want := range []string{"drift: planted: " + lib + ": a file", "drift: planted: /opt: a folder"} {
+		var ok bool
+		for r := range records {
+			ok = ok || strings.HasPrefix(r, want)
+		}
+		if !ok {
+			t.Errorf("no drift record %q in %v", want, records)
+		}
+	}
+	if res.Integrity().OK {
+		t.Error("a store with planted files verifies")
+	}
+	res.Close()
+	if engines.Listing(t, root) != before {
+		t.Error("the store changed while it was read")
 	}
 }
 
