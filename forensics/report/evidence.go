@@ -138,6 +138,12 @@ func (m *matchedFiles) add(src Source) {
 			if f.Image != ref || f.Layer < 0 || f.Layer >= len(si.Layers) || f.Path == "" {
 				continue
 			}
+			if f.Drift != "" {
+				// Its bytes lie in the layer's folder on the host, in no
+				// layer blob: the blob's entry at the path, if any, is
+				// what was pulled, not what matched.
+				continue
+			}
 			e, from := matchedEntry(si.Layers, f)
 			if e == nil {
 				continue // a path the layer did not write itself (e.g. a package database entry)

@@ -334,7 +334,7 @@ func TestTextLines(t *testing.T) {
 	}
 	for i, f := range fs {
 		l := got[i]
-		for _, part := range []string{"findings in " + f.Image + ":|", "  " + f.Severity.String(), f.Rule, "layer 1 (" + shortDigest(f.LayerDigest) + ")", f.Path, presence(f.Present)} {
+		for _, part := range []string{"findings in " + f.Image + ":|", "  " + f.Severity.String(), f.Rule, "layer 1 (" + shortDigest(f.LayerDigest) + ")", f.Path, presence(f)} {
 			if !strings.Contains(l, part) {
 				t.Errorf("finding line %q lacks %q", l, part)
 			}

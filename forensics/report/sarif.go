@@ -268,6 +268,9 @@ func sarifResult(in *Input, f finding.Finding, idx uint) *sarif.Result {
 	if f.Package != nil {
 		props["package"] = f.Package
 	}
+	if f.Drift != "" {
+		props["drift"] = f.Drift
+	}
 	res.Properties = props
 	// A stable identity across runs, so dashboards track one finding.
 	h := sha256.Sum256([]byte(strings.Join([]string{f.Rule, imgDigest, f.LayerDigest, f.Path, f.Evidence}, "\x00")))

@@ -150,19 +150,19 @@ func (d *Document) WriteText(w io.Writer, o TextOptions) error {
 				label := layerLabel(f)
 				head := fmt.Sprintf("  %-8s  %s  %s  ", f.Severity, oneLine(f.Rule), label)
 				path, msg := oneLine(orDash(f.Path)), oneLine(f.Message)
-				if o.fits(len(head), path, presence(f.Present), msg) {
-					cw.line(fmt.Sprintf("  %s  %s  %s  %s  %s  %s", sev, oneLine(f.Rule), label, path, presence(f.Present), msg))
+				if o.fits(len(head), path, presence(f), msg) {
+					cw.line(fmt.Sprintf("  %s  %s  %s  %s  %s  %s", sev, oneLine(f.Rule), label, path, presence(f), msg))
 					continue
 				}
 				// Too wide for the terminal: the message goes on a line of
 				// its own, the layer loses its digest if the path needs
 				// the room, and the path keeps its end (the file name).
-				room := o.Width - len(head) - len(presence(f.Present)) - 2
+				room := o.Width - len(head) - len(presence(f)) - 2
 				if room < utf8.RuneCountInString(path) {
 					label = shortLayerLabel(f)
 					room += len(layerLabel(f)) - len(label)
 				}
-				cw.line(fmt.Sprintf("  %s  %s  %s  %s  %s", sev, oneLine(f.Rule), label, cutStart(path, max(room, 12)), presence(f.Present)))
+				cw.line(fmt.Sprintf("  %s  %s  %s  %s  %s", sev, oneLine(f.Rule), label, cutStart(path, max(room, 12)), presence(f)))
 				cw.line(o.fit("            " + msg))
 			}
 		}

@@ -53,7 +53,10 @@ func findingList(fs []finding.Finding) string {
 		if f.Path != "" {
 			s += " at " + f.Path
 		}
-		if f.Layer >= 0 && !f.Present {
+		switch {
+		case f.Drift != "":
+			s += ", " + f.Drift + " in the layer's folder on this host after the pull (not in the layer as pulled)"
+		case f.Layer >= 0 && !f.Present:
 			s += ", deleted by a later layer but shipped"
 		}
 		parts = append(parts, s)
@@ -71,9 +74,11 @@ func findingsNote(fs []finding.Finding) string {
 
 // actionFor says what to do about the backdoor findings of an image.
 func actionFor(fs []finding.Finding) string {
-	var present, shipped, nested bool
+	var present, shipped, nested, drift bool
 	for _, f := range fs {
 		switch {
+		case f.Drift != "":
+			drift = true
 		case f.Layer >= 0 && !f.Present:
 			shipped = true
 		case f.Kind == finding.Nested:
@@ -91,6 +96,11 @@ func actionFor(fs []finding.Finding) string {
 	if shipped {
 		parts = append(parts, "A later layer deletes some of these files, but their bytes still ship in the layer that added them: "+
 			"rebuild without that layer rather than deleting on top of it, and remove the image and that layer from registries and caches.")
+	}
+	if drift {
+		parts = append(parts, "Some of these files were planted in or changed in a layer's folder on this host after the pull, "+
+			"where every container on that layer sees them: treat the host as compromised, and remove the image from its engine "+
+			"rather than trusting its copy of the layer; the digests of the image as pulled do not cover these bytes.")
 	}
 	if nested {
 		parts = append(parts, "A package or archive lying in the image carries the backdoor: remove it from the layer that adds it; "+

@@ -92,7 +92,7 @@ func (d *Document) view() *view {
 				fv := findingView{Finding: f, Input: in.Input.Path, Short: shortDigest(f.LayerDigest), ID: fmt.Sprintf("f%d", n)}
 				imv.Findings = append(imv.Findings, fv)
 				v.Findings = append(v.Findings, fv)
-				if !f.Present {
+				if !f.Present && f.Drift == "" { // a hidden drift's bytes ship in no layer
 					v.Deleted = append(v.Deleted, fv)
 				}
 				perLayer[f.Layer] = append(perLayer[f.Layer], f)
@@ -120,7 +120,7 @@ func (d *Document) view() *view {
 			n++
 			fv := findingView{Finding: f, Input: in.Input.Path, Short: shortDigest(f.LayerDigest), ID: fmt.Sprintf("f%d", n)}
 			v.Findings = append(v.Findings, fv)
-			if !f.Present {
+			if !f.Present && f.Drift == "" {
 				v.Deleted = append(v.Deleted, fv)
 			}
 		}
@@ -212,11 +212,36 @@ func shortLayerLabel(f finding.Finding) string {
 	return fmt.Sprintf("layer %d", f.Layer)
 }
 
-func presence(present bool) string {
-	if present {
+// presence is a finding's state in a word or two: present, or deleted
+// by a later layer; for bytes found in an engine's layer folder but in
+// no layer as pulled, planted or changed, "hidden" when a later layer
+// covers the path.
+func presence(f finding.Finding) string {
+	switch {
+	case f.Drift != "" && f.Present:
+		return f.Drift
+	case f.Drift != "":
+		return f.Drift + ", hidden"
+	case f.Present:
 		return "present"
 	}
 	return "deleted"
+}
+
+// PresenceWords is presence said in full, for a finding's own section.
+func (fv findingView) PresenceWords() string {
+	f := fv.Finding
+	switch {
+	case f.Drift != "":
+		s := f.Drift + " in the layer's folder on the host after the pull: the layer's digest does not cover these bytes"
+		if !f.Present {
+			s += "; a later layer of the image hides the path"
+		}
+		return s
+	case f.Present:
+		return "present"
+	}
+	return "deleted in the final filesystem, but its bytes ship in the layer"
 }
 
 // HumanBytes prints a byte count in binary units with one decimal (512 B,

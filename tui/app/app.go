@@ -222,6 +222,10 @@ func (m *Model) jump(f finding.Finding) {
 	}
 	if f.Path != "" && !m.tree.Select(f.Path) {
 		m.status = f.Path + ": not in the tree"
+		if f.Drift != "" {
+			// The tree is the layers' tars; these bytes are not in one.
+			m.status = f.Path + ": " + f.Drift + " in the layer's folder on the host, not in the layer as pulled"
+		}
 	}
 	m.showTree()
 }
