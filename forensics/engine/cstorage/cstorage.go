@@ -3,10 +3,12 @@
 // engine: images from overlay-images/images.json with their configs (big
 // data items), layers from overlay-layers/layers.json each rebuilt from its
 // tar-split and diff folder, containers from
-// overlay-containers/containers.json with their writable layers, and
-// their commands from podman's state database (podman.go). Paths and
-// records follow containers/storage's source (store.go, images.go,
-// layers.go, containers.go, drivers/overlay) and podman's (libpod).
+// overlay-containers/containers.json and volatile-containers.json with
+// their writable layers, and their commands from podman's state database
+// (podman.go) or, for CRI-O's, named as Kubernetes names them, from the
+// OCI spec CRI-O saved (crio.go). Paths and records follow
+// containers/storage's source (store.go, images.go, layers.go,
+// containers.go, drivers/overlay), podman's (libpod) and CRI-O's.
 package cstorage
 
 import (
@@ -114,7 +116,8 @@ type layerRecord struct {
 	Flags      map[string]any `json:"flags"`
 }
 
-// containerRecord is what strata reads of containers.json.
+// containerRecord is what strata reads of containers.json and
+// volatile-containers.json.
 type containerRecord struct {
 	ID       string    `json:"id"`
 	Names    []string  `json:"names"`
@@ -122,7 +125,17 @@ type containerRecord struct {
 	Layer    string    `json:"layer"`
 	Metadata string    `json:"metadata"`
 	Created  time.Time `json:"created"`
+
+	from string // the file it was read from
 }
+
+// Where containers/storage keeps its containers (containers.go
+// newContainerStore): containers.json, and since containers/storage 1.45
+// volatile-containers.json for those created volatile (podman run --rm,
+// and every container CRI-O creates: internal/storage/runtime.go), which
+// is written without fsync. With transient_store it lies in the run root
+// instead, lost at power-off.
+var containerFiles = []string{"containers.json", "volatile-containers.json"}
 
 func (s *Store) load(ctx context.Context) error {
 	s.override = s.statOverride()
@@ -134,7 +147,7 @@ func (s *Store) load(ctx context.Context) error {
 		}
 	}
 	var vrs []layerRecord // written without fsync: may be what the last write left
-	if _, err := s.Ev.Lstat(s.p("overlay-layers", "volatile-layers.json")); err == nil && s.readJSON(s.p("overlay-layers", "volatile-layers.json"), &vrs) {
+	if s.readVolatile(s.p("overlay-layers", "volatile-layers.json"), "layers", &vrs) {
 		for _, l := range vrs {
 			layers[l.ID] = l
 		}
@@ -174,6 +187,23 @@ func (s *Store) readJSON(name string, v any) bool {
 		return false
 	}
 	return true
+}
+
+// readVolatile reads a record file containers/storage writes without
+// fsync, if there is one. Empty, it is what a host that lost power
+// leaves of it (containers/storage reads it as no records): a note says
+// the records it held are unknown.
+func (s *Store) readVolatile(name, what string, v any) bool {
+	fi, err := s.Ev.Lstat(name)
+	if err != nil {
+		return false
+	}
+	if fi.Mode().IsRegular() && fi.Size() == 0 {
+		s.Custody.HashFile(name)
+		s.Problem(name, integrity.Degraded, "%s is empty (containers/storage writes it without fsync: a host that lost power leaves it so): the %s it recorded are unknown", path.Base(name), what)
+		return false
+	}
+	return s.readJSON(name, v)
 }
 
 // bigDataName is the file an image's big data item key is kept in
@@ -299,39 +329,82 @@ func layerID(parent string, diffID digest.Digest) string {
 	return digest.FromString(parent + "+" + diffID.Encoded()).Encoded()
 }
 
-// containers adds each container of containers.json as its image with
-// its writable layer (its own layer's diff folder, an overlay upper).
+// containers adds each container of containers.json and
+// volatile-containers.json as its image with its writable layer (its own
+// layer's diff folder, an overlay upper). A container CRI-O made is named
+// as Kubernetes names it (crio.go).
 func (s *Store) containers(ctx context.Context, images map[string]image.Entry, reached map[string]bool) {
-	name := s.p("overlay-containers", "containers.json")
 	var cs []containerRecord
-	if _, err := s.Ev.Lstat(name); err != nil || !s.readJSON(name, &cs) || len(cs) == 0 {
+	seen := map[string]bool{}
+	for _, f := range containerFiles {
+		name := s.p("overlay-containers", f)
+		var recs []containerRecord
+		switch {
+		case f == "containers.json":
+			if _, err := s.Ev.Lstat(name); err != nil || !s.readJSON(name, &recs) {
+				continue
+			}
+		case !s.readVolatile(name, "containers", &recs):
+			continue
+		}
+		for _, c := range recs {
+			// containers/storage reads a container of both files once,
+			// as containers.json has it.
+			if !seen[c.ID] {
+				seen[c.ID] = true
+				c.from = name
+				cs = append(cs, c)
+			}
+		}
+	}
+	if len(cs) == 0 {
 		return
 	}
+	metas := make([]containerMeta, len(cs))
+	pods := map[string]*containerMeta{}
+	for i, c := range cs {
+		json.Unmarshal([]byte(c.Metadata), &metas[i])
+		if m := &metas[i]; m.isCRIO() && m.Pod {
+			pods[m.PodID] = m
+		}
+	}
 	state := s.podmanState()
-	for _, c := range cs {
+	for i, c := range cs {
 		if ctx.Err() != nil {
 			return
 		}
-		var meta struct {
-			ImageName string `json:"image-name"`
-			Name      string `json:"name"`
+		meta := metas[i]
+		display, engineName := meta.Name, "containers/storage"
+		if meta.isCRIO() {
+			display, engineName = meta.kubeName(pods), "cri-o"
+			if meta.Pod {
+				engineName = "cri-o (pod infra container)"
+			}
 		}
-		json.Unmarshal([]byte(c.Metadata), &meta)
-		display := meta.Name
 		if display == "" && len(c.Names) > 0 {
 			display = c.Names[0]
 		}
-		command, created, imageName := s.command(state, c.ID, display)
-		ctr := &image.Container{ID: c.ID, Name: display, Image: cmp.Or(meta.ImageName, imageName, c.Image), Command: command, Engine: "containers/storage"}
-		if !c.Created.IsZero() {
+		var command []string
+		var created time.Time
+		var imageName string
+		if meta.isCRIO() {
+			command = s.crioCommand(c, display)
+		} else {
+			command, created, imageName = s.command(state, c, display)
+		}
+		ctr := &image.Container{ID: c.ID, Name: display, Image: cmp.Or(meta.ImageName, imageName, c.Image), Command: command, Engine: engineName}
+		switch {
+		case !c.Created.IsZero():
 			created = c.Created
+		case created.IsZero() && meta.CreatedAt > 0:
+			created = time.Unix(meta.CreatedAt, 0).UTC()
 		}
 		if !created.IsZero() {
 			ctr.Created = &created
 		}
 		img, ok := images[c.Image]
 		if !ok {
-			s.Problem(name, integrity.MissingBlob, "container %s: its image %s is not in the store", display, c.Image)
+			s.Problem(c.from, integrity.MissingBlob, "container %s: its image %s is not in the store", display, c.Image)
 			continue
 		}
 		rw := ""
@@ -339,7 +412,7 @@ func (s *Store) containers(ctx context.Context, images map[string]image.Entry, r
 			reached[s.p("overlay-layers", c.Layer)] = true
 			rw = s.AddUpper(ctx, s.p("overlay", c.Layer, "diff"), display)
 		} else {
-			s.Problem(name, integrity.Inconsistent, "container %s: layer %q names no writable layer", display, c.Layer)
+			s.Problem(c.from, integrity.Inconsistent, "container %s: layer %q names no writable layer", display, c.Layer)
 		}
 		s.AddEntry(image.Entry{Config: img.Config, ConfigDigest: img.ConfigDigest, Layers: img.Layers, Container: ctr, Writable: rw})
 	}

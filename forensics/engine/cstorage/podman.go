@@ -284,10 +284,11 @@ func querySQLiteState(name string) (map[string][]byte, error) {
 	return out, rows.Err()
 }
 
-// command finds the command of container id, and its creation time and
+// command finds the command of container c, and its creation time and
 // image name when podman's state has them: from podman's state, else its
 // userdata/config.json. A command that cannot be found is said in a note.
-func (s *Store) command(st *podmanState, id, display string) (cmd []string, created time.Time, imageName string) {
+func (s *Store) command(st *podmanState, rec containerRecord, display string) (cmd []string, created time.Time, imageName string) {
+	id := rec.ID
 	var why string
 	switch c, ok := st.lookup(id); {
 	case ok:
@@ -303,25 +304,26 @@ func (s *Store) command(st *podmanState, id, display string) (cmd []string, crea
 	default:
 		why = "podman's " + strings.Join(st.dbs, " and ") + " has no record of it (a container of buildah or CRI-O?)"
 	}
-	if oci := s.runtimeSpec(id); len(oci) > 0 {
+	if oci, _ := s.runtimeSpec(id); len(oci) > 0 {
 		return oci, created, imageName
 	}
 	if why != "" {
-		s.Problem(s.p("overlay-containers", "containers.json"), integrity.Degraded,
+		s.Problem(rec.from, integrity.Degraded,
 			"container %s: its command is unknown: %s, and it has no %s (it was never started?)", display, why, runtimeSpec)
 	}
 	return nil, created, imageName
 }
 
 // runtimeSpec is the command of container id's userdata/config.json, or
-// nil.
-func (s *Store) runtimeSpec(id string) []string {
+// nil; found says whether there is one to read (a problem says why one
+// cannot be).
+func (s *Store) runtimeSpec(id string) (args []string, found bool) {
 	if !engine.IsHex64(id) {
-		return nil // an ID names no path
+		return nil, false // an ID names no path
 	}
 	name := s.p("overlay-containers", id, runtimeSpec)
 	if fi, err := s.Ev.Lstat(name); err != nil || !fi.Mode().IsRegular() {
-		return nil
+		return nil, false
 	}
 	var oci struct {
 		Process *struct {
@@ -329,9 +331,9 @@ func (s *Store) runtimeSpec(id string) []string {
 		} `json:"process"`
 	}
 	if !s.readJSON(name, &oci) || oci.Process == nil {
-		return nil
+		return nil, true
 	}
-	return oci.Process.Args
+	return oci.Process.Args, true
 }
 
 func (st *podmanState) lookup(id string) (*podmanConfig, bool) {
