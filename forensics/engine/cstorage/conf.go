@@ -1,6 +1,7 @@
 package cstorage
 
 import (
+	"io/fs"
 	"path"
 	"strconv"
 	"strings"
@@ -8,8 +9,9 @@ import (
 	"github.com/strata-forensics/strata/forensics/engine"
 )
 
-// storage.conf is read without a TOML parser: strata needs three keys of
-// it, each a string or a number on a line of its own in its table.
+// storage.conf (and CRI-O's crio.conf) is read without a TOML parser:
+// strata needs a few keys of it, each a string or a number on a line of
+// its own in its table.
 
 // confValue returns the value of key in table of a storage.conf: a
 // quoted string without its quotes, else what precedes a comment.
@@ -45,6 +47,45 @@ func confValue(conf, table, key string) (string, bool) {
 func graphrootOf(conf string) string {
 	v, _ := confValue(conf, "storage", "graphroot")
 	return v
+}
+
+// Where CRI-O reads its configuration (pkg/config/config_unix.go
+// CrioConfigPath, CrioConfigDropInPath).
+const (
+	crioConf   = "etc/crio/crio.conf"
+	crioDropIn = "etc/crio/crio.conf.d"
+)
+
+// crioRoot returns the graph root CRI-O's own configuration in the
+// evidence sets, and the file that sets it: [crio] root of
+// /etc/crio/crio.conf, then of each file below /etc/crio/crio.conf.d (any
+// name, in lexical order, folders walked), the last that sets it winning;
+// where none does CRI-O uses storage.conf's graphroot
+// (internal/criocli/criocli.go mergeConfigFiles; pkg/config/config.go
+// DefaultConfig, UpdateFromFile, UpdateFromPath, UpdateFromDropInFile).
+// Each file read is hashed into the chain of custody. crio's --root flag
+// and CONTAINER_ROOT, which a service unit may set, are not read.
+func (s *Store) crioRoot() (root, from string) {
+	files := []string{crioConf}
+	fs.WalkDir(s.Ev.FS(), crioDropIn, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			files = append(files, p)
+		}
+		return nil
+	})
+	for _, f := range files {
+		if fi, err := s.Ev.Lstat(f); err != nil || !fi.Mode().IsRegular() {
+			continue
+		}
+		data, err := s.Custody.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		if v, ok := confValue(string(data), "crio", "root"); ok && v != "" {
+			root, from = v, f
+		}
+	}
+	return root, from
 }
 
 // forceMaskOf reads [storage.options.overlay] force_mask from

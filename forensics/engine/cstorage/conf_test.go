@@ -86,3 +86,47 @@ func TestStorageConf(t *testing.T) {
 		})
 	}
 }
+
+// CRI-O's root is [crio] root of the evidence's crio.conf, overridden by
+// each drop-in below crio.conf.d in lexical order; each file read is
+// hashed into the chain of custody.
+func TestCRIORoot(t *testing.T) {
+	tests := []struct {
+		name       string
+		files      map[string]string
+		root, from string
+	}{
+		{"none", nil, "", ""},
+		{"crio.conf", map[string]string{"etc/crio/crio.conf": "[crio]\nroot = \"/srv/crio\"\nrunroot = \"/run/x\"\n[crio.runtime]\nroot = \"/not/this\"\n"}, "/srv/crio", "etc/crio/crio.conf"},
+		{"commented, as shipped", map[string]string{"etc/crio/crio.conf": "[crio]\n# root = \"/var/lib/containers/storage\"\n"}, "", ""},
+		{"drop-ins in order", map[string]string{
+			"etc/crio/crio.conf":                    "[crio]\nroot = \"/a\"\n",
+			"etc/crio/crio.conf.d/10-root.conf":     "[crio]\nroot = \"/b\"\n",
+			"etc/crio/crio.conf.d/20-other.conf":    "[crio.runtime]\ndefault_runtime = \"crun\"\n",
+			"etc/crio/crio.conf.d/30-empty.conf":    "[crio]\nroot = \"\"\n",
+			"etc/crio/crio.conf.d/sub/99-root.conf": "[crio]\nroot = '/c' # the last\n",
+		}, "/c", "etc/crio/crio.conf.d/sub/99-root.conf"},
+		{"a drop-in alone", map[string]string{"etc/crio/crio.conf.d/01-root": "[ crio ]\n  root = \"/d\"\n"}, "/d", "etc/crio/crio.conf.d/01-root"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for name, data := range tc.files {
+				os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755)
+				os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644)
+			}
+			ev, err := os.OpenRoot(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ev.Close()
+			s := &Store{Store: engine.NewStore(ev, Format)}
+			if root, from := s.crioRoot(); root != tc.root || from != tc.from {
+				t.Errorf("root %q from %q, want %q from %q", root, from, tc.root, tc.from)
+			}
+			if s.Custody.Files() != len(tc.files) {
+				t.Errorf("%d files in custody, want %d", s.Custody.Files(), len(tc.files))
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package cstorage_test
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/strata-forensics/strata/forensics/engine"
+	"github.com/strata-forensics/strata/forensics/engine/cstorage"
 	"github.com/strata-forensics/strata/forensics/image"
 	"github.com/strata-forensics/strata/forensics/integrity"
 	"github.com/strata-forensics/strata/internal/testkit/crio"
@@ -228,5 +231,72 @@ func TestCRIOStoreCreatedAt(t *testing.T) {
 	}
 	if c := containersOf(all)["shop/nginx/web"]; c == nil || c.Created == nil || !c.Created.Equal(n.web.Created) {
 		t.Errorf("web: %+v", c)
+	}
+}
+
+// CRI-O's own configuration may move its storage: [crio] root of
+// /etc/crio/crio.conf, overridden by a drop-in of crio.conf.d. The
+// evidence's files say where it is, and are part of what was read; a
+// graph root found besides (podman's, at the default) is named in a note.
+func TestCRIOStoreRoot(t *testing.T) {
+	ev := t.TempDir()
+	for name, data := range map[string]string{
+		"etc/crio/crio.conf":                "[crio]\n# root = \"/var/lib/containers/storage\"\nroot = \"/var/lib/crio\"\n\n[crio.image]\npause_image = \"registry.k8s.io/pause:3.10\"\n",
+		"etc/crio/crio.conf.d/10-disk.conf": "[crio]\nroot = \"/srv/crio/storage\"\nrunroot = \"/run/crio/storage\"\n",
+	} {
+		p := filepath.Join(ev, filepath.FromSlash(name))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	crioStore(t, filepath.Join(ev, "srv", "crio", "storage"))
+	before := engines.Listing(t, ev)
+	res := scanStore(t, ev)
+	if res.Input.Format != "containers-storage" || !res.Integrity().OK {
+		t.Errorf("format %q, integrity %v", res.Input.Format, res.Integrity().Problems)
+	}
+	found := false
+	for _, f := range res.Findings {
+		found = found || f.Image == "container:shop/nginx/web" && f.Path == lib && f.Writable
+	}
+	if !found {
+		t.Errorf("the backdoor in web's writable layer is not found: %v", res.Findings)
+	}
+	if hasProblem(res.Problems, integrity.Degraded, "graph root") {
+		t.Errorf("notes: %v", res.Problems)
+	}
+	s, err := cstorage.Open(context.Background(), ev)
+	if err != nil || s == nil {
+		t.Fatalf("open: %v", err)
+	}
+	withConf := s.(*engine.Store).Custody.Files()
+	s.Close()
+	res.Close()
+	if engines.Listing(t, ev) != before {
+		t.Error("the store changed while it was read")
+	}
+
+	// Without its drop-in, crio.conf's root holds nothing: no store.
+	os.Remove(filepath.Join(ev, "etc", "crio", "crio.conf.d", "10-disk.conf"))
+	if cstorage.Is(ev) {
+		t.Error("a store found where CRI-O's configuration puts none")
+	}
+	os.WriteFile(filepath.Join(ev, "etc", "crio", "crio.conf.d", "10-disk.conf"), []byte("[crio]\nroot = \"/srv/crio/storage\"\n"), 0o644)
+
+	// podman's store at the default as well: CRI-O's is read, and a note
+	// names podman's.
+	crioStore(t, filepath.Join(ev, "var", "lib", "containers", "storage"))
+	s, err = cstorage.Open(context.Background(), ev)
+	if err != nil || s == nil {
+		t.Fatalf("open: %v", err)
+	}
+	defer s.Close()
+	es := s.(*engine.Store)
+	if !hasProblem(es.Problems(), integrity.Degraded, "another containers/storage graph root (the default) is not read with srv/crio/storage") {
+		t.Errorf("no note of the other graph root: %v", es.Problems())
+	}
+	if es.Custody.Files() != withConf {
+		t.Errorf("%d files read, %d before", es.Custody.Files(), withConf)
 	}
 }

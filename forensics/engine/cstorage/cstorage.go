@@ -47,9 +47,11 @@ var kind = engine.Kind{
 
 // Open returns the containers/storage graph root found in the folder root:
 // the graph root itself, or below an evidence root at the graphroot its
-// own /etc/containers/storage.conf names, else /var/lib/containers/storage,
-// else a user's rootless storage (home/*/.local/share/containers/storage).
-// It returns nil when there is none.
+// own /etc/containers/storage.conf names, else at the root its own CRI-O
+// configuration names (/etc/crio/crio.conf and crio.conf.d), else
+// /var/lib/containers/storage, else a user's rootless storage
+// (home/*/.local/share/containers/storage); a note names each other one
+// found. It returns nil when there is none.
 func Open(ctx context.Context, root string) (archive.Store, error) { return kind.Open(ctx, root) }
 
 // Is reports whether the folder root holds containers/storage, as Open
@@ -70,29 +72,72 @@ type Store struct {
 func (s *Store) p(parts ...string) string { return path.Join(append([]string{s.base}, parts...)...) }
 
 func (s *Store) graphRoot() (string, bool) {
-	isRoot := func(p string) bool {
-		fi, err := s.Ev.Lstat(path.Join(p, "overlay-layers", "layers.json"))
-		return err == nil && fi.Mode().IsRegular()
-	}
-	if isRoot(".") {
+	if s.isRoot(".") {
 		return ".", true
 	}
-	var candidates []string
-	if data, err := s.Custody.ReadFile("etc/containers/storage.conf"); err == nil {
-		if g := graphrootOf(string(data)); g != "" {
-			candidates = append(candidates, strings.TrimPrefix(path.Clean("/"+g), "/"))
-		}
-	}
-	candidates = append(candidates, "var/lib/containers/storage")
-	if homes, err := fs.Glob(s.Ev.FS(), "home/*/.local/share/containers/storage"); err == nil {
-		candidates = append(candidates, homes...)
-	}
-	for _, c := range candidates {
-		if isRoot(c) {
-			return c, true
-		}
+	if rs := s.roots(); len(rs) > 0 {
+		return rs[0].path, true
 	}
 	return "", false
+}
+
+func (s *Store) isRoot(p string) bool {
+	fi, err := s.Ev.Lstat(path.Join(p, "overlay-layers", "layers.json"))
+	return err == nil && fi.Mode().IsRegular()
+}
+
+// foundRoot is a graph root found below the evidence root, and what
+// names it.
+type foundRoot struct{ path, why string }
+
+// roots lists the graph roots below the evidence root, the one Open
+// reads first: the graphroot of the evidence's own
+// /etc/containers/storage.conf (podman's and CRI-O's, rootful), CRI-O's
+// root where its own configuration moves it (crioRoot), the default
+// /var/lib/containers/storage, and each user's rootless storage.
+func (s *Store) roots() []foundRoot {
+	var candidates []foundRoot
+	if data, err := s.Custody.ReadFile("etc/containers/storage.conf"); err == nil {
+		if g := graphrootOf(string(data)); g != "" {
+			candidates = append(candidates, foundRoot{g, "the graphroot of /etc/containers/storage.conf"})
+		}
+	}
+	if r, from := s.crioRoot(); r != "" {
+		candidates = append(candidates, foundRoot{r, "CRI-O's root, set in /" + from})
+	}
+	candidates = append(candidates, foundRoot{"var/lib/containers/storage", "the default"})
+	if homes, err := fs.Glob(s.Ev.FS(), "home/*/.local/share/containers/storage"); err == nil {
+		for _, h := range homes {
+			candidates = append(candidates, foundRoot{h, "a user's rootless storage"})
+		}
+	}
+	var out []foundRoot
+	seen := map[string]bool{}
+	for _, c := range candidates {
+		c.path = strings.TrimPrefix(path.Clean("/"+c.path), "/")
+		if c.path == "" || seen[c.path] {
+			continue
+		}
+		seen[c.path] = true
+		if s.isRoot(c.path) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// otherRoots notes the graph roots below the evidence root besides the
+// one read: CRI-O's beside podman's, a user's rootless storage beside
+// root's. Each is read when its folder is given.
+func (s *Store) otherRoots() {
+	if s.base == "." {
+		return
+	}
+	for _, r := range s.roots() {
+		if r.path != s.base {
+			s.Problem(r.path, integrity.Degraded, "another containers/storage graph root (%s) is not read with %s: give its folder to read its images and containers", r.why, s.base)
+		}
+	}
 }
 
 // imageRecord is what strata reads of images.json.
@@ -138,6 +183,7 @@ type containerRecord struct {
 var containerFiles = []string{"containers.json", "volatile-containers.json"}
 
 func (s *Store) load(ctx context.Context) error {
+	s.otherRoots()
 	s.override = s.statOverride()
 	layers := map[string]layerRecord{}
 	var lrs []layerRecord
