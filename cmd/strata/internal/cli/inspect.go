@@ -54,11 +54,12 @@ digest and every layer against the config's diff_ids.`,
 					if len(c.Command) > 0 {
 						fmt.Fprintf(w, "  command: %q\n", c.Command)
 					}
-				} else {
+				} else if len(img.Names) > 0 {
 					fmt.Fprintf(w, "\nimage: %s\n", printable.String(strings.Join(img.Names, ", ")))
-				}
-				if len(img.Names) == 0 && img.Container == nil {
-					fmt.Fprintln(w, "  (untagged)")
+				} else {
+					// Untagged: named as every other command names it,
+					// by its manifest's digest, else its config's.
+					fmt.Fprintf(w, "\nimage: %s\n  (untagged)\n", printable.String(img.Ref()))
 				}
 				fmt.Fprintf(w, "  platform: %s\n  manifest: %s\n  config: %s\n", printable.String(img.Platform), orDash(img.ManifestDigest.String()), img.ConfigDigest)
 				if img.Created != nil {
