@@ -100,13 +100,36 @@ func (a *Archive) visitOne(m *Member, fn func(string, io.Reader) error) error {
 		return fn(m.Name, iox.ErrReader{Err: err})
 	}
 	defer rc.Close()
-	// Consumers read in small pieces (a decompressor's 4 KiB, io.Discard's
-	// 8 KiB): one system call per piece cost a tenth of a big scan.
-	return fn(m.Name, bufio.NewReaderSize(rc, readBuffer))
+	return fn(m.Name, &lazyBuffer{r: rc})
 }
 
 // readBuffer is the size of the reads made on an input file.
 const readBuffer = 256 << 10
+
+// lazyBuffer reads r through a readBuffer-sized buffer, made at the first
+// read. Consumers read in small pieces (a decompressor's 4 KiB,
+// io.Discard's 8 KiB): one system call per piece cost a tenth of a big
+// scan. Many members are visited and never read, though: in a fleet, each
+// input's copy of a shared base layer is verified by the input's own hash
+// (a byte comparison with the copy walked), and its visit only waits for
+// that; with a buffer made up front, the inputs waiting for the base's
+// walk held 8 MB of buffers between them.
+type lazyBuffer struct {
+	r io.Reader
+	b *bufio.Reader
+}
+
+func (l *lazyBuffer) buf() *bufio.Reader {
+	if l.b == nil {
+		l.b = bufio.NewReaderSize(l.r, readBuffer)
+	}
+	return l.b
+}
+
+func (l *lazyBuffer) Read(p []byte) (int, error) { return l.buf().Read(p) }
+
+// WriteTo lets io.Copy use the buffer's, as it did bufio.Reader's.
+func (l *lazyBuffer) WriteTo(w io.Writer) (int64, error) { return l.buf().WriteTo(w) }
 
 func (a *Archive) visitStream(ctx context.Context, wanted []*Member, fn func(string, io.Reader) error) []error {
 	if len(wanted) == 0 {
