@@ -217,6 +217,22 @@ func (c *Cache) Put(e Entry, fingerprint string) {
 	}
 }
 
+// Forget drops the entry for blob digest d from memory (a folder keeps
+// its copy): for a result its holder knows no one will ask for again.
+func (c *Cache) Forget(d digest.Digest, fingerprint string) {
+	if c == nil {
+		return
+	}
+	key := Name(d, fingerprint)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.mem[key]; ok {
+		c.lru.Remove(el)
+		delete(c.mem, key)
+		c.entries -= int64(len(el.Value.(*item).e.Summary.Entries))
+	}
+}
+
 // remember keeps e in memory, most recently used, dropping the least
 // recently used entries past the bound.
 func (c *Cache) remember(key string, e Entry) {

@@ -88,6 +88,23 @@ func TestMemoryBound(t *testing.T) {
 	}
 }
 
+// Forget drops an entry from memory, and its entries from the count; the
+// others stay.
+func TestForget(t *testing.T) {
+	c := Memory()
+	a, b := entry("a", 4), entry("b", 3)
+	c.Put(a, fp)
+	c.Put(b, fp)
+	c.Forget(a.Digest, fp)
+	c.Forget(a.Digest, fp) // twice: nothing more to drop
+	if _, ok, _ := c.Get(a.Digest, fp); ok {
+		t.Error("a kept after Forget")
+	}
+	if _, ok, _ := c.Get(b.Digest, fp); !ok || c.entries != 3 || c.lru.Len() != 1 {
+		t.Errorf("b kept %v; %d entries counted, %d held; want 3, 1", ok, c.entries, c.lru.Len())
+	}
+}
+
 // A folder keeps what memory drops, with where it came from: the key, the
 // time it was made and the version that made it.
 func TestDisk(t *testing.T) {

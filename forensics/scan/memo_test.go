@@ -464,3 +464,85 @@ func layerTotal(t *testing.T, src string, measure func(*layer.Summary) int64) in
 	}
 	return total
 }
+
+// In a fleet, the memo keeps the results of the layers images build on for
+// the whole scan, and those of a layer no image builds on (an image's top
+// layer, its own) only while an input in flight reads it: a fleet of
+// images on one base holds, once they are read, the base's results, not
+// every image's own layer besides. Copies read at once still walk each
+// layer once; a later input holding the forgotten layer walks it again,
+// with the same findings.
+func TestRunAllForgetsOwnLayers(t *testing.T) {
+	eng := testEngine(t)
+	src := "../../fixtures/testdata/xz-planted.oci"
+	memo := NewMemo("")
+	outs := RunAll(context.Background(), []string{src, copyDir(t, src)}, Options{Engine: eng, Memo: memo})
+	for _, o := range outs {
+		if o.Err != nil {
+			t.Fatal(o.Err)
+		}
+		defer o.Result.Close()
+	}
+	img := outs[0].Result.Images[0]
+	n := len(img.Layers)
+	if n < 2 || memo.Hits != n {
+		t.Fatalf("%d layers, %d hits: want the second copy to take all from the first", n, memo.Hits)
+	}
+	// kept says which results the memo holds in memory: an entry read
+	// from a folder names its making (Origin).
+	kept := func() (lower, top bool) {
+		lower = true
+		for i := range n {
+			e, ok, _ := memo.cache.Get(img.LayerDigest(i), fingerprint(eng))
+			ok = ok && e.Origin == nil
+			if i < n-1 {
+				lower = lower && ok
+			} else {
+				top = ok
+			}
+		}
+		return lower, top
+	}
+	if lower, top := kept(); !lower || top {
+		t.Fatalf("kept in memory: the lower layers' results %v (want true), the top layer's %v (want false)", lower, top)
+	}
+	if memo.enlisted != 0 || memo.undeclared != 0 || len(memo.wanted) != 0 || len(memo.own) != 0 {
+		t.Fatalf("runs left enlisted: %d (%d undeclared), %d layers wanted, %d own results", memo.enlisted, memo.undeclared, len(memo.wanted), len(memo.own))
+	}
+	later := RunAll(context.Background(), []string{copyDir(t, src)}, Options{Engine: eng, Memo: memo})
+	if later[0].Err != nil {
+		t.Fatal(later[0].Err)
+	}
+	defer later[0].Result.Close()
+	if memo.Hits != 2*n-1 || len(later[0].Result.Findings) != len(outs[0].Result.Findings) {
+		t.Fatalf("later input: %d hits in all (want %d: its top layer walked again), %d findings (want %d)",
+			memo.Hits, 2*n-1, len(later[0].Result.Findings), len(outs[0].Result.Findings))
+	}
+
+	// With a cache folder, every result stays: a later input taking it
+	// from the folder would name the entry as its source.
+	disk := diskMemo(t, t.TempDir())
+	outs = RunAll(context.Background(), []string{src}, Options{Engine: eng, Memo: disk})
+	if outs[0].Err != nil {
+		t.Fatal(outs[0].Err)
+	}
+	defer outs[0].Result.Close()
+	memo = disk
+	if lower, top := kept(); !lower || !top {
+		t.Fatalf("with a cache folder, kept in memory: the lower layers' results %v, the top layer's %v (want both)", lower, top)
+	}
+
+	// Inputs that never start (the scan was cancelled) leave nothing
+	// enlisted.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	memo = NewMemo("")
+	for _, o := range RunAll(ctx, []string{src, src, src}, Options{Engine: eng, Memo: memo}) {
+		if o.Result != nil {
+			o.Result.Close()
+		}
+	}
+	if memo.enlisted != 0 || memo.undeclared != 0 {
+		t.Fatalf("after a cancelled fleet: %d runs enlisted, %d undeclared", memo.enlisted, memo.undeclared)
+	}
+}

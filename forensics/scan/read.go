@@ -73,6 +73,17 @@ func (r *run) readLayers(ctx context.Context, a *archive.Archive, imgs []*image.
 			total += max(w.bytes, 0)
 		}
 	}
+	lower := map[string]bool{} // blobs an image builds on: a base others may share
+	for _, img := range imgs {
+		for _, l := range img.Layers[:max(len(img.Layers)-1, 0)] {
+			lower[l.Blob] = true
+		}
+	}
+	refs := make([]blobRef, 0, len(names))
+	for _, name := range names {
+		refs = append(refs, wanted[name].blobRef)
+	}
+	r.share.declare(refs, lower)
 	parallel := opts.Parallel
 	if parallel < 1 {
 		parallel = runtime.GOMAXPROCS(0)

@@ -387,6 +387,11 @@ func RunEach(ctx context.Context, paths []string, opts Options, each func(Outcom
 	for i := range paths {
 		done[i] = make(chan slot, 1)
 	}
+	// The runs that start at once are enlisted before any starts, so
+	// that none of them misses a layer's result another of them walked
+	// (see Memo.own); the later ones as they start.
+	first := min(len(paths), cap(sem))
+	opts.Memo.enlist(first)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -395,13 +400,22 @@ func RunEach(ctx context.Context, paths []string, opts Options, each func(Outcom
 			select {
 			case sem <- struct{}{}:
 			case <-ctx.Done():
+				if i < first {
+					opts.Memo.enlist(-1)
+				}
 				done[i] <- slot{o: Outcome{Path: p, Err: ctx.Err()}}
 				continue
+			}
+			if i >= first {
+				opts.Memo.enlist(1)
 			}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				res, err := newRun(opts, cpu, fleet).scan(ctx, p)
+				r := newRun(opts, cpu, fleet)
+				r.share.enlisted = true
+				res, err := r.scan(ctx, p)
+				r.share.leave()
 				done[i] <- slot{o: Outcome{Path: p, Result: res, Err: err}, placed: true}
 			}()
 		}
