@@ -273,7 +273,14 @@ func sarifResult(in *Input, f finding.Finding, idx uint) *sarif.Result {
 	}
 	res.Properties = props
 	// A stable identity across runs, so dashboards track one finding.
-	h := sha256.Sum256([]byte(strings.Join([]string{f.Rule, imgDigest, f.LayerDigest, f.Path, f.Evidence}, "\x00")))
+	parts := []string{f.Rule, imgDigest, f.LayerDigest, f.Path, f.Evidence}
+	if f.Drift != "" {
+		// Bytes planted on one host are another finding than the same
+		// bytes in the layer as pulled; every other fingerprint stays as
+		// it was.
+		parts = append(parts, "drift:"+f.Drift)
+	}
+	h := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
 	res.PartialFingerprints = map[string]interface{}{"strataFinding/v1": hex.EncodeToString(h[:16])}
 	return res
 }
