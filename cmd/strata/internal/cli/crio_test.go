@@ -53,7 +53,7 @@ func TestCRIOStoreCommands(t *testing.T) {
 		{[]string{"scan", ev}, exitFindings, []string{"CLEAN  " + pause.Names[0], "CLEAN  sha256:" + clean.ID, "CLEAN  container:shop/nginx/POD",
 			"COMPROMISED  container:shop/nginx/web", "layer rw  " + lib}},
 		{[]string{"inspect", ev}, 0, []string{"format: containers-storage", "image: container:shop/nginx/web\n  container: " + web.ID + " (cri-o, )\n  image: " + clean.ID,
-			`command: ["/usr/sbin/sshd" "-D"]`, "(cri-o (pod infra container), )\n  image: " + pause.Names[0], `command: ["/pause"]`,
+			"  container created: " + made.Format(time.RFC3339) + "\n  command: [\"/usr/sbin/sshd\" \"-D\"]", "(cri-o (pod infra container), )\n  image: " + pause.Names[0], `command: ["/pause"]`,
 			"image: sha256:" + clean.ID + "\n  (untagged)\n"}},
 		{[]string{"blame", "--container", "shop/nginx/web", ev, lib}, 0, []string{"writable layer of container shop/nginx/web"}},
 	}

@@ -51,6 +51,9 @@ digest and every layer against the config's diff_ids.`,
 					// A container of an engine's storage, as its records
 					// describe it (trusted only).
 					fmt.Fprintf(w, "\nimage: %s\n  container: %s (%s, %s)\n  image: %s\n", printable.String(img.Ref()), c.ID, printable.String(c.Engine), printable.String(c.State), printable.String(c.Image))
+					if c.Created != nil {
+						fmt.Fprintf(w, "  container created: %s\n", c.Created.UTC().Format(time.RFC3339))
+					}
 					if len(c.Command) > 0 {
 						fmt.Fprintf(w, "  command: %q\n", c.Command)
 					}
