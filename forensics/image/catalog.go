@@ -68,6 +68,10 @@ type IndexMaker interface {
 	IndexFrom() string
 }
 
+// MaxMadeIndex bounds the index.json an IndexMaker made (some five million
+// tags), read past Options.MaxJSON, which bounds the evidence's own JSON.
+const MaxMadeIndex = 1 << 30
+
 // madeFrom is what src's index.json was made from, or "" when src holds
 // one as found.
 func madeFrom(src Source) string {

@@ -200,14 +200,19 @@ func (l *loader) readBlob(d digest.Digest, size int64, what string) ([]byte, boo
 // readVerified reads member name, bounded by MaxJSON, checking it against
 // d and size when d is set. id names the blob in problems.
 func (l *loader) readVerified(name string, d digest.Digest, size int64, id, what string) ([]byte, bool) {
+	return l.readBounded(name, d, size, id, what, l.opts.MaxJSON)
+}
+
+// readBounded is readVerified within bound bytes.
+func (l *loader) readBounded(name string, d digest.Digest, size int64, id, what string, bound int64) ([]byte, bool) {
 	m, ok := l.src.Stat(name)
 	if !ok {
 		l.problem(id, integrity.MissingBlob, "%s: %s is not in the archive", what, name)
 		return nil, false
 	}
-	if m.Size > l.opts.MaxJSON || size > l.opts.MaxJSON {
+	if m.Size > bound || size > bound {
 		l.problem(id, integrity.Limit, "%s: %s is %d bytes (descriptor says %d), more than the %d bytes read for JSON",
-			what, name, m.Size, size, l.opts.MaxJSON)
+			what, name, m.Size, size, bound)
 		return nil, false
 	}
 	rc, err := l.src.Open(name)
@@ -217,7 +222,7 @@ func (l *loader) readVerified(name string, d digest.Digest, size int64, id, what
 	}
 	defer rc.Close()
 	if d == "" {
-		data, err := io.ReadAll(io.LimitReader(rc, l.opts.MaxJSON))
+		data, err := io.ReadAll(io.LimitReader(rc, bound))
 		if err != nil {
 			l.problem(id, integrity.Truncated, "%s: reading %s: %v", what, name, err)
 			return nil, false

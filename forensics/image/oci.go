@@ -94,7 +94,15 @@ func annotationNames(d ocispec.Descriptor) []string {
 func (l *loader) loadIndexJSON() error {
 	const name = "index.json"
 	l.reached[name] = true
-	data, ok := l.readVerified(name, "", -1, name, "image layout index")
+	limit := l.opts.MaxJSON
+	if l.madeFrom != "" {
+		// A store's own index.json (IndexMaker: a registry's, one entry
+		// per tag) is no file of the evidence: MaxJSON bounds what an
+		// input's author wrote, while this one grows with the tags the
+		// store read, some 200 bytes each (80,000 tags fill 16 MiB).
+		limit = max(limit, MaxMadeIndex)
+	}
+	data, ok := l.readBounded(name, "", -1, name, "image layout index", limit)
 	if !ok {
 		return fmt.Errorf("%s: %w", name, ErrNoImages)
 	}
