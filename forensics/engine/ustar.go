@@ -41,11 +41,14 @@ func ustarHeader(block []byte) (h header, ok bool) {
 	if !checksumOK(b) {
 		return h, false
 	}
-	var mode, uid, gid, size int64
+	// The reader refuses a header whose modification time or device
+	// numbers do not parse, though Drift keeps neither: so are they checked.
+	var mode, uid, gid, size, unused int64
 	for _, f := range []struct {
 		v     *int64
 		field []byte
-	}{{&mode, b[100:108]}, {&uid, b[108:116]}, {&gid, b[116:124]}, {&size, b[124:136]}} {
+	}{{&mode, b[100:108]}, {&uid, b[108:116]}, {&gid, b[116:124]}, {&size, b[124:136]},
+		{&unused, b[136:148]}, {&unused, b[329:337]}, {&unused, b[337:345]}} {
 		v, ok := octal(f.field)
 		if !ok {
 			return h, false

@@ -3,6 +3,7 @@ package engine
 import (
 	"archive/tar"
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -62,6 +63,35 @@ func TestUstarHeaderTakes(t *testing.T) {
 		got, ok := ustarHeader(b.Bytes())
 		if !ok || got.name != h.Name || got.mode != h.Mode {
 			t.Errorf("%s: ustarHeader = %+v, %v", h.Name, got, ok)
+		}
+	}
+}
+
+// TestUstarHeaderRefusesWhatTheReaderRefuses: a header whose modification
+// time or device number is not a number is refused by the reader, so it is
+// left to the reader (found by FuzzUstarHeader).
+func TestUstarHeaderRefusesWhatTheReaderRefuses(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		at   int
+	}{{"mtime", 136}, {"devmajor", 329}, {"devminor", 337}} {
+		var b bytes.Buffer
+		tar.NewWriter(&b).WriteHeader(&tar.Header{Name: "etc/motd", Typeflag: tar.TypeReg, Mode: 0o644, Size: 6, Format: tar.FormatUSTAR})
+		block := b.Bytes()[:blockSize]
+		block[c.at] = '9' // not an octal digit
+		sum := 0
+		for i, x := range block {
+			if i >= 148 && i < 156 {
+				x = ' '
+			}
+			sum += int(x)
+		}
+		copy(block[148:156], fmt.Sprintf("%06o\x00 ", sum))
+		if _, err := splittar.NewReader(bytes.NewReader(block)).Next(); err == nil {
+			t.Fatalf("%s: the reader took the header; the test no longer tests anything", c.name)
+		}
+		if h, ok := ustarHeader(block); ok {
+			t.Errorf("%s: ustarHeader took %+v, which the reader refuses", c.name, h)
 		}
 	}
 }
