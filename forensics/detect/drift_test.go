@@ -61,7 +61,7 @@ func TestImageDrift(t *testing.T) {
 				results[0].Findings = append(results[0].Findings, f)
 			}
 			var got []string
-			for _, f := range e.Image(ImageInput{Image: img, Tree: tr, Layers: results}) {
+			for _, f := range e.Image(ImageInput{Image: img, Tree: tr, Layers: results}).Findings {
 				got = append(got, line(f))
 				if f.Drift != "planted" {
 					t.Errorf("drift %q", f.Drift)

@@ -282,7 +282,7 @@ func TestImage(t *testing.T) {
 					t.Errorf("layer %d errors: %v", i, r.Errors)
 				}
 			}
-			fs := e.Image(ImageInput{Image: img, Tree: tr, Layers: results})
+			fs := e.Image(ImageInput{Image: img, Tree: tr, Layers: results}).Findings
 			var got []string
 			for _, f := range fs {
 				got = append(got, line(f))
@@ -319,7 +319,7 @@ func TestNestedDeb(t *testing.T) {
 	}
 	img := &image.Image{Names: []string{"test:deb"}}
 	results, tr := scanImage(t, e, img, [][]tfile{{file(debPath, deb)}, {whiteout(debPath)}})
-	fs := e.Image(ImageInput{Image: img, Tree: tr, Layers: results})
+	fs := e.Image(ImageInput{Image: img, Tree: tr, Layers: results}).Findings
 	if len(fs) != 1 {
 		for _, f := range fs {
 			t.Log(line(f), f.Evidence)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/strata-forensics/strata/forensics/finding"
 	"github.com/strata-forensics/strata/forensics/image"
+	"github.com/strata-forensics/strata/forensics/integrity"
 	"github.com/strata-forensics/strata/forensics/layer"
 	"github.com/strata-forensics/strata/forensics/pkgdb"
 	"github.com/strata-forensics/strata/forensics/rules"
@@ -29,12 +30,23 @@ type ImageInput struct {
 	Anomalies [][]layer.Anomaly
 }
 
+// ImageResult is what the engine makes of one image.
+type ImageResult struct {
+	Findings []finding.Finding // sorted
+	// Unread are degraded notes, one for each nested archive left partly
+	// unread by a bound ordinary images reach too (unreadNotes): what
+	// such an archive holds is unknown, but carrying a big archive does
+	// not make an image suspicious, so it is no finding.
+	Unread []integrity.Problem
+}
+
 // Image turns an image's layer results into its findings: it names the
 // image and layer of each, says whether the matched bytes are what a
 // container sees, evaluates package rules against the database state after
 // each layer, applies context severity, adds findings for known-affected
-// image digests, and sorts.
-func (e *Engine) Image(in ImageInput) []finding.Finding {
+// image digests, and sorts. Nested archives left partly unread by an
+// ordinary bound come back as notes (ImageResult.Unread), not findings.
+func (e *Engine) Image(in ImageInput) ImageResult {
 	ref := ""
 	if in.Image != nil {
 		ref = in.Image.Ref()
@@ -60,7 +72,9 @@ func (e *Engine) Image(in ImageInput) []finding.Finding {
 	e.applyContext(in, out, dbs)
 	out = append(out, anomalyFindings(in, ref)...)
 	finding.Sort(out)
-	return out
+	var res ImageResult
+	res.Findings, res.Unread = unreadNotes(out)
+	return res
 }
 
 func layerDigest(in ImageInput, i int) string {

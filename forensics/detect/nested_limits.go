@@ -1,11 +1,13 @@
 package detect
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/strata-forensics/strata/forensics/finding"
+	"github.com/strata-forensics/strata/forensics/integrity"
 	"github.com/strata-forensics/strata/forensics/internal/iox"
 )
 
@@ -85,6 +87,29 @@ func limitSeverity(kind string) finding.Severity {
 		return finding.Low
 	}
 	return finding.Info
+}
+
+// unreadNotes takes out of fs the records of nested archives left partly
+// unread because a bound was reached that ordinary images reach too (the
+// byte budget, the memory bound, the member count: a fat jar, a big
+// source tarball: limitSeverity's Info), and makes each a degraded note
+// on its layer: what they hold is unknown, and says so, but an image is
+// not suspicious for carrying a big archive. Bounds only hostile input
+// reaches (depth, a bomb's ratio) stay findings. fs is reused.
+func unreadNotes(fs []finding.Finding) ([]finding.Finding, []integrity.Problem) {
+	var notes []integrity.Problem
+	kept := fs[:0]
+	for _, f := range fs {
+		if !strings.HasPrefix(f.Rule, LimitRulePrefix) || f.Severity > finding.Info {
+			kept = append(kept, f)
+			continue
+		}
+		// A layer's digest names the blob as other records do; a
+		// finding with none (no digest known yet) is named by its path.
+		notes = append(notes, integrity.Problem{Blob: cmp.Or(f.LayerDigest, f.Path), Kind: integrity.Degraded,
+			Detail: fmt.Sprintf("%s: %s (%s)", f.Path, f.Message, f.Evidence)})
+	}
+	return kept, notes
 }
 
 // limitMessage says what a limit left unread.

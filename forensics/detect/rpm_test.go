@@ -126,7 +126,7 @@ func TestNestedPackages(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			img := &image.Image{Names: []string{"test:nested"}}
 			results, tr := scanImage(t, e, img, [][]tfile{{file(c.path, c.body(t))}})
-			fs := e.Image(ImageInput{Image: img, Tree: tr, Layers: results})
+			fs := e.Image(ImageInput{Image: img, Tree: tr, Layers: results}).Findings
 			if len(fs) != 1 || line(fs[0]) != "xz-backdoor-get-cpuid-prologue nested L0 "+c.path+" present high" {
 				for _, f := range fs {
 					t.Log(line(f), f.Evidence)

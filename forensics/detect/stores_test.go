@@ -248,7 +248,7 @@ func TestStores(t *testing.T) {
 					t.Errorf("layer %d errors: %v", i, r.Errors)
 				}
 			}
-			fs := e.Image(ImageInput{Image: img, Tree: tr, Layers: results})
+			fs := e.Image(ImageInput{Image: img, Tree: tr, Layers: results}).Findings
 			var got []string
 			for _, f := range fs {
 				got = append(got, line(f))

@@ -92,7 +92,7 @@ func TestRPMWriteAheadLog(t *testing.T) {
 					t.Errorf("layer %d errors %q, want %q", i, got, want)
 				}
 			}
-			fs := e.Image(ImageInput{Image: img, Tree: tr, Layers: results})
+			fs := e.Image(ImageInput{Image: img, Tree: tr, Layers: results}).Findings
 			var got []string
 			for _, f := range fs {
 				if f.Kind == "package" {

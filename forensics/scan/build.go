@@ -1,7 +1,6 @@
 package scan
 
 import (
-	"cmp"
 	"fmt"
 	"strings"
 	"sync"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/strata-forensics/strata/forensics/compress"
 	"github.com/strata-forensics/strata/forensics/detect"
-	"github.com/strata-forensics/strata/forensics/finding"
 	"github.com/strata-forensics/strata/forensics/image"
 	"github.com/strata-forensics/strata/forensics/integrity"
 	"github.com/strata-forensics/strata/forensics/layer"
@@ -71,10 +69,9 @@ func buildImage(img *image.Image, layers map[string]*LayerResult, eng *detect.En
 		for i := range img.Layers {
 			digests[i] = ir.LayerDigest(i)
 		}
-		ir.Findings = eng.Image(detect.ImageInput{Image: img, Tree: ir.Tree, Layers: dets, Digests: digests, Anomalies: anomalies})
-		var unread []integrity.Problem
-		ir.Findings, unread = partlyRead(ir.Findings)
-		problems = append(problems, unread...)
+		dr := eng.Image(detect.ImageInput{Image: img, Tree: ir.Tree, Layers: dets, Digests: digests, Anomalies: anomalies})
+		ir.Findings = dr.Findings
+		problems = append(problems, dr.Unread...)
 		for i := range ir.Findings {
 			if l := ir.Findings[i].Layer; l >= 0 && l < len(img.Layers) && img.Layers[l].Writable {
 				ir.Findings[i].Writable = true
@@ -256,25 +253,4 @@ func (b *baseTrees) build(sums []*layer.Summary) *tree.Tree {
 		t.Apply(i, es)
 	}
 	return t
-}
-
-// partlyRead takes out of fs the records of nested archives left partly
-// unread because a bound was reached that ordinary images reach too (the
-// byte budget, the memory bound, the member count: a fat jar, a big
-// source tarball), and makes each a degraded note on its layer: what they
-// hold is unknown, and says so, but an image is not suspicious for
-// carrying a big archive. Bounds only hostile input reaches (depth, a
-// bomb's ratio) stay findings.
-func partlyRead(fs []finding.Finding) ([]finding.Finding, []integrity.Problem) {
-	var notes []integrity.Problem
-	kept := fs[:0]
-	for _, f := range fs {
-		if !strings.HasPrefix(f.Rule, detect.LimitRulePrefix) || f.Severity > finding.Info {
-			kept = append(kept, f)
-			continue
-		}
-		notes = append(notes, integrity.Problem{Blob: cmp.Or(f.LayerDigest, f.Path), Kind: integrity.Degraded,
-			Detail: fmt.Sprintf("%s: %s (%s)", f.Path, f.Message, f.Evidence)})
-	}
-	return kept, notes
 }
