@@ -46,18 +46,29 @@ func holds(kinds []func(string) bool, p string) bool {
 }
 
 // Inputs are the inputs the folder p is read as: p itself and, when p is
-// an evidence root holding an engine's storage (which Stores reads there)
-// and a registry's storage too, the registry's folder below it
-// (p/var/lib/registry), as an input of its own. The engines' images and
-// containers are served from their records as one input; the registry's
-// images are an OCI layout of its own blobs, which may be copies of the
-// very blobs containerd's layout holds: each copy is verified as the
-// registry holds it, and the registry's links have a chain of custody of
-// their own, under the registry's own folder's name.
+// an evidence root holding an engine's storage (which Stores reads there),
+// every registry's storage below it as an input of its own, named by its
+// folder, in name order: at the registry's usual root directories
+// (p/var/lib/registry) and in Docker's volumes (the official registry
+// image keeps its storage in one: p/var/lib/docker/volumes/<name>/_data).
+// The engines' images and containers are served from their records as one
+// input; a registry's images are an OCI layout of its own blobs, which may
+// be copies of the very blobs containerd's layout holds: each copy is
+// verified as the registry holds it, and the registry's links have a chain
+// of custody of their own, under the registry's own folder's name.
 func Inputs(p string) []string {
-	dir, ok := registry.Folder(p)
-	if !ok || dir == p || !holds(engineKinds, p) {
+	if !holds(engineKinds, p) {
 		return []string{p}
 	}
-	return []string{p, dir}
+	var regs []string
+	if dir, ok := registry.Folder(p); ok && dir != p {
+		regs = append(regs, dir)
+	}
+	for _, v := range docker.VolumeFolders(p) {
+		if dir, ok := registry.Folder(v); ok {
+			regs = append(regs, dir)
+		}
+	}
+	slices.Sort(regs)
+	return append([]string{p}, slices.Compact(regs)...)
 }

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"path"
 	"sort"
 	"strings"
@@ -59,15 +60,31 @@ func (s *Store) p(parts ...string) string { return path.Join(append([]string{s.b
 
 // dataRoot finds the data root below ev.
 func (s *Store) dataRoot() (string, bool) {
-	isRoot := func(p string) bool {
-		fi, err := s.Ev.Lstat(path.Join(p, "image", "overlay2", "imagedb"))
-		return err == nil && fi.IsDir()
-	}
-	if isRoot(".") {
+	if isDataRoot(s.Ev, ".") {
 		return ".", true
 	}
-	candidates := []string{}
-	if data, err := s.Custody.ReadFile("etc/docker/daemon.json"); err == nil {
+	for _, c := range dataRoots(s.Custody) {
+		if isDataRoot(s.Ev, c) {
+			return c, true
+		}
+	}
+	return "", false
+}
+
+// isDataRoot reports whether the folder p below ev is a data root of
+// Docker's classic store.
+func isDataRoot(ev *os.Root, p string) bool {
+	fi, err := ev.Lstat(path.Join(p, "image", "overlay2", "imagedb"))
+	return err == nil && fi.IsDir()
+}
+
+// dataRoots are where Docker's data root may be below an evidence root,
+// in dockerd's order: the data-root the evidence's own
+// /etc/docker/daemon.json names, its graph (before Docker 17.05), then
+// the default /var/lib/docker. The configuration read is recorded in c.
+func dataRoots(c *engine.Custody) []string {
+	var roots []string
+	if data, err := c.ReadFile("etc/docker/daemon.json"); err == nil {
 		var cfg struct {
 			DataRoot string `json:"data-root"`
 			Graph    string `json:"graph"` // before Docker 17.05
@@ -75,18 +92,12 @@ func (s *Store) dataRoot() (string, bool) {
 		if json.Unmarshal(data, &cfg) == nil {
 			for _, d := range []string{cfg.DataRoot, cfg.Graph} {
 				if d != "" {
-					candidates = append(candidates, strings.TrimPrefix(path.Clean("/"+d), "/"))
+					roots = append(roots, strings.TrimPrefix(path.Clean("/"+d), "/"))
 				}
 			}
 		}
 	}
-	candidates = append(candidates, "var/lib/docker")
-	for _, c := range candidates {
-		if isRoot(c) {
-			return c, true
-		}
-	}
-	return "", false
+	return append(roots, "var/lib/docker")
 }
 
 // config is what strata needs of an image config to find its layers.
