@@ -203,15 +203,23 @@ func (f *inputFlags) open(ctx context.Context, path string, eng *detect.Engine) 
 }
 
 // otherStorage says, for a command that reads one input, where the
-// storage it does not read is when path is an evidence root holding an
-// engine's storage and a registry's (scan.Inputs): it reads the engines'.
+// storages it does not read are when path is an evidence root holding an
+// engine's storage and registries' (scan.Inputs): it reads the engines'.
 func otherStorage(path string) string {
 	parts := scan.Inputs(path)
-	if len(parts) < 2 {
+	switch len(parts) {
+	case 0, 1:
 		return ""
+	case 2:
+		return fmt.Sprintf("strata: %s: read as the engines' storage it holds; a registry's storage below it is read when its folder is given: %s (scan reads both)",
+			printable.String(path), printable.String(parts[1]))
 	}
-	return fmt.Sprintf("strata: %s: read as the engines' storage it holds; a registry's storage below it is read when its folder is given: %s (scan reads both)",
-		printable.String(path), printable.String(parts[1]))
+	dirs := make([]string, len(parts)-1)
+	for i, p := range parts[1:] {
+		dirs[i] = printable.String(p)
+	}
+	return fmt.Sprintf("strata: %s: read as the engines' storage it holds; the registries' storages below it are read when their folders are given: %s (scan reads them all)",
+		printable.String(path), strings.Join(dirs, ", "))
 }
 
 // verdictCode is exit code 1 when the result has integrity problems.

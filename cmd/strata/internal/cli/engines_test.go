@@ -165,6 +165,98 @@ func TestScanEngineAndRegistryRoot(t *testing.T) {
 	}
 }
 
+// TestScanRegistryInVolume: a host's disk whose Docker data root is where
+// its own daemon.json says (/srv/docker), holding the synthetic store and
+// registries in Docker volumes, as the official registry image keeps
+// them: library/xz:5.6.1 in an anonymous one, library/clean:1 in one
+// named mirror, beside a volume of something else. scan reads each
+// registry as an input named by its volume's folder, in name order.
+func TestScanRegistryInVolume(t *testing.T) {
+	fixtures, err := filepath.Abs(fixturesDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := t.TempDir()
+	volumes := filepath.Join(ev, "srv/docker/volumes")
+	anon := filepath.Join(volumes, strings.Repeat("ab", 32), "_data")
+	mirror := filepath.Join(volumes, "mirror", "_data")
+	for name, body := range map[string]string{
+		"etc/docker/daemon.json":                 `{"data-root": "/srv/docker"}`,
+		"srv/docker/volumes/db/_data/PG_VERSION": "16\n",
+	} {
+		p := filepath.Join(ev, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	syntheticDocker(t, filepath.Join(ev, "srv/docker"))
+	for _, dir := range []string{anon, mirror} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	registrystore.Reopen(t, anon).Push(t, "library/xz", registrystore.FromLayout(t, filepath.Join(fixtures, "xz-planted.oci")), "5.6.1")
+	registrystore.Reopen(t, mirror).Push(t, "library/clean",
+		registrystore.FromDockerArchive(t, filepath.Join(fixtures, "clean.docker.tar"), "strata-fixtures/clean:latest"), "1")
+
+	docker := ev + " docker-overlay2 [app:1 container:web]"
+	xz := anon + " registry [library/xz:5.6.1]"
+	clean := mirror + " registry [library/clean:1]"
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		code   int
+		inputs []string // path, format, images
+	}{
+		{"root", []string{ev}, exitFindings, []string{docker, xz, clean}},
+		{"image", []string{"--image", "library/clean:1", ev}, 0, []string{clean}},
+		// Given on its own as well, a volume's registry is one input.
+		{"root and volume", []string{ev, mirror}, exitFindings, []string{docker, xz, clean}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			code := Run(context.Background(), testBuild, append([]string{"scan", "--format", "json"}, tc.args...), &out, &errOut)
+			if code != tc.code {
+				t.Errorf("exit code %d, want %d (%s)", code, tc.code, errOut.String())
+			}
+			var doc struct {
+				Inputs []struct {
+					Input struct {
+						Path   string `json:"path"`
+						Format string `json:"format"`
+					} `json:"input"`
+					Images []struct {
+						Ref string `json:"ref"`
+					} `json:"images"`
+				} `json:"inputs"`
+			}
+			if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
+				t.Fatalf("%v (%s)", err, errOut.String())
+			}
+			var got []string
+			for _, in := range doc.Inputs {
+				var refs []string
+				for _, im := range in.Images {
+					refs = append(refs, im.Ref)
+				}
+				got = append(got, fmt.Sprintf("%s %s %v", in.Input.Path, in.Input.Format, refs))
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.inputs) {
+				t.Errorf("inputs\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tc.inputs, "\n"))
+			}
+		})
+	}
+	// A command that reads one input names every registry's folder.
+	var text, errText bytes.Buffer
+	if code := Run(context.Background(), testBuild, []string{"inspect", ev}, &text, &errText); code != 0 ||
+		!strings.Contains(errText.String(), "are read when their folders are given: "+anon+", "+mirror) {
+		t.Errorf("inspect: exit code %d\n%s", code, errText.String())
+	}
+}
+
 // syntheticDocker writes a Docker data root (overlay2, classic store) at
 // data as dockerd lays it out: image app:1 of one layer (/etc/motd),
 // recorded with its tar-split as moby records it, and container web of

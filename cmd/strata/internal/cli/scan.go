@@ -49,8 +49,8 @@ known-affected images) on every file, deleted ones included.
 
 An ARCHIVE may be a folder of archives: each is scanned with the same rules,
 and the report covers them all. An evidence root holding an engine's
-storage and a registry's is an input for each: the root (its engines) and
-the registry's folder.
+storage and registries' (in /var/lib/registry or Docker volumes) is an
+input for each: the root (its engines) and each registry's folder.
 
 Formats: text (default; over several images it ends with a fleet summary:
 images per verdict, the worst findings, the layers the compromised images
@@ -389,13 +389,13 @@ type scanInput struct {
 	path       string
 	fromFolder bool // found by listing a folder the user named
 	// partOf is the evidence root this input is one storage of, when
-	// the root holds an engine's and a registry's (scan.Inputs).
+	// the root holds an engine's and registries' (scan.Inputs).
 	partOf string
 }
 
 // expandInputs turns arguments into inputs: an archive file or an image
-// layout folder is one input, an evidence root holding an engine's and a
-// registry's storage one for each; any other folder is a folder of
+// layout folder is one input, an evidence root holding an engine's and
+// registries' storage one for each; any other folder is a folder of
 // archives, whose files and layout folders are each an input, in name
 // order.
 func expandInputs(args []string) ([]scanInput, []string, error) {
