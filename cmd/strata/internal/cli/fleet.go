@@ -6,7 +6,6 @@ import (
 	"io"
 
 	"github.com/strata-forensics/strata/forensics/archive"
-	"github.com/strata-forensics/strata/forensics/image"
 	"github.com/strata-forensics/strata/forensics/report"
 	"github.com/strata-forensics/strata/forensics/scan"
 )
@@ -27,13 +26,7 @@ type fleetSink struct {
 	// fromFolder says which inputs were found by listing a folder: those
 	// that are no archive at all are skipped, not unreadable.
 	fromFolder map[string]bool
-	// partOf names the evidence root each input is one storage of, when
-	// the root holds several; partRead the roots a storage of which was
-	// read. A storage holding none of the images selected (--image,
-	// --container, --platform) is skipped when another storage of its
-	// root holds some: the selection was made of the root.
-	partOf   map[string]string
-	partRead map[string]bool
+	roots      roots
 
 	// open are the inputs read. They stay open to the end: later inputs
 	// compare their copies of shared blobs with earlier inputs' bytes
@@ -60,9 +53,7 @@ func (s *fleetSink) take(o scan.Outcome) {
 		return
 	}
 	s.read++
-	if root := s.partOf[o.Path]; root != "" {
-		s.partRead[root] = true
-	}
+	s.roots.took(o.Path)
 	// Each input is added to the report as soon as it and the ones before
 	// it are read, and its trees are released then: a fleet holds one
 	// input's trees at a time (plus the bases they share), not all of
@@ -81,18 +72,16 @@ func (s *fleetSink) writeLines(write func(io.Writer) error) {
 }
 
 // skipped reports whether a failed input is a stray file in a folder of
-// archives (notes, a checksum list): named on stderr, but no input of the
-// fleet.
+// archives (notes, a checksum list), or a storage of an evidence root
+// holding none of the images selected when another storage of it holds
+// some: named on stderr, but no input of the fleet.
 func (s *fleetSink) skipped(o scan.Outcome) bool {
-	return s.fromFolder[o.Path] && errors.Is(o.Err, archive.ErrUnknownFormat) ||
-		s.unmatchedPart(o) && s.partRead[s.partOf[o.Path]]
+	return s.fromFolder[o.Path] && errors.Is(o.Err, archive.ErrUnknownFormat) || s.roots.skipped(o)
 }
 
 // unmatchedPart reports whether o is a storage of an evidence root that
 // holds none of the images selected.
-func (s *fleetSink) unmatchedPart(o scan.Outcome) bool {
-	return s.partOf[o.Path] != "" && errors.Is(o.Err, image.ErrNoMatch)
-}
+func (s *fleetSink) unmatchedPart(o scan.Outcome) bool { return s.roots.unmatched(o) }
 
 // settle writes, once every input is read, the lines of the storages
 // that held none of the images selected, as no other storage of their

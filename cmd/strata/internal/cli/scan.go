@@ -175,13 +175,12 @@ func runScan(cmd *cobra.Command, b Build, f *scanFlags, args []string) error {
 	meta := report.Meta{Tool: "strata", Version: b.Version, Commit: b.Commit, GoVersion: runtime.Version(),
 		Examiner: f.examiner, Case: f.caseID, Args: commandLine(), Rules: set}
 	doc := report.NewDocument(meta)
-	sink := &fleetSink{doc: doc, prog: prog, fromFolder: map[string]bool{}, partOf: map[string]string{}, partRead: map[string]bool{}}
+	sink := &fleetSink{doc: doc, prog: prog, fromFolder: map[string]bool{}, roots: newRoots(inputs)}
 	defer sink.close()
 	paths := make([]string, len(inputs))
 	for i, in := range inputs {
 		paths[i] = in.path
 		sink.fromFolder[in.path] = in.fromFolder
-		sink.partOf[in.path] = in.partOf
 	}
 	var linesFile *os.File
 	if format == report.JSONL {
@@ -214,23 +213,7 @@ func runScan(cmd *cobra.Command, b Build, f *scanFlags, args []string) error {
 		return &exitError{code: exitUsage, err: cmd.Context().Err()}
 	}
 	sink.settle()
-	unusable := 0
-	for _, o := range sink.failures {
-		msg := o.Err.Error()
-		if sink.unmatchedPart(o) {
-			// Which storage of the root it is.
-			msg = o.Path + ": " + msg
-		}
-		if sink.skipped(o) {
-			// A stray file in a folder of archives (the error names
-			// it), or a storage of an evidence root holding none of the
-			// images selected: say so, go on.
-			fmt.Fprintf(errOut, "strata: skipped %s\n", printable.String(msg))
-			continue
-		}
-		fmt.Fprintln(errOut, "strata:", printable.String(msg))
-		unusable++
-	}
+	unusable := sayFailures(errOut, sink.failures, sink.skipped, sink.roots)
 	if err := closeLines(sink, linesFile); err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}

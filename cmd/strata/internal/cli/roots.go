@@ -1,0 +1,75 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/strata-forensics/strata/forensics/image"
+	"github.com/strata-forensics/strata/forensics/printable"
+	"github.com/strata-forensics/strata/forensics/scan"
+)
+
+// roots are the evidence roots read as several inputs, one per storage
+// (scan.Inputs), for the rule a scan and each of its shards apply alike: a
+// storage holding none of the images selected (--image, --container,
+// --platform) is skipped when another storage of its root holds some, as
+// the selection was made of the root; when none does, each says so and
+// the input is unusable, as any selection matching nothing is.
+type roots struct {
+	partOf map[string]string // the root each input is one storage of, when it holds several
+	read   map[string]bool   // the roots a storage of which was read
+}
+
+func newRoots(inputs []scanInput) roots {
+	r := roots{partOf: map[string]string{}, read: map[string]bool{}}
+	for _, in := range inputs {
+		if in.partOf != "" {
+			r.partOf[in.path] = in.partOf
+		}
+	}
+	return r
+}
+
+// took records that the input path was read. Outcomes come in input
+// order, so whether a storage is skipped is known only once every input
+// is read.
+func (r roots) took(path string) {
+	if root := r.partOf[path]; root != "" {
+		r.read[root] = true
+	}
+}
+
+// unmatched reports whether o is a storage of an evidence root that holds
+// none of the images selected.
+func (r roots) unmatched(o scan.Outcome) bool {
+	return r.partOf[o.Path] != "" && errors.Is(o.Err, image.ErrNoMatch)
+}
+
+// skipped reports whether o is such a storage of a root another storage
+// of which was read.
+func (r roots) skipped(o scan.Outcome) bool { return r.unmatched(o) && r.read[r.partOf[o.Path]] }
+
+// sayFailures names on errOut, once every input is read, each failed
+// input: those skipped says so, the others are unusable, and their count
+// is returned (exit code 2).
+func sayFailures(errOut io.Writer, failures []scan.Outcome, skipped func(scan.Outcome) bool, r roots) int {
+	unusable := 0
+	for _, o := range failures {
+		msg := o.Err.Error()
+		if r.unmatched(o) {
+			// Which storage of the root it is.
+			msg = o.Path + ": " + msg
+		}
+		if skipped(o) {
+			// A stray file in a folder of archives (the error names
+			// it), or a storage of an evidence root holding none of the
+			// images selected: say so, go on.
+			fmt.Fprintf(errOut, "strata: skipped %s\n", printable.String(msg))
+			continue
+		}
+		fmt.Fprintln(errOut, "strata:", printable.String(msg))
+		unusable++
+	}
+	return unusable
+}
