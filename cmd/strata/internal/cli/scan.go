@@ -157,11 +157,7 @@ func runScan(cmd *cobra.Command, b Build, f *scanFlags, args []string) error {
 	}
 	opts.Now = now
 	if f.shard != "" {
-		paths := make([]string, len(inputs))
-		for i, in := range inputs {
-			paths[i] = in.path
-		}
-		return runShard(cmd.Context(), opts, f.shard, f.in.cacheDir, paths, out, errOut)
+		return runShard(cmd.Context(), opts, f.shard, f.in.cacheDir, inputs, out, errOut)
 	}
 	var prog *progress
 	if !f.quiet && isTerminal(errOut) {

@@ -16,8 +16,10 @@ import (
 // the problems of its layers after it. No report: `scan` without --shard
 // assembles it from the cache once every shard is done. The exit code is
 // 1 when a layer of the shard fails integrity, 2 when an input cannot be
-// read.
-func runShard(ctx context.Context, opts scan.Options, spec, cacheDir string, paths []string, out, errOut io.Writer) error {
+// read. A storage of an evidence root holding none of the images selected
+// is skipped as the scan skips it (roots): a shard of a selection made of
+// the root must not fail where the assembling scan would not.
+func runShard(ctx context.Context, opts scan.Options, spec, cacheDir string, inputs []scanInput, out, errOut io.Writer) error {
 	sh, err := scan.ParseShard(spec, os.Getenv)
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}
@@ -26,7 +28,13 @@ func runShard(ctx context.Context, opts scan.Options, spec, cacheDir string, pat
 		return &exitError{code: exitUsage, err: errors.New("--shard needs --cache DIR: the folder the shards fill and the assembling scan reads")}
 	}
 	opts.Shard = &sh
-	var unusable, failing int
+	paths := make([]string, len(inputs))
+	for i, in := range inputs {
+		paths[i] = in.path
+	}
+	parts := newRoots(inputs)
+	var failures []scan.Outcome
+	var failing int
 	var setupErr error
 	scan.RunEach(ctx, paths, opts, func(o scan.Outcome) {
 		if o.Err != nil {
@@ -34,10 +42,10 @@ func runShard(ctx context.Context, opts scan.Options, spec, cacheDir string, pat
 				setupErr = o.Err
 				return
 			}
-			fmt.Fprintln(errOut, "strata:", printable.String(o.Err.Error()))
-			unusable++
+			failures = append(failures, o) // said once every input is read: a later storage of its root may hold the selection
 			return
 		}
+		parts.took(o.Path)
 		defer o.Result.Close()
 		r := o.Result.Shard
 		fmt.Fprintf(out, "shard %s  %s  %d of %d layers this shard's: %d scanned, %d from the cache\n",
@@ -49,6 +57,7 @@ func runShard(ctx context.Context, opts scan.Options, spec, cacheDir string, pat
 			}
 		}
 	})
+	unusable := sayFailures(errOut, failures, parts.skipped, parts)
 	switch {
 	case setupErr != nil:
 		return &exitError{code: exitUsage, err: setupErr}
