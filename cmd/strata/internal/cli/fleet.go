@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 
-	"github.com/strata-forensics/strata/forensics/archive"
 	"github.com/strata-forensics/strata/forensics/report"
 	"github.com/strata-forensics/strata/forensics/scan"
 )
@@ -23,10 +22,7 @@ type fleetSink struct {
 	// disk); no line is written after it, and the scan ends with it.
 	lineErr error
 	prog    *progress // nil when not on a terminal
-	// fromFolder says which inputs were found by listing a folder: those
-	// that are no archive at all are skipped, not unreadable.
-	fromFolder map[string]bool
-	roots      roots
+	roots   roots
 
 	// open are the inputs read. They stay open to the end: later inputs
 	// compare their copies of shared blobs with earlier inputs' bytes
@@ -71,13 +67,9 @@ func (s *fleetSink) writeLines(write func(io.Writer) error) {
 	s.lineErr = write(s.lines)
 }
 
-// skipped reports whether a failed input is a stray file in a folder of
-// archives (notes, a checksum list), or a storage of an evidence root
-// holding none of the images selected when another storage of it holds
-// some: named on stderr, but no input of the fleet.
-func (s *fleetSink) skipped(o scan.Outcome) bool {
-	return s.fromFolder[o.Path] && errors.Is(o.Err, archive.ErrUnknownFormat) || s.roots.skipped(o)
-}
+// skipped reports whether a failed input is named on stderr but is no
+// input of the fleet (roots.skipped).
+func (s *fleetSink) skipped(o scan.Outcome) bool { return s.roots.skipped(o) }
 
 // unmatchedPart reports whether o is a storage of an evidence root that
 // holds none of the images selected.

@@ -52,7 +52,7 @@ func TestFleetLinesStream(t *testing.T) {
 
 	w := &linesWriter{}
 	doc := report.NewDocument(report.Meta{Tool: "strata", Version: "dev", Rules: set})
-	sink := &fleetSink{doc: doc, lines: w, fromFolder: map[string]bool{stray: true}}
+	sink := &fleetSink{doc: doc, lines: w, roots: roots{fromFolder: map[string]bool{stray: true}}}
 	defer sink.close()
 	scan.RunEach(t.Context(), paths, scan.Options{Engine: eng}, func(o scan.Outcome) {
 		w.outcomes++

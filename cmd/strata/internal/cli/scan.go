@@ -171,12 +171,11 @@ func runScan(cmd *cobra.Command, b Build, f *scanFlags, args []string) error {
 	meta := report.Meta{Tool: "strata", Version: b.Version, Commit: b.Commit, GoVersion: runtime.Version(),
 		Examiner: f.examiner, Case: f.caseID, Args: commandLine(), Rules: set}
 	doc := report.NewDocument(meta)
-	sink := &fleetSink{doc: doc, prog: prog, fromFolder: map[string]bool{}, roots: newRoots(inputs)}
+	sink := &fleetSink{doc: doc, prog: prog, roots: newRoots(inputs)}
 	defer sink.close()
 	paths := make([]string, len(inputs))
 	for i, in := range inputs {
 		paths[i] = in.path
-		sink.fromFolder[in.path] = in.fromFolder
 	}
 	var linesFile *os.File
 	if format == report.JSONL {
@@ -209,7 +208,7 @@ func runScan(cmd *cobra.Command, b Build, f *scanFlags, args []string) error {
 		return &exitError{code: exitUsage, err: cmd.Context().Err()}
 	}
 	sink.settle()
-	unusable := sayFailures(errOut, sink.failures, sink.skipped, sink.roots)
+	unusable := sayFailures(errOut, sink.failures, sink.roots)
 	if err := closeLines(sink, linesFile); err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}

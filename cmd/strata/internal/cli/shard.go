@@ -57,7 +57,7 @@ func runShard(ctx context.Context, opts scan.Options, spec, cacheDir string, inp
 			}
 		}
 	})
-	unusable := sayFailures(errOut, failures, parts.skipped, parts)
+	unusable := sayFailures(errOut, failures, parts)
 	switch {
 	case setupErr != nil:
 		return &exitError{code: exitUsage, err: setupErr}

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,5 +77,39 @@ func TestShardEvidenceRootSelection(t *testing.T) {
 				t.Errorf("the scan (exit code %d) says:\n%s\nthe shard (exit code %d):\n%s", scanCode, scanErr.String(), code, errOut.String())
 			}
 		})
+	}
+}
+
+// A shard of a folder of archives skips a file in it that is no archive
+// (notes, a checksum list) as the scan does: every shard of an Indexed Job
+// would fail on it otherwise.
+func TestShardSkipsStrayFile(t *testing.T) {
+	folder := t.TempDir()
+	for _, name := range []string{"clean.docker.tar", "xz-planted.oci.tar"} {
+		b, err := os.ReadFile(filepath.Join(fixturesDir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(folder, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(folder, "SHA256SUMS"), []byte("seized from build host 7\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	key := filepath.Join(dir, "cache.key")
+	if err := os.WriteFile(key, bytes.Repeat([]byte{1}, 32), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		var out, errOut bytes.Buffer
+		args := []string{"scan", "--shard", fmt.Sprintf("%d/2", i), "--cache", filepath.Join(dir, "cache"), "--cache-key", key, folder}
+		if code := Run(context.Background(), testBuild, args, &out, &errOut); code != 0 {
+			t.Errorf("shard %d/2: exit code %d, want 0\n%s%s", i, code, out.String(), errOut.String())
+		}
+		if !strings.Contains(errOut.String(), "strata: skipped "+filepath.Join(folder, "SHA256SUMS")) {
+			t.Errorf("shard %d/2 does not name the stray file as skipped:\n%s", i, errOut.String())
+		}
 	}
 }
