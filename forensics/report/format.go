@@ -68,6 +68,9 @@ func (f Format) Ext() string {
 
 // Write writes d in format f. TextOptions only matter for Text.
 func (d *Document) Write(w io.Writer, f Format, o TextOptions) error {
+	if d.spool != nil && f != JSON {
+		return fmt.Errorf("report: %s: %w", f, ErrSpooled)
+	}
 	switch f {
 	case Text:
 		return d.WriteText(w, o)

@@ -11,6 +11,9 @@ import (
 // WriteJSON writes the strata.report/v1 document, indented, with a final
 // newline.
 func (d *Document) WriteJSON(w io.Writer) error {
+	if d.spool != nil {
+		return d.spool.writeJSON(w, d)
+	}
 	return writeJSON(w, d)
 }
 

@@ -85,6 +85,9 @@ type Document struct {
 	// from Meta.Rules.
 	inputRuleset bool
 	matched      matchedFiles
+	// spool, when set, holds the JSON of the inputs and findings in
+	// place of Inputs and Findings (spool.go).
+	spool *jsonSpool
 }
 
 // NewDocument starts the report model, describing the sources given; Add
@@ -116,10 +119,12 @@ func NewDocument(meta Meta, sources ...Source) *Document {
 // Add describes one more input. The document keeps what it reports and,
 // for the evidence folder, the matched files' entries and src's openers;
 // nothing else of src, so src's layer listings can go once it is added.
+//
+// A spooled document (Spool) keeps only the sums the document-level
+// fields need: the input's entry and its findings are written to the
+// spool here, and nothing of src is kept.
 func (d *Document) Add(src Source) {
 	in := newInput(src)
-	d.Inputs = append(d.Inputs, in)
-	d.Findings = append(d.Findings, in.Findings...)
 	d.Verdict = d.Verdict.and(in.Verdict)
 	d.addCache(&in)
 	if !d.inputRuleset && src.Ruleset != nil {
@@ -132,6 +137,12 @@ func (d *Document) Add(src Source) {
 	if in.Finished.After(d.Finished) {
 		d.Finished = in.Finished
 	}
+	if d.spool != nil {
+		d.spool.addInput(&in)
+		return
+	}
+	d.Inputs = append(d.Inputs, in)
+	d.Findings = append(d.Findings, in.Findings...)
 	d.matched.add(src)
 }
 
