@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 
 	"github.com/strata-forensics/strata/forensics/report"
 	"github.com/strata-forensics/strata/forensics/scan"
@@ -32,6 +34,17 @@ type fleetSink struct {
 	read     int
 }
 
+// newFleetSink makes the sink of the inputs' outcomes, and the inputs'
+// paths for scan.RunEach.
+func newFleetSink(doc *report.Document, prog *progress, inputs []scanInput) (*fleetSink, []string) {
+	s := &fleetSink{doc: doc, prog: prog, roots: newRoots(inputs)}
+	paths := make([]string, len(inputs))
+	for i, in := range inputs {
+		paths[i] = in.path
+	}
+	return s, paths
+}
+
 func (s *fleetSink) take(o scan.Outcome) {
 	if s.prog != nil {
 		s.prog.finished(o.Path)
@@ -53,7 +66,8 @@ func (s *fleetSink) take(o scan.Outcome) {
 	// Each input is added to the report as soon as it and the ones before
 	// it are read, and its trees are released then: a fleet holds one
 	// input's trees at a time (plus the bases they share), not all of
-	// them.
+	// them. A json report alone keeps not even the input's entry in
+	// memory (spoolFleet).
 	s.doc.Add(o.Result.ReportSource())
 	o.Result.Release()
 	s.open = append(s.open, o.Result)
@@ -91,4 +105,23 @@ func (s *fleetSink) close() {
 	for _, r := range s.open {
 		r.Close()
 	}
+}
+
+// spoolFleet keeps a fleet's json report, when it is the only output,
+// out of memory: each input's entry goes to a spool file as the input is
+// added, and the report is written from the spool and the sums at the
+// end, to its temporary name and then renamed, as any report. (It cannot
+// go to its destination input by input: the fields before "inputs" sum
+// up every input.) The spool goes beside the report, on the disk the
+// examiner chose for it, rather than in a temporary folder that may be
+// memory (tmpfs); standard output's goes to the temporary folder. The
+// spool's files are unlinked at once: a scan killed part-way leaves
+// nothing behind. Where no spool can be made the report stays in memory,
+// as it was: the same bytes, only more memory.
+func spoolFleet(doc *report.Document, output string) {
+	dir := os.TempDir()
+	if output != "" {
+		dir = filepath.Dir(output)
+	}
+	_ = doc.Spool(dir)
 }

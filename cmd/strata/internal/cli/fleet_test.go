@@ -2,10 +2,14 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/spf13/cobra"
@@ -14,6 +18,7 @@ import (
 	"github.com/strata-forensics/strata/forensics/report"
 	"github.com/strata-forensics/strata/forensics/rules"
 	"github.com/strata-forensics/strata/forensics/scan"
+	"github.com/strata-forensics/strata/internal/testkit/registrystore"
 )
 
 // linesWriter records, for each write, how many outcomes scan.RunEach had
@@ -163,4 +168,149 @@ func lineSchema(t *testing.T) *jsonschema.Schema {
 		t.Fatal(err)
 	}
 	return sch
+}
+
+// spoolFleetRoot is a fleet of inputs as runScan makes them of
+// arguments, selecting the planted image by its config digest: an
+// evidence root whose registry storage holds it and whose Docker storage
+// does not (skipped), three archives of it, and an archive that is not
+// there (unreadable).
+// It returns the arguments, the inputs runScan makes of them, and the
+// scan options selecting the images.
+func spoolFleetRoot(t *testing.T) ([]string, []scanInput, scan.Options) {
+	t.Helper()
+	fixtures, err := filepath.Abs(fixturesDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := t.TempDir()
+	syntheticDocker(t, filepath.Join(ev, "var/lib/docker"))
+	r := registrystore.New(t, filepath.Join(ev, "var/lib"))
+	r.Push(t, "library/xz", registrystore.FromLayout(t, filepath.Join(fixtures, "xz-planted.oci")), "5.6.1")
+	args := []string{ev, filepath.Join(fixtures, "xz-planted.docker.tar"), filepath.Join(t.TempDir(), "missing.tar"),
+		filepath.Join(fixtures, "xz-planted.oci.tar"), filepath.Join(fixtures, "xz-planted.docker.tar.gz")}
+	inputs, _, err := expandInputs(args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(inputs) != 6 || inputs[1].partOf != ev {
+		t.Fatalf("fixture: the evidence root is not two storages: %v", inputs)
+	}
+	_, eng := builtinEngine(t)
+	now := time.Date(2024, 3, 29, 12, 0, 0, 0, time.UTC)
+	return args, inputs, scan.Options{Engine: eng, Now: func() time.Time { return now },
+		Images: []string{"sha256:057c9132ffec"}}
+}
+
+// TestFleetJSONSpooled: a fleet's json report, spooled as runScan does
+// when json is its only output, keeps no input in memory once the input
+// is added, and is byte for byte the report of the same fleet kept in
+// memory; the spool leaves nothing in the temporary folder.
+func TestFleetJSONSpooled(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp) // os.TempDir, where standard output's spool goes
+	_, inputs, opts := spoolFleetRoot(t)
+	set, _ := builtinEngine(t)
+	meta := report.Meta{Tool: "strata", Version: "dev", Rules: set, Args: []string{"strata", "scan", "--format", "json"}}
+
+	run := func(spool bool) (*fleetSink, []byte) {
+		doc := report.NewDocument(meta)
+		if spool {
+			spoolFleet(doc, "")
+			defer doc.Close()
+		}
+		sink, paths := newFleetSink(doc, nil, inputs)
+		defer sink.close()
+		scan.RunEach(t.Context(), paths, opts, func(o scan.Outcome) {
+			sink.take(o)
+			if spool && (len(doc.Inputs) != 0 || len(doc.Findings) != 0) {
+				t.Errorf("after %s the document holds %d inputs and %d findings", o.Path, len(doc.Inputs), len(doc.Findings))
+			}
+		})
+		sink.settle()
+		var buf bytes.Buffer
+		if err := doc.WriteJSON(&buf); err != nil {
+			t.Fatal(err)
+		}
+		return sink, buf.Bytes()
+	}
+	mem, want := run(false)
+	sp, got := run(true)
+	if !bytes.Equal(got, want) {
+		t.Errorf("the spooled report differs from the one in memory:\n%s\nwant:\n%s", got, want)
+	}
+	// What the fleet is: four inputs read, the Docker storage skipped,
+	// the missing archive unreadable.
+	for _, s := range []*fleetSink{mem, sp} {
+		skipped := 0
+		for _, o := range s.failures {
+			if s.skipped(o) {
+				skipped++
+			}
+		}
+		if s.read != 4 || len(s.failures) != 2 || skipped != 1 {
+			t.Errorf("read %d, failed %d, skipped %d; want 4, 2, 1", s.read, len(s.failures), skipped)
+		}
+	}
+	var doc struct {
+		Inputs []json.RawMessage `json:"inputs"`
+	}
+	if err := json.Unmarshal(got, &doc); err != nil || len(doc.Inputs) != 4 {
+		t.Errorf("%d inputs in the report (%v)", len(doc.Inputs), err)
+	}
+	if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
+		t.Errorf("the spool left %d files in the temporary folder", len(ents))
+	}
+}
+
+// TestScanFleetJSONAsBefore: `strata scan --format json` over a fleet
+// writes, to a file or to standard output, the bytes the evidence
+// folder's report.json holds (written from the document in memory, as
+// every json report was before spooling), with the same exit code (2:
+// an input is unreadable), and leaves only the report beside it.
+func TestScanFleetJSONAsBefore(t *testing.T) {
+	t.Setenv("SOURCE_DATE_EPOCH", "1711713600")
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	roots, inputs, opts := spoolFleetRoot(t)
+	args := []string{"scan", "--quiet", "--format", "json"}
+	for _, img := range opts.Images {
+		args = append(args, "--image", img)
+	}
+
+	out := t.TempDir()
+	run := func(extra ...string) []byte {
+		var stdout, stderr bytes.Buffer
+		a := append(append(slices.Clone(args), extra...), roots...)
+		if code := Run(context.Background(), testBuild, a, &stdout, &stderr); code != exitUsage {
+			t.Fatalf("%v: exit %d, want %d (an unreadable input); stderr:\n%s", extra, code, exitUsage, stderr.String())
+		}
+		if !strings.Contains(stderr.String(), "strata: skipped "+inputs[0].path) || !strings.Contains(stderr.String(), "missing.tar") {
+			t.Errorf("%v: stderr does not name the skipped storage and the missing input:\n%s", extra, stderr.String())
+		}
+		return stdout.Bytes()
+	}
+	run("--evidence", filepath.Join(out, "case"))
+	want, err := os.ReadFile(filepath.Join(out, "case", "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run("-o", filepath.Join(out, "fleet.json"))
+	if got, err := os.ReadFile(filepath.Join(out, "fleet.json")); err != nil || !bytes.Equal(got, want) {
+		t.Errorf("-o: the report differs from the evidence folder's (%v):\n%s", err, got)
+	}
+	if got := run(); !bytes.Equal(got, want) {
+		t.Errorf("stdout: the report differs from the evidence folder's:\n%s", got)
+	}
+	ents, _ := os.ReadDir(out)
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	if strings.Join(names, " ") != "case fleet.json" {
+		t.Errorf("beside the report: %v", names)
+	}
+	if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
+		t.Errorf("the spool left %d files in the temporary folder", len(ents))
+	}
 }

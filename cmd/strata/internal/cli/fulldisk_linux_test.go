@@ -50,6 +50,8 @@ func TestFullDiskLeavesNothingHalfWritten(t *testing.T) {
 		dest string
 	}{
 		{"report", []string{"scan", "--quiet", "--format", "json", "-o", filepath.Join(disk, "report.json"), planted}, "report.json"},
+		// A fleet's json report is spooled beside it first.
+		{"fleet report", []string{"scan", "--quiet", "--format", "json", "-o", filepath.Join(disk, "fleet.json"), planted, planted}, "fleet.json"},
 		{"evidence", []string{"scan", "--quiet", "--evidence", filepath.Join(disk, "case"), planted}, "case"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -171,11 +171,11 @@ func runScan(cmd *cobra.Command, b Build, f *scanFlags, args []string) error {
 	meta := report.Meta{Tool: "strata", Version: b.Version, Commit: b.Commit, GoVersion: runtime.Version(),
 		Examiner: f.examiner, Case: f.caseID, Args: commandLine(), Rules: set}
 	doc := report.NewDocument(meta)
-	sink := &fleetSink{doc: doc, prog: prog, roots: newRoots(inputs)}
+	sink, paths := newFleetSink(doc, prog, inputs)
 	defer sink.close()
-	paths := make([]string, len(inputs))
-	for i, in := range inputs {
-		paths[i] = in.path
+	if format == report.JSON && f.evidence == "" && len(inputs) > 1 {
+		spoolFleet(doc, f.output)
+		defer doc.Close()
 	}
 	var linesFile *os.File
 	if format == report.JSONL {
