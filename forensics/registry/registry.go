@@ -207,10 +207,22 @@ func (s *Store) Open(name string) (io.ReadCloser, error) {
 	return archive.OpenRegular(s.ev, s.p("blobs", d.Algorithm().String(), d.Encoded()[:2], d.Encoded(), "data"))
 }
 
+// Identity is the FileID of a blob's data file as it is now, looked at
+// through the evidence root, never through a link; false for the files
+// the store makes (index.json) and anything that is no regular file.
+func (s *Store) Identity(name string) (archive.FileID, bool) {
+	if _, ok := s.blobs[name]; !ok {
+		return archive.FileID{}, false
+	}
+	d := blob.FromPath(name)
+	return archive.LstatID(s.ev, s.p("blobs", d.Algorithm().String(), d.Encoded()[:2], d.Encoded(), "data"))
+}
+
 // Close releases the store.
 func (s *Store) Close() error { return s.ev.Close() }
 
 var (
-	_ archive.Store    = (*Store)(nil)
-	_ image.IndexMaker = (*Store)(nil)
+	_ archive.Store      = (*Store)(nil)
+	_ archive.Identifier = (*Store)(nil)
+	_ image.IndexMaker   = (*Store)(nil)
 )
