@@ -3,9 +3,14 @@
 // fingerprint of the rules that judged it, in memory and, with a folder,
 // on disk across runs (--cache).
 //
-// A cache hit saves the decompression, the walk and the detectors, never
-// the verification: the caller still checks the blob's own bytes against
-// the digest before it takes an entry. Every entry on disk is
+// A cache hit saves the decompression, the walk and the detectors; the
+// verification only where a verification record (KindVerified) vouches
+// for it: the caller checks the blob's own bytes against the digest before
+// it takes an entry, unless the blob is a file of the evidence that an
+// authenticated record says was read in full and hashed to its digest
+// when it had the identity (inode, size, mtime, ctime) it has now. A file
+// rewritten since has a new ctime, whatever is done to its mtime, and is
+// read and hashed again. Every entry on disk is
 // authenticated with HMAC-SHA256 under a key kept outside the folder
 // (Key), and names its format, the rules and the version of strata that
 // made it: an entry that does not authenticate, is truncated, was made

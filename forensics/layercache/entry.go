@@ -24,7 +24,8 @@ import (
 // trailer: magic, header and body exactly as stored, so there is no
 // re-encoding to agree on. A layer entry's body is its results as gzip
 // JSON ({"summary":…,"detect":…}); a diff_id entry's body is the digest of
-// the blob walked for that diff_id. Nothing of a file is believed before
+// the blob walked for that diff_id; a verification record's is JSON naming
+// the blob file's identity when it was verified, and who verified it. Nothing of a file is believed before
 // its MAC is checked except what it takes to find the MAC: the header's
 // size of the body and the key id it names, which only choose the words
 // of a rejection.
@@ -181,7 +182,7 @@ func Decode(b []byte, k *Key) (Header, []byte, error) {
 // Rejection is an entry strata did not take, and why: its results were
 // computed again.
 type Rejection struct {
-	Kind   string        // KindLayer or KindDiffID
+	Kind   string        // KindLayer, KindDiffID or KindVerified
 	Digest digest.Digest // the blob digest, or the diff_id, looked up
 	Entry  string        // the entry's file, relative to the cache folder
 	Reason Reason
@@ -191,8 +192,11 @@ type Rejection struct {
 // String is the rejection in one line.
 func (r Rejection) String() string {
 	what := "layer " + r.Digest.String()
-	if r.Kind == KindDiffID {
+	switch r.Kind {
+	case KindDiffID:
 		what = "diff_id " + r.Digest.String()
+	case KindVerified:
+		what = "verification of layer " + r.Digest.String()
 	}
 	return fmt.Sprintf("%s (%s): %s: %s", what, r.Entry, r.Reason, r.Detail)
 }
