@@ -26,6 +26,44 @@ type LayerCache struct {
 	KeyID       string    `json:"key_id,omitempty"`
 	Created     time.Time `json:"created,omitzero"`
 	ToolVersion string    `json:"tool_version,omitempty"`
+	// Verification says how the layer's blob was checked against its
+	// digest: VerifiedRead (the integrity verdict says whether it
+	// matched), or VerifiedRecord with Record.
+	Verification string              `json:"verification,omitempty"`
+	Record       *VerificationRecord `json:"verification_record,omitempty"`
+}
+
+// How a layer's blob was verified (LayerCache.Verification).
+const (
+	// VerifiedRead: this scan read the blob and hashed it.
+	VerifiedRead = "read"
+	// VerifiedRecord: this scan did not read the blob. An authenticated
+	// verification record in the cache folder says an earlier scan (a
+	// shard, usually) read it in full and found it hash to its digest,
+	// when its file had the identity it still has (same inode, size,
+	// modification and status change times): a file rewritten since has
+	// a new status change time, which no user can set back.
+	VerifiedRecord = "record"
+)
+
+// VerificationRecord is the verification record a layer's blob was taken
+// as verified by: who read and hashed it ("shard I/N" or "scan"), when,
+// the key id the record is authenticated with, the version of strata that
+// wrote it, and the file's identity it matched.
+type VerificationRecord struct {
+	By          string       `json:"by"`
+	At          time.Time    `json:"at"`
+	KeyID       string       `json:"key_id"`
+	ToolVersion string       `json:"tool_version"`
+	File        FileIdentity `json:"file"`
+}
+
+// FileIdentity is a blob file's identity as lstat gives it.
+type FileIdentity struct {
+	Size  int64  `json:"size"`
+	Mtime int64  `json:"mtime_ns"`
+	Ctime int64  `json:"ctime_ns"`
+	Inode uint64 `json:"inode"`
 }
 
 // SourceCache is what a Source records of the cache folder its layers were
@@ -51,15 +89,20 @@ type CacheRejection struct {
 // many distinct layers had their results taken from it and how many were
 // computed, and every entry that was rejected.
 type CacheCustody struct {
-	Folder          string           `json:"folder"`
-	KeyID           string           `json:"key_id"`
-	LayersFromCache int              `json:"layers_from_cache"`
-	LayersComputed  int              `json:"layers_computed"`
-	Rejected        []CacheRejection `json:"rejected"`
+	Folder          string `json:"folder"`
+	KeyID           string `json:"key_id"`
+	LayersFromCache int    `json:"layers_from_cache"`
+	LayersComputed  int    `json:"layers_computed"`
+	// LayersVerifiedByRecord counts the distinct layers whose blobs were
+	// not read, taken as verified by a verification record
+	// (VerifiedRecord), and VerifiedBy names who made those records.
+	LayersVerifiedByRecord int              `json:"layers_verified_by_record"`
+	VerifiedBy             []string         `json:"verified_by,omitempty"`
+	Rejected               []CacheRejection `json:"rejected"`
 
-	fromCache, computed map[string]bool
-	first, last         time.Time // creation of the entries taken
-	tools               []string  // versions that made them
+	fromCache, computed, byRecord map[string]bool
+	first, last                   time.Time // creation of the entries taken
+	tools                         []string  // versions that made them
 }
 
 // addCache records in the custody what an input says of the cache.
@@ -70,7 +113,7 @@ func (d *Document) addCache(in *Input) {
 	c := d.Custody.Cache
 	if c == nil {
 		c = &CacheCustody{Folder: in.cache.Folder, KeyID: in.cache.KeyID, Rejected: []CacheRejection{},
-			fromCache: map[string]bool{}, computed: map[string]bool{}}
+			fromCache: map[string]bool{}, computed: map[string]bool{}, byRecord: map[string]bool{}}
 		d.Custody.Cache = c
 	}
 	for _, r := range in.cache.Rejected {
@@ -86,6 +129,13 @@ func (d *Document) addCache(in *Input) {
 			id := l.Digest
 			if id == "" {
 				id = l.DiffID
+			}
+			if r := l.Cache.Record; l.Cache.Verification == VerifiedRecord && r != nil {
+				c.byRecord[id] = true
+				if !slices.Contains(c.VerifiedBy, r.By) {
+					c.VerifiedBy = append(c.VerifiedBy, r.By)
+					slices.Sort(c.VerifiedBy)
+				}
 			}
 			if l.Cache.Results != FromCache {
 				c.computed[id] = true
@@ -104,7 +154,7 @@ func (d *Document) addCache(in *Input) {
 			}
 		}
 	}
-	c.LayersFromCache, c.LayersComputed = len(c.fromCache), len(c.computed)
+	c.LayersFromCache, c.LayersComputed, c.LayersVerifiedByRecord = len(c.fromCache), len(c.computed), len(c.byRecord)
 }
 
 // setLayerCache gives each layer of img what the source says of its
@@ -133,6 +183,11 @@ func (c *CacheCustody) Words() string {
 		fmt.Fprintf(&b, " (entries made by strata %s, %s)", strings.Join(quoteAll(c.tools), ", "), when)
 	}
 	fmt.Fprintf(&b, "; %s computed", plural(c.LayersComputed, "layer"))
+	if n := c.LayersVerifiedByRecord; n > 0 {
+		// The chain of custody says plainly which blobs this scan did
+		// not read.
+		fmt.Fprintf(&b, "; %s verified by the records of %s, not read again (their files unchanged since)", plural(n, "layer"), strings.Join(c.VerifiedBy, ", "))
+	}
 	switch n := len(c.Rejected); n {
 	case 0:
 		b.WriteString("; no entry rejected")
@@ -157,8 +212,11 @@ func quoteAll(ss []string) []string {
 
 // What is the rejected entry's subject, for the report's lines.
 func (r CacheRejection) What() string {
-	if r.Kind == "diff_id" {
+	switch r.Kind {
+	case "diff_id":
 		return "diff_id " + r.Digest
+	case "verified":
+		return "verification of layer " + r.Digest
 	}
 	return "layer " + r.Digest
 }
@@ -173,6 +231,10 @@ func (d *Document) writeCacheText(cw *countingWriter, o TextOptions) {
 	cw.line("")
 	cw.line(o.fit("cache: " + oneLine(c.Words())))
 	for _, r := range c.Rejected {
-		cw.line(o.fit(fmt.Sprintf("cache-rejected  %s  %s  %s: %s; computed again", oneLine(r.Reason), oneLine(r.What()), oneLine(r.Entry), oneLine(r.Detail))))
+		then := "computed again"
+		if r.Kind == "verified" {
+			then = "blob read and hashed again"
+		}
+		cw.line(o.fit(fmt.Sprintf("cache-rejected  %s  %s  %s: %s; %s", oneLine(r.Reason), oneLine(r.What()), oneLine(r.Entry), oneLine(r.Detail), then)))
 	}
 }

@@ -107,3 +107,50 @@ func TestNoCacheNoRecord(t *testing.T) {
 		}
 	}
 }
+
+// A layer whose blob was not read, taken as verified by a shard's record,
+// says so: in its cache record, with the record's making and the file
+// identity it matched, and in the custody's line of every format; a
+// rejected verification record says its blob was read again.
+func TestCacheCustodyVerifiedByRecord(t *testing.T) {
+	src := cachedSource(t)
+	img := &src.Images[0]
+	rec := &VerificationRecord{By: "shard 1/4", At: t0.Add(-time.Hour), KeyID: "0123456789abcdef", ToolVersion: "v0.0.0-test (0123abc)",
+		File: FileIdentity{Size: 3457, Mtime: 1711666800_000000001, Ctime: 1711666800_000000002, Inode: 42}}
+	l0 := *img.Layers[0].Cache
+	l0.Verification, l0.Record = VerifiedRecord, rec
+	img.Layers[0].Cache = &l0
+	img.Layers[1].Cache.Verification = VerifiedRead
+	src.Cache.Rejected = append(src.Cache.Rejected, CacheRejection{Kind: "verified", Digest: digest.FromString("layer2").String(),
+		Entry: "verified/sha256/" + digest.FromString("layer2").Encoded() + ".entry", Reason: "other-key", Detail: `written under key id "fedcba9876543210", not this key (0123456789abcdef)`})
+	d := NewDocument(testMeta(t), src, cleanSource(t))
+	c := d.Custody.Cache
+	if c.LayersVerifiedByRecord != 1 || len(c.VerifiedBy) != 1 || c.VerifiedBy[0] != "shard 1/4" {
+		t.Fatalf("custody %+v", c)
+	}
+	words := "; 1 layer verified by the records of shard 1/4, not read again (their files unchanged since)"
+	if !strings.Contains(c.Words(), words) {
+		t.Errorf("words %q lack %q", c.Words(), words)
+	}
+	out := render(t, d, JSON, TextOptions{})
+	if err := validate(t, reportSchema(t), out); err != nil {
+		t.Fatalf("does not validate: %v", err)
+	}
+	for _, want := range []string{`"verification": "record"`, `"by": "shard 1/4"`, `"inode": 42`, `"ctime_ns": 1711666800000000002`,
+		`"verification": "read"`, `"layers_verified_by_record": 1`} {
+		if !bytes.Contains(out, []byte(want)) {
+			t.Errorf("json lacks %s", want)
+		}
+	}
+	text := string(render(t, d, Text, TextOptions{}))
+	for _, want := range []string{words, "cache-rejected  other-key  verification of layer sha256:", "; blob read and hashed again"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("text lacks %q:\n%s", want, text)
+		}
+	}
+	for _, f := range []Format{Markdown, HTML} {
+		if out := string(render(t, d, f, TextOptions{})); !strings.Contains(out, "verified by the records of shard 1/4, not read again") {
+			t.Errorf("%s lacks the records' line", f)
+		}
+	}
+}
