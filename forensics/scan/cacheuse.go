@@ -67,6 +67,14 @@ func (r *Result) cacheSource(src *report.Source) {
 			if o := lr.Cache; o != nil {
 				lc = &report.LayerCache{Results: report.FromCache, KeyID: o.KeyID, Created: o.Created.UTC(), ToolVersion: o.ToolVersion}
 			}
+			lc.Verification = report.VerifiedRead
+			if v := lr.Verified; v != nil {
+				lc.Verification = report.VerifiedRecord
+				lc.Record = &report.VerificationRecord{By: v.By, File: report.FileIdentity(v.File)}
+				if o := v.Origin; o != nil {
+					lc.Record.At, lc.Record.KeyID, lc.Record.ToolVersion = o.Created.UTC(), o.KeyID, o.ToolVersion
+				}
+			}
 			layers[j].Cache = lc
 		}
 	}

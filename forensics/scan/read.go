@@ -97,11 +97,12 @@ func (r *run) readLayers(ctx context.Context, a *archive.Archive, imgs []*image.
 	var rest []string // the blobs still to read
 	for _, name := range names {
 		lr := r.early.adopt(a, name, wanted[name], budgets[name], entryBudget)
-		if lr == nil {
+		if lr != nil {
+			r.share.put(lr, inPlaceCopy(a, name))
+		} else if lr = r.trusted(a, wanted[name].blobRef); lr == nil {
 			rest = append(rest, name)
 			continue
 		}
-		r.share.put(lr, inPlaceCopy(a, name))
 		results[name] = lr
 		prog.LayersDone++
 		prog.Bytes += max(wanted[name].bytes, 0)
@@ -119,17 +120,22 @@ func (r *run) readLayers(ctx context.Context, a *archive.Archive, imgs []*image.
 	}()
 	err := a.Visit(ctx, names, parallel, func(name string, rd io.Reader) error {
 		w := wanted[name]
+		was, fileBacked := archive.OpenedIdentity(rd)
+		fr := &fullRead{r: rd}
 		var lr *LayerResult
 		defer func() {
 			if o := mine[name]; o != nil {
 				o.resolve(lr != nil && lr.Summary != nil && len(lr.Problems) == 0)
 			}
 		}()
-		lr = r.readShared(ctx, a, w.blobRef, rd, cmps[name], against[name], func(rd io.Reader) *LayerResult {
+		lr = r.readShared(ctx, a, w.blobRef, fr, cmps[name], against[name], func(rd io.Reader) *LayerResult {
 			var lr *LayerResult
 			r.cpu.Do(ctx, func() { lr = r.readLayer(ctx, w.blobRef, rd, spend(budgets[name]), entryBudget.next) })
 			return lr
 		})
+		if fileBacked {
+			r.recordVerified(a, w.blobRef, rd, fr, was, lr)
+		}
 		if ps := a.Checked(name, verified(lr, w.blobRef)); len(ps) > 0 {
 			// What this input's copy showed beyond its bytes (an
 			// engine's layer folder changed since the pull) is its own,

@@ -175,6 +175,9 @@ type LayerResult struct {
 	// Cache is the authenticated cache entry the results were taken
 	// from; nil when they were computed by this process.
 	Cache *layercache.Origin
+	// Verified is the verification record the blob was taken as
+	// verified by, unread (see trusted); nil when this scan read it.
+	Verified *layercache.Verification
 
 	overImage bool // the walk stopped at --max-image-bytes
 }
