@@ -143,6 +143,12 @@ type notices struct {
 
 // rejected is layercache.Config.Rejected.
 func (n *notices) rejected(r layercache.Rejection) {
+	if r.Kind == layercache.KindVerified {
+		// No results hang on a verification record: only the read it
+		// would have saved is done.
+		n.say("strata: cache: rejected the record of " + printable.String(r.String()) + "; the blob is read and hashed again")
+		return
+	}
 	n.say("strata: cache: rejected the entry of " + printable.String(r.String()) + "; its results are computed again")
 }
 
