@@ -76,6 +76,9 @@ type Input struct {
 	cache *SourceCache
 	// inventories are, by image, what OpenVEX and CycloneDX describe.
 	inventories []*Inventory
+	// idx is what judging its images one by one needs of the whole
+	// input (index).
+	idx *imageIndex
 }
 
 func newInput(src Source) Input {

@@ -164,20 +164,13 @@ func (d *Document) inputLines(in *Input) []JSONLine {
 // unownedProblems are the input's failing records that concern no image in
 // particular.
 func (in *Input) unownedProblems() []integrity.Problem {
-	owned := map[string]bool{}
-	for i := range in.Images {
-		for _, id := range blobIDs(&in.Images[i]) {
-			owned[id] = true
-		}
-	}
-	for _, blobs := range in.layerBlobs {
-		for _, b := range blobs {
-			owned[b] = true
-		}
-	}
 	out := []integrity.Problem{}
+	if len(in.Integrity.Problems) == 0 {
+		return out
+	}
+	x := in.index()
 	for _, p := range in.Integrity.Problems {
-		if !owned[p.Blob] {
+		if !x.owned(p.Blob) {
 			out = append(out, p)
 		}
 	}

@@ -75,37 +75,68 @@ func (v Verdict) Failed() bool { return v.Findings > 0 || v.Problems > 0 }
 // integrity problems that touch its blobs or no image in particular (an
 // unreadable index concerns them all).
 func (in *Input) ImageVerdict(img *Image) Verdict {
-	var fs []finding.Finding
-	for _, f := range in.Findings {
-		if f.Image == img.Ref {
-			fs = append(fs, f)
-		}
-	}
-	return NewVerdict(fs, in.imageProblems(img))
+	return NewVerdict(in.index().findings[img.Ref], in.imageProblems(img))
 }
 
-func (in *Input) imageProblems(img *Image) []integrity.Problem {
-	mine := map[string]bool{}
-	owned := map[string]bool{} // blobs of any image
+// imageIndex is what judging an input's images one by one asks of the
+// whole input, worked out once: for an input of n images (a registry's
+// storage holds thousands) asking it again for each image cost n² map
+// writes.
+type imageIndex struct {
+	findings map[string][]finding.Finding // by image ref, in the input's order
+	// idOwners are, by blob, the images (indices) whose descriptors name
+	// it; layerOwners the images whose layers were read from it.
+	idOwners, layerOwners map[string][]int
+}
+
+// index returns the input's imageIndex, made on first use: an input is
+// complete once the report holds it.
+func (in *Input) index() *imageIndex {
+	if in.idx != nil {
+		return in.idx
+	}
+	x := &imageIndex{findings: map[string][]finding.Finding{}, idOwners: map[string][]int{}, layerOwners: map[string][]int{}}
+	for _, f := range in.Findings {
+		x.findings[f.Image] = append(x.findings[f.Image], f)
+	}
 	for i := range in.Images {
 		for _, id := range blobIDs(&in.Images[i]) {
-			owned[id] = true
-			if &in.Images[i] == img {
-				mine[id] = true
-			}
+			x.idOwners[id] = append(x.idOwners[id], i)
 		}
 	}
 	for i, blobs := range in.layerBlobs {
 		for _, b := range blobs {
-			owned[b] = true
-			if in.Images[i].Ref == img.Ref {
-				mine[b] = true
+			x.layerOwners[b] = append(x.layerOwners[b], i)
+		}
+	}
+	in.idx = x
+	return x
+}
+
+// owned reports whether some image of the input owns blob b.
+func (x *imageIndex) owned(b string) bool { return len(x.idOwners[b]) > 0 || len(x.layerOwners[b]) > 0 }
+
+func (in *Input) imageProblems(img *Image) []integrity.Problem {
+	if len(in.Integrity.Problems) == 0 {
+		return nil
+	}
+	x := in.index()
+	mine := func(b string) bool {
+		for _, i := range x.idOwners[b] {
+			if &in.Images[i] == img {
+				return true
 			}
 		}
+		for _, i := range x.layerOwners[b] {
+			if in.Images[i].Ref == img.Ref {
+				return true
+			}
+		}
+		return false
 	}
 	var out []integrity.Problem
 	for _, p := range in.Integrity.Problems {
-		if mine[p.Blob] || !owned[p.Blob] {
+		if !x.owned(p.Blob) || mine(p.Blob) {
 			out = append(out, p)
 		}
 	}

@@ -1,0 +1,49 @@
+package report
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/strata-forensics/strata/forensics/image"
+	"github.com/strata-forensics/strata/forensics/integrity"
+)
+
+// BenchmarkImageVerdicts judges every image of one input of n images (a
+// registry's storage), as the text report and the fleet summary do, with
+// one orphan blob's problem: linear in n, not quadratic.
+func BenchmarkImageVerdicts(b *testing.B) {
+	for _, n := range []int{200, 2000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			var src Source
+			for i := range n {
+				img := &image.Image{ManifestDigest: digest.FromString(fmt.Sprint("m", i)), ConfigDigest: digest.FromString(fmt.Sprint("c", i)),
+					Names: []string{fmt.Sprintf("img%d:latest", i)}}
+				var layers []SourceLayer
+				for j := range 5 {
+					d := digest.FromString(fmt.Sprint("l", i%20, j))
+					if j == 4 {
+						d = digest.FromString(fmt.Sprint("top", i))
+					}
+					l := &image.Layer{Index: j, Digest: d, Blob: "blobs/sha256/" + d.Encoded()}
+					img.Layers = append(img.Layers, l)
+					layers = append(layers, SourceLayer{Blob: l.Blob})
+				}
+				src.Images = append(src.Images, SourceImage{Image: img, Layers: layers})
+			}
+			src.Problems = []integrity.Problem{{Blob: "blobs/sha256/" + digest.FromString("orphan").Encoded(), Kind: integrity.DigestMismatch}}
+			d := NewDocument(Meta{}, src)
+			b.ResetTimer()
+			for range b.N {
+				in := d.Inputs[0] // a fresh copy: what is worked out once is worked out again
+				in.idx = nil
+				for j := range in.Images {
+					if v := in.ImageVerdict(&in.Images[j]); v.Problems != 1 {
+						b.Fatalf("image %d: %+v", j, v)
+					}
+				}
+			}
+		})
+	}
+}
