@@ -248,12 +248,16 @@ func (e *Engine) NewLayerScan() *LayerScan {
 	return &LayerScan{e: e, res: LayerResult{Packages: map[string][]pkgdb.Package{}, Facts: map[string][]string{}}, nest: layerNest{budgetAt: -1}}
 }
 
-// Result returns what the scan found; call it after the walk.
+// Result returns what the scan found; call it after the walk. The result
+// is a copy: a pointer into s would keep the whole scan, its 64 KiB file
+// head among it, alive as long as the layer's results, which a registry
+// of thousands of layers keeps to its report.
 func (s *LayerScan) Result() *LayerResult {
 	s.readStaged()
 	s.finishNested()
 	finding.Sort(s.res.Findings)
-	return &s.res
+	res := s.res
+	return &res
 }
 
 // Sinks returns the sinks that want ent's bytes: the digest check and the
