@@ -10,6 +10,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	"github.com/strata-forensics/strata/forensics/engine"
+	"github.com/strata-forensics/strata/forensics/engine/docker"
 	"github.com/strata-forensics/strata/forensics/image"
 	"github.com/strata-forensics/strata/forensics/integrity"
 )
@@ -155,16 +156,7 @@ func (s *Store) mobyContainers(ctx context.Context, ns *namespace, known, claime
 // dockerConfig fills ctr from Docker's config.v2.json, if found below the
 // evidence root, and returns the image name it records.
 func (s *Store) dockerConfig(ctr *image.Container) string {
-	roots := []string{"var/lib/docker"}
-	if data, err := s.custody.ReadFile("etc/docker/daemon.json"); err == nil {
-		var cfg struct {
-			DataRoot string `json:"data-root"`
-		}
-		if json.Unmarshal(data, &cfg) == nil && cfg.DataRoot != "" {
-			roots = append([]string{strings.TrimPrefix(path.Clean("/"+cfg.DataRoot), "/")}, roots...)
-		}
-	}
-	for _, r := range roots {
+	for _, r := range docker.DataRoots(s.custody) {
 		name := path.Join(r, "containers", ctr.ID, "config.v2.json")
 		data, err := s.custody.ReadFile(name)
 		if err != nil {

@@ -63,7 +63,7 @@ func (s *Store) dataRoot() (string, bool) {
 	if isDataRoot(s.Ev, ".") {
 		return ".", true
 	}
-	for _, c := range dataRoots(s.Custody) {
+	for _, c := range DataRoots(s.Custody) {
 		if isDataRoot(s.Ev, c) {
 			return c, true
 		}
@@ -78,11 +78,11 @@ func isDataRoot(ev *os.Root, p string) bool {
 	return err == nil && fi.IsDir()
 }
 
-// dataRoots are where Docker's data root may be below an evidence root,
+// DataRoots are where Docker's data root may be below an evidence root,
 // in dockerd's order: the data-root the evidence's own
 // /etc/docker/daemon.json names, its graph (before Docker 17.05), then
 // the default /var/lib/docker. The configuration read is recorded in c.
-func dataRoots(c *engine.Custody) []string {
+func DataRoots(c *engine.Custody) []string {
 	var roots []string
 	if data, err := c.ReadFile("etc/docker/daemon.json"); err == nil {
 		var cfg struct {

@@ -31,7 +31,7 @@ func VolumeFolders(root string) []string {
 	if isDataRoot(ev, ".") {
 		bases = append(bases, ".")
 	}
-	bases = append(bases, dataRoots(engine.NewCustody(ev))...)
+	bases = append(bases, DataRoots(engine.NewCustody(ev))...)
 	var out []string
 	for _, base := range compact(bases) {
 		vols := path.Join(base, "volumes")
