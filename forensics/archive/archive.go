@@ -111,6 +111,7 @@ type Archive struct {
 	store Store    // an input served by a package of its own
 	file  *os.File // tar input, or the decompressed temporary copy
 	tmp   string   // temporary copy to remove on Close
+	park  parking  // file closed by Park, read through descriptors of their own
 
 	// compressed input without a temporary copy: small members kept, the
 	// rest reached by a new decompression pass.
@@ -276,7 +277,11 @@ func (a *Archive) Close() error {
 		a.store.Close()
 	}
 	if a.file != nil {
-		a.file.Close()
+		a.park.mu.Lock()
+		if !a.park.parked {
+			a.file.Close()
+		}
+		a.park.mu.Unlock()
 	}
 	if a.tmp != "" {
 		os.Remove(a.tmp)
@@ -334,6 +339,10 @@ func (a *Archive) Open(name string) (io.ReadCloser, error) {
 		}
 		return a.openCompressed(m)
 	default:
-		return io.NopCloser(&exactReader{r: io.NewSectionReader(a.file, m.Offset, m.Size), left: m.Size, name: name}), nil
+		f, release, err := a.readFile()
+		if err != nil {
+			return nil, err
+		}
+		return &parkedReader{Reader: &exactReader{r: io.NewSectionReader(f, m.Offset, m.Size), left: m.Size, name: name}, release: release}, nil
 	}
 }

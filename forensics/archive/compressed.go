@@ -133,7 +133,7 @@ func (a *Archive) indexCompressed(ctx context.Context, p string, opts Options) e
 
 // openCompressed decompresses the input again up to m and returns its bytes.
 func (a *Archive) openCompressed(m *Member) (io.ReadCloser, error) {
-	f, err := os.Open(a.file.Name())
+	f, err := a.reopen()
 	if err != nil {
 		return nil, err
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"sync"
 
@@ -135,7 +134,7 @@ func (a *Archive) visitStream(ctx context.Context, wanted []*Member, fn func(str
 	if len(wanted) == 0 {
 		return nil
 	}
-	f, err := os.Open(a.file.Name())
+	f, err := a.reopen()
 	if err != nil {
 		return []error{err}
 	}

@@ -186,14 +186,20 @@ type LayerResult struct {
 func (r *Result) Integrity() integrity.Report { return integrity.Verdict(r.Problems) }
 
 // Release drops the result's trees and layer listings, the bulk of its
-// memory, once a report has taken what it shows (report.Document.Add):
-// the input stays open, so the report's openers can still copy files out
-// of it until Close.
+// memory, once a report has taken what it shows (report.Document.Add),
+// and parks its input (archive.Park): the input stays readable, so that
+// the report's openers can still copy files out of it until Close, but
+// holds no file descriptor.
 func (r *Result) Release() {
 	for _, ir := range r.Images {
 		ir.Tree = nil
 		ir.Layers = nil
 		ir.LayerProblems = nil
+	}
+	if r.archive != nil {
+		// Its file descriptor too: a fleet of more tarballs than the
+		// process may open files keeps them all to its end.
+		r.archive.Park()
 	}
 }
 

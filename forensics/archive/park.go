@@ -1,0 +1,136 @@
+package archive
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"sync"
+)
+
+// A fleet keeps every input it read open to its end: later inputs compare
+// their copies of shared blobs with an earlier input's bytes, and the
+// evidence folder copies files out of them. Kept open, a tar input holds a
+// file descriptor, and a fleet of more tarballs than the process may open
+// files (1,024 on many systems) failed on every input past that. Park
+// closes the descriptor of an input read in full; a member read after it
+// is read through a descriptor of its own, from the same file, which must
+// still be the file read: the same inode, size, modification time and,
+// where the system gives it, status change time.
+
+// parking is what Park keeps of the file it closed.
+type parking struct {
+	mu      sync.Mutex
+	parked  bool
+	readers int         // members being read through a.file
+	stat    fs.FileInfo // the file's, when it was parked
+}
+
+// Park closes the input's file descriptor, if it has one and nothing
+// reads through it still (else the last reader closes it), once the
+// input's own hash is done. Members stay readable (Open); it is for an
+// input read in full that a fleet keeps to its end.
+func (a *Archive) Park() {
+	if a.file == nil || a.store != nil || a.dir != nil {
+		return
+	}
+	if a.hashing != nil {
+		select {
+		case <-a.hashing:
+		default:
+			return // the hash still reads the file
+		}
+	}
+	a.park.mu.Lock()
+	defer a.park.mu.Unlock()
+	if a.park.parked {
+		return
+	}
+	st, err := a.file.Stat()
+	if err != nil {
+		return
+	}
+	a.park.stat, a.park.parked = st, true
+	if a.park.readers == 0 {
+		a.file.Close()
+	}
+}
+
+// readFile returns the file to read a member from and what to call once
+// done: the input's own descriptor, or, once parked, one of the reader's
+// own.
+func (a *Archive) readFile() (*os.File, func() error, error) {
+	a.park.mu.Lock()
+	if !a.park.parked {
+		a.park.readers++
+		a.park.mu.Unlock()
+		return a.file, func() error {
+			a.park.mu.Lock()
+			defer a.park.mu.Unlock()
+			if a.park.readers--; a.park.readers == 0 && a.park.parked {
+				return a.file.Close()
+			}
+			return nil
+		}, nil
+	}
+	a.park.mu.Unlock()
+	f, err := a.reopen()
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, f.Close, nil
+}
+
+// reopen opens the input's file (or its decompressed copy) again, by its
+// name, and checks that it is the file read.
+func (a *Archive) reopen() (*os.File, error) {
+	a.park.mu.Lock()
+	want, parked := a.park.stat, a.park.parked
+	a.park.mu.Unlock()
+	if !parked {
+		st, err := a.file.Stat()
+		if err != nil {
+			return nil, err
+		}
+		want = st
+	}
+	name := a.file.Name()
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	got, err := f.Stat()
+	if err == nil && !unchanged(want, got) {
+		err = fmt.Errorf("%s: %w", name, ErrChanged)
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// ErrChanged is returned when an input's file, opened again to read a
+// member, is no longer the file read: replaced or written since.
+var ErrChanged = errors.New("the file is not the one read: replaced or changed since")
+
+// unchanged reports whether a and b describe one file, unchanged between
+// them.
+func unchanged(a, b fs.FileInfo) bool {
+	if !os.SameFile(a, b) || a.Size() != b.Size() || !a.ModTime().Equal(b.ModTime()) {
+		return false
+	}
+	ia, okA := fileID(a)
+	ib, okB := fileID(b)
+	return okA == okB && ia == ib
+}
+
+// parkedReader is a member read through a descriptor that must be
+// released once read.
+type parkedReader struct {
+	io.Reader
+	release func() error
+}
+
+func (r *parkedReader) Close() error { return r.release() }

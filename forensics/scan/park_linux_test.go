@@ -1,0 +1,91 @@
+package scan_test
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/strata-forensics/strata/forensics/layer"
+	"github.com/strata-forensics/strata/forensics/report"
+	"github.com/strata-forensics/strata/forensics/scan"
+)
+
+// A fleet keeps every input to its end, but a released one holds no file
+// descriptor: a fleet of more tarballs than the process may open files
+// (1,024 on many systems) read every one, and its files can still be
+// read out of them (the evidence folder).
+func TestFleetReleasesDescriptors(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join(fixturesDir, "xz-planted.docker.tar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	var paths []string
+	for i := range 24 {
+		p := filepath.Join(dir, string(rune('a'+i))+".tar")
+		if err := os.WriteFile(p, src, 0o444); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	fds := func() int {
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Skip("no /proc/self/fd")
+		}
+		return len(ents)
+	}
+	base := fds()
+	var open []*scan.Result
+	defer func() {
+		for _, r := range open {
+			r.Close()
+		}
+	}()
+	// A file of each input, to read once all are released.
+	type file struct {
+		content report.Opener
+		layer   int
+		entry   *layer.Entry
+	}
+	var files []file
+	scan.RunEach(context.Background(), paths, scan.Options{}, func(o scan.Outcome) {
+		if o.Err != nil {
+			t.Errorf("%s: %v", o.Path, o.Err)
+			return
+		}
+		src := o.Result.ReportSource()
+	next:
+		for _, img := range src.Images {
+			for i := len(img.Layers) - 1; i >= 0 && img.Content != nil; i-- {
+				for _, e := range img.Layers[i].Entries {
+					if e.IsRegular() && e.Size > 0 {
+						files = append(files, file{img.Content, i, e})
+						break next
+					}
+				}
+			}
+		}
+		o.Result.Release()
+		open = append(open, o.Result)
+	})
+	if n := fds() - base; n > 4 {
+		t.Errorf("%d inputs read and released hold %d more descriptors than before", len(open), n)
+	}
+	if len(files) < len(paths) {
+		t.Fatalf("%d files to read for %d inputs", len(files), len(paths))
+	}
+	for _, f := range files {
+		rc, err := f.content.Open(f.layer, f.entry)
+		if err != nil {
+			t.Fatalf("%s: %v", f.entry.Path, err)
+		}
+		n, err := io.Copy(io.Discard, rc)
+		rc.Close()
+		if err != nil || n != f.entry.Size {
+			t.Fatalf("%s: %d bytes of %d, %v", f.entry.Path, n, f.entry.Size, err)
+		}
+	}
+}
