@@ -27,9 +27,7 @@
 package layercache
 
 import (
-	"bytes"
 	"container/list"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -39,7 +37,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/klauspost/compress/gzip"
 	"github.com/opencontainers/go-digest"
 
 	"github.com/strata-forensics/strata/forensics/atomicfile"
@@ -67,8 +64,9 @@ type Origin struct {
 // Format is bumped when the on-disk form changes, or what a walk records
 // does: 3 since eStargz metadata entries are left out of a layer's Entries
 // (layer.Summary.FormatEntries), so a layer cached by format 2 would show
-// them as files; 4 since entries are authenticated (Encode).
-const Format = 4
+// them as files; 4 since entries are authenticated (Encode); 5 since a
+// layer's tar entries are binary (MarshalResults), not gzip JSON.
+const Format = 5
 
 // DefaultMaxEntries bounds the tar entries the cache holds in memory, the
 // bulk of its size (some 250 bytes each): past it, the least recently used
@@ -258,7 +256,7 @@ func (c *Cache) remember(key string, e Entry) {
 	}
 }
 
-// body is a layer entry's body, as gzip JSON.
+// body is the JSON part of a layer entry's body (MarshalResults).
 type body struct {
 	Summary *layer.Summary      `json:"summary"`
 	Detect  *detect.LayerResult `json:"detect"`
@@ -291,19 +289,11 @@ func (c *Cache) load(d digest.Digest, fingerprint string) (Entry, *Rejection) {
 	if rej != nil || h.Kind == "" {
 		return Entry{}, rej
 	}
-	zr, err := gzip.NewReader(bytes.NewReader(b))
+	sum, det, err := UnmarshalResults(b)
 	if err != nil {
 		return Entry{}, c.rejected(KindLayer, d, p, Wrong, "authenticated, but its results cannot be read: "+err.Error())
 	}
-	var o body
-	dec := json.NewDecoder(io.LimitReader(zr, 4<<30))
-	if err := dec.Decode(&o); err != nil {
-		return Entry{}, c.rejected(KindLayer, d, p, Wrong, "authenticated, but its results cannot be read: "+err.Error())
-	}
-	if o.Summary == nil {
-		return Entry{}, c.rejected(KindLayer, d, p, Wrong, "authenticated, but holds no walk summary")
-	}
-	return Entry{Digest: d, Summary: o.Summary, Detect: o.Detect,
+	return Entry{Digest: d, Summary: sum, Detect: det,
 		Origin: &Origin{KeyID: h.KeyID, Created: h.Created, ToolVersion: h.ToolVersion}}, nil
 }
 
@@ -340,18 +330,36 @@ func (c *Cache) read(kind string, d digest.Digest, fingerprint, p string) (Heade
 	return h, body, nil
 }
 
-// readBounded reads the file at p, refusing one past MaxEntryBytes.
+// readBounded reads the file at p, refusing one past MaxEntryBytes. It
+// reads into one buffer of the size the file has when opened (plus a byte,
+// to see a file that grew): growing a buffer as io.ReadAll does cleared
+// and copied a tenth of an assembling scan's bytes again.
 func readBounded(p string) ([]byte, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, MaxEntryBytes+int64(maxHeaderLen)+int64(len(magic))+int64(trailerLen)+1))
-	if err != nil {
-		return nil, err
+	limit := MaxEntryBytes + int64(maxHeaderLen) + int64(len(magic)) + int64(trailerLen) + 1
+	size := int64(512)
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+		size = min(fi.Size()+1, limit)
 	}
-	return b, nil
+	b := make([]byte, 0, size)
+	r := io.LimitReader(f, limit)
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+	}
 }
 
 // rejected makes the rejection of the entry file p, naming it to
@@ -374,18 +382,18 @@ func (c *Cache) rejected(kind string, d digest.Digest, p string, r Reason, detai
 }
 
 func (c *Cache) store(e Entry, fingerprint string) error {
-	var zb bytes.Buffer
-	zw := gzip.NewWriter(&zb)
-	err := json.NewEncoder(zw).Encode(body{Summary: e.Summary, Detect: e.Detect})
-	if cerr := zw.Close(); err == nil {
-		err = cerr
-	}
+	b, err := MarshalResults(e.Summary, e.Detect)
 	if err != nil {
 		return err
 	}
+	if len(b) > MaxEntryBytes {
+		// Half a million paths of 4 KiB each: kept out of the folder
+		// rather than written to be refused on every later read.
+		return fmt.Errorf("layer %s: results of %d bytes, past the cache's bound of %d", e.Digest, len(b), MaxEntryBytes)
+	}
 	h := Header{Format: Format, Kind: KindLayer, Digest: e.Digest, Fingerprint: fingerprint,
 		ToolVersion: c.cfg.ToolVersion, Created: c.cfg.Now().UTC()}
-	if err := c.write(c.path(e.Digest, fingerprint), h, zb.Bytes()); err != nil || e.Summary.DiffID == "" {
+	if err := c.write(c.path(e.Digest, fingerprint), h, b); err != nil || e.Summary.DiffID == "" {
 		return err
 	}
 	h.Kind, h.Digest = KindDiffID, e.Summary.DiffID

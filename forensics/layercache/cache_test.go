@@ -180,26 +180,20 @@ func reencode(t *testing.T, p string, k *Key, edit func(*Header, *body)) {
 
 func decodeBody(t *testing.T, raw []byte) body {
 	t.Helper()
-	zr, err := gzip.NewReader(bytes.NewReader(raw))
+	sum, det, err := UnmarshalResults(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var bd body
-	if err := json.NewDecoder(zr).Decode(&bd); err != nil {
-		t.Fatal(err)
-	}
-	return bd
+	return body{Summary: sum, Detect: det}
 }
 
 func encodeBody(t *testing.T, bd body) []byte {
 	t.Helper()
-	var zb bytes.Buffer
-	zw := gzip.NewWriter(&zb)
-	if err := json.NewEncoder(zw).Encode(bd); err != nil {
+	b, err := MarshalResults(bd.Summary, bd.Detect)
+	if err != nil {
 		t.Fatal(err)
 	}
-	zw.Close()
-	return zb.Bytes()
+	return b
 }
 
 // Every entry that cannot be trusted is a miss, with the reason named

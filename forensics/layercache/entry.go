@@ -22,13 +22,13 @@ import (
 //
 // The MAC is HMAC-SHA256, under the cache's key, of every byte before the
 // trailer: magic, header and body exactly as stored, so there is no
-// re-encoding to agree on. A layer entry's body is its results as gzip
-// JSON ({"summary":…,"detect":…}); a diff_id entry's body is the digest of
-// the blob walked for that diff_id; a verification record's is JSON naming
-// the blob file's identity when it was verified, and who verified it. Nothing of a file is believed before
-// its MAC is checked except what it takes to find the MAC: the header's
-// size of the body and the key id it names, which only choose the words
-// of a rejection.
+// re-encoding to agree on. A layer entry's body is its results
+// (MarshalResults); a diff_id entry's body is the digest of the blob
+// walked for that diff_id; a verification record's is JSON naming the
+// blob file's identity when it was verified, and who verified it. Nothing
+// of a file is believed before its MAC is checked except what it takes to
+// find the MAC: the header's size of the body and the key id it names,
+// which only choose the words of a rejection.
 const magic = "strata layer cache entry\n"
 
 const macPrefix = "mac hmac-sha256 "
@@ -39,8 +39,9 @@ const trailerLen = len(macPrefix) + 2*sha256.Size + 1
 // maxHeaderLen bounds the header line.
 const maxHeaderLen = 4096
 
-// MaxEntryBytes bounds an entry file: far more than the gzip JSON of a
-// layer at the walk's default limits.
+// MaxEntryBytes bounds an entry's body: far more than the results of a
+// layer of ordinary paths at the walk's default limits (500,000 entries of
+// some 100 bytes each).
 const MaxEntryBytes = 1 << 30
 
 // Entry kinds.

@@ -2,9 +2,7 @@ package scan
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
-	"encoding/json"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -85,29 +83,23 @@ func editEntries(t *testing.T, dir string, edit func(*detect.LayerResult) bool) 
 		if err != nil {
 			t.Fatal(err)
 		}
-		zr, err := gzip.NewReader(bytes.NewReader(body))
+		sum, det, err := layercache.UnmarshalResults(body)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var o map[string]json.RawMessage
-		if err := json.NewDecoder(zr).Decode(&o); err != nil {
-			t.Fatal(err)
+		if det == nil {
+			det = &detect.LayerResult{}
 		}
-		var det detect.LayerResult
-		if err := json.Unmarshal(o["detect"], &det); err != nil {
-			t.Fatal(err)
-		}
-		if !edit(&det) {
+		if !edit(det) {
 			continue
 		}
-		o["detect"], _ = json.Marshal(det)
-		var zb bytes.Buffer
-		zw := gzip.NewWriter(&zb)
-		json.NewEncoder(zw).Encode(o)
-		zw.Close()
+		edited, err := layercache.MarshalResults(sum, det)
+		if err != nil {
+			t.Fatal(err)
+		}
 		var out bytes.Buffer
 		// Any key will do to frame it: the MAC is the old one.
-		if err := layercache.Encode(&out, testCacheKey(t), h, zb.Bytes()); err != nil {
+		if err := layercache.Encode(&out, testCacheKey(t), h, edited); err != nil {
 			t.Fatal(err)
 		}
 		forged := out.Bytes()

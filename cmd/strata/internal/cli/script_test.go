@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"io/fs"
@@ -13,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/strata-forensics/strata/forensics/layercache"
 )
 
 // TestMain lets the test binary act as the strata command inside scripts.
@@ -87,8 +88,9 @@ func TestScript(t *testing.T) {
 	})
 }
 
-// dropFinding edits a cache entry as a text editor would: the header line,
-// the gzip JSON body with its first finding dropped, the old MAC line.
+// dropFinding edits a cache entry as an intruder without the key would:
+// the header line, the body with its first finding dropped, the old MAC
+// line.
 func dropFinding(b []byte) ([]byte, bool) {
 	lines := bytes.SplitN(b, []byte("\n"), 3) // magic, header, body+mac
 	mac := bytes.LastIndex(b, []byte("mac hmac-sha256 "))
@@ -100,31 +102,23 @@ func dropFinding(b []byte) ([]byte, bool) {
 		return nil, false
 	}
 	bodyStart := len(lines[0]) + len(lines[1]) + 2
-	zr, err := gzip.NewReader(bytes.NewReader(b[bodyStart:mac]))
+	sum, det, err := layercache.UnmarshalResults(b[bodyStart:mac])
+	if err != nil || det == nil || len(det.Findings) == 0 {
+		return nil, false
+	}
+	det.Findings = det.Findings[1:]
+	body, err := layercache.MarshalResults(sum, det)
 	if err != nil {
 		return nil, false
 	}
-	var body map[string]map[string]any
-	if json.NewDecoder(zr).Decode(&body) != nil {
-		return nil, false
-	}
-	fs, _ := body["detect"]["findings"].([]any)
-	if len(fs) == 0 {
-		return nil, false
-	}
-	body["detect"]["findings"] = fs[1:]
-	var zb bytes.Buffer
-	zw := gzip.NewWriter(&zb)
-	json.NewEncoder(zw).Encode(body)
-	zw.Close()
-	h["body_size"] = zb.Len()
+	h["body_size"] = len(body)
 	hb, _ := json.Marshal(h)
 	var out bytes.Buffer
 	out.Write(lines[0])
 	out.WriteByte('\n')
 	out.Write(hb)
 	out.WriteByte('\n')
-	out.Write(zb.Bytes())
+	out.Write(body)
 	out.Write(b[mac:])
 	return out.Bytes(), true
 }
