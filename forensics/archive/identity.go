@@ -2,6 +2,7 @@ package archive
 
 import (
 	"io"
+	"io/fs"
 	"os"
 )
 
@@ -45,6 +46,15 @@ func (a *Archive) Identity(name string) (FileID, bool) {
 		return LstatID(a.dir, name)
 	}
 	return FileID{}, false
+}
+
+// IDOf is the FileID in what lstat or fstat said of a regular file, false
+// for anything else or where the system gives none.
+func IDOf(fi fs.FileInfo) (FileID, bool) {
+	if !fi.Mode().IsRegular() {
+		return FileID{}, false
+	}
+	return fileID(fi)
 }
 
 // LstatID is the FileID of the regular file name below root, never

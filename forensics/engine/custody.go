@@ -9,8 +9,6 @@ import (
 	"os"
 	"sort"
 	"sync"
-
-	"github.com/strata-forensics/strata/forensics/archive"
 )
 
 // MaxMetadata bounds one metadata file read whole (a config, a JSON
@@ -23,18 +21,28 @@ const MaxMetadata = 64 << 20
 type Custody struct {
 	Root *os.Root
 
-	mu    sync.Mutex
-	files map[string]string
-	size  int64
+	files *Beneath // reads below Root
+
+	mu   sync.Mutex
+	sums map[string]string
+	size int64
 }
 
 // NewCustody keeps the custody of files read below root.
-func NewCustody(root *os.Root) *Custody { return &Custody{Root: root, files: map[string]string{}} }
+func NewCustody(root *os.Root) *Custody {
+	return &Custody{Root: root, files: NewBeneath(root), sums: map[string]string{}}
+}
+
+// Close releases what reading holds (not Root, which its owner closes).
+func (c *Custody) Close() { c.files.Close() }
+
+// Below reads below Root by name, never through a link.
+func (c *Custody) Below() *Beneath { return c.files }
 
 // ReadFile reads the regular file name (no link followed), at most
 // MaxMetadata bytes, and records its sha256.
 func (c *Custody) ReadFile(name string) ([]byte, error) {
-	f, err := archive.OpenRegular(c.Root, name)
+	f, _, err := c.files.Open(name)
 	if err != nil {
 		return nil, err
 	}
@@ -56,7 +64,7 @@ func (c *Custody) ReadFile(name string) ([]byte, error) {
 // size: a record that should be a few bytes (a registry's link) is read
 // whole for the chain of custody whatever it holds, but never kept whole.
 func (c *Custody) ReadSmall(name string, keep int64) ([]byte, int64, error) {
-	f, err := archive.OpenRegular(c.Root, name)
+	f, _, err := c.files.Open(name)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -98,7 +106,7 @@ func (c *Custody) Made(name string, data []byte) {
 
 // HashFile records the sha256 of the regular file name, read to its end.
 func (c *Custody) HashFile(name string) error {
-	f, err := archive.OpenRegular(c.Root, name)
+	f, _, err := c.files.Open(name)
 	if err != nil {
 		return err
 	}
@@ -117,7 +125,7 @@ func (c *Custody) HashFile(name string) error {
 // of what it copied: a database whose reader takes locks or maps pages
 // (bbolt, SQLite) is opened as that private copy, never in place.
 func (c *Custody) CopyFile(name, dst string, max int64) error {
-	f, err := archive.OpenRegular(c.Root, name)
+	f, _, err := c.files.Open(name)
 	if err != nil {
 		return err
 	}
@@ -144,24 +152,24 @@ func (c *Custody) CopyFile(name, dst string, max int64) error {
 func (c *Custody) record(name, sum string, n int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.files[name]; !ok {
+	if _, ok := c.sums[name]; !ok {
 		c.size += n
 	}
-	c.files[name] = sum
+	c.sums[name] = sum
 }
 
 // Digest is the sha256 of the listing of every file read, and their size.
 func (c *Custody) Digest() (string, int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	names := make([]string, 0, len(c.files))
-	for n := range c.files {
+	names := make([]string, 0, len(c.sums))
+	for n := range c.sums {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	h := sha256.New()
 	for _, n := range names {
-		fmt.Fprintf(h, "%s  %s\n", c.files[n], n)
+		fmt.Fprintf(h, "%s  %s\n", c.sums[n], n)
 	}
 	return hex.EncodeToString(h.Sum(nil)), c.size
 }
@@ -170,5 +178,5 @@ func (c *Custody) Digest() (string, int64) {
 func (c *Custody) Files() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.files)
+	return len(c.sums)
 }

@@ -4,46 +4,47 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
-	"sync"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/strata-forensics/strata/forensics/archive"
 )
 
-// A beneath opens the files of one folder by name, never through a link
-// and never out of it. os.Root resolves a name one component at a time
-// (an openat and a close for each folder on the way), which costs more
-// than reading a layer's small files; Linux's openat2 resolves it in one
-// call with the same guarantees (RESOLVE_BENEATH, no links at all, no
-// magic links). A name openat2 refuses for a link on the way (ELOOP) or
-// that the kernel cannot resolve this way (ENOSYS, EXDEV, EAGAIN) is
-// opened through os.Root, which follows links that stay inside.
-type beneath struct {
-	root *os.Root
+// beneathResolve is how openat2 resolves a name: below the folder, no
+// links at all, no magic links. A name it refuses for a link on the way
+// (ELOOP) or that the kernel cannot resolve this way (ENOSYS, EXDEV,
+// EAGAIN) is taken through os.Root, which follows links that stay inside
+// and so says what the link is.
+const beneathResolve = unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS
 
-	once sync.Once
-	dir  *os.File // the folder, for its descriptor; nil when it cannot be had
+// openat2 opens name below the folder with flags, or says why not: an
+// error the kernel gave for the name itself (ENOENT, EACCES, ENOTDIR) is
+// final; ok false asks the caller to go through os.Root.
+func (b *Beneath) openat2(op, name string, flags uint64) (fd int, ok bool, err error) {
+	d := b.folder()
+	if d == nil {
+		return -1, false, nil
+	}
+	fd, err = unix.Openat2(int(d.Fd()), name, &unix.OpenHow{Flags: flags | unix.O_CLOEXEC, Resolve: beneathResolve})
+	switch {
+	case err == nil:
+		return fd, true, nil
+	case errors.Is(err, unix.ENOENT), errors.Is(err, unix.EACCES), errors.Is(err, unix.ENOTDIR):
+		return -1, true, &os.PathError{Op: op, Path: name, Err: err}
+	}
+	return -1, false, nil
 }
 
-func (b *beneath) open(name string) (io.ReadCloser, int64, error) {
-	b.once.Do(func() {
-		if d, err := b.root.Open("."); err == nil {
-			b.dir = d
+// Open opens the regular file name to read it, with its size.
+func (b *Beneath) Open(name string) (io.ReadCloser, int64, error) {
+	fd, ok, err := b.openat2("open", name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK)
+	if ok {
+		if err != nil {
+			return nil, 0, err
 		}
-	})
-	if b.dir != nil {
-		fd, err := unix.Openat2(int(b.dir.Fd()), name, &unix.OpenHow{
-			Flags:   unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC,
-			Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
-		})
-		switch {
-		case err == nil:
-			return regularFd(fd, name)
-		case errors.Is(err, unix.ENOENT), errors.Is(err, unix.EACCES), errors.Is(err, unix.ENOTDIR):
-			return nil, 0, &os.PathError{Op: "open", Path: name, Err: err}
-		}
+		return regularFd(fd, name)
 	}
 	f, err := archive.OpenRegular(b.root, name)
 	if err != nil {
@@ -109,8 +110,59 @@ func (r *fdReader) Close() error {
 	return err
 }
 
-func (b *beneath) close() {
-	if b.dir != nil {
-		b.dir.Close()
+// OpenFile opens the regular file name as an os.File, for a caller that
+// needs one (archive.OpenedIdentity reads the file it opened): two system
+// calls more than Open's reader.
+func (b *Beneath) OpenFile(name string) (*os.File, error) {
+	fd, ok, err := b.openat2("open", name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK)
+	if !ok {
+		return archive.OpenRegular(b.root, name)
 	}
+	if err != nil {
+		return nil, err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return nil, &os.PathError{Op: "stat", Path: name, Err: err}
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		unix.Close(fd)
+		return nil, fmt.Errorf("%s: a %v, not a regular file", name, statInfo(name, &st).Mode().Type())
+	}
+	return os.NewFile(uintptr(fd), name), nil
+}
+
+// Lstat describes name, a link as a link: with O_PATH and O_NOFOLLOW,
+// openat2 gives a last component that is a link as the link itself.
+func (b *Beneath) Lstat(name string) (fs.FileInfo, error) {
+	fd, ok, err := b.openat2("lstat", name, unix.O_PATH|unix.O_NOFOLLOW)
+	if !ok {
+		return b.root.Lstat(name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, &os.PathError{Op: "lstat", Path: name, Err: err}
+	}
+	return statInfo(name, &st), nil
+}
+
+// ReadDir lists the folder name, unsorted; a link, or anything else that
+// is not a folder, is an error saying what it is.
+func (b *Beneath) ReadDir(name string) ([]fs.DirEntry, error) {
+	fd, ok, err := b.openat2("open", name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_NONBLOCK)
+	if !ok || errors.Is(err, unix.ENOTDIR) {
+		// A link or a file: os.Root's way says which.
+		return readDirRoot(b.root, name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), name)
+	defer f.Close()
+	return f.ReadDir(-1)
 }

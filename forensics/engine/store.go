@@ -202,7 +202,7 @@ func (s *Store) Checked(name string, verified bool) []integrity.Problem {
 	for i := range files.list {
 		rel := strings.TrimPrefix(files.list[i].Path, "/")
 		files.list[i].Open = func() (io.ReadCloser, error) {
-			rc, _, err := sp.opener().open(rel)
+			rc, _, err := sp.opener().Open(rel)
 			return rc, err
 		}
 	}
@@ -232,6 +232,7 @@ func (s *Store) Close() error {
 			r.Close()
 		}
 	}
+	s.Custody.Close()
 	return s.Ev.Close()
 }
 

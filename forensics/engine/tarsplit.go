@@ -53,7 +53,7 @@ type Split struct {
 	// record the mode and owner meant for them in OverrideXattr.
 	Override *StatOverride
 
-	files beneath // opens Diff's files
+	files Beneath // opens Diff's files
 
 	mu   sync.Mutex
 	kept *Headers // the tar's headers, kept by the last rebuild read to its end
@@ -64,10 +64,10 @@ type Split struct {
 func (s *Split) Close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.files.close()
+	s.files.Close()
 }
 
-func (s *Split) opener() *beneath {
+func (s *Split) opener() *Beneath {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.files.root == nil {
@@ -213,7 +213,7 @@ func (r *Rebuild) write(w io.Writer) error {
 func (r *Rebuild) file(w io.Writer, e *storage.Entry, buf []byte) error {
 	name := e.GetName()
 	var got int64
-	f, size, err := r.s.opener().open(name)
+	f, size, err := r.s.opener().Open(name)
 	if err == nil {
 		ew := &errWriter{w: w}
 		n, _ := io.CopyBuffer(ew, io.LimitReader(f, e.Size), buf)
@@ -263,7 +263,7 @@ func (s *Split) changed(ctx context.Context, files *driftFiles) ([]integrity.Pro
 			return err
 		}
 		name := e.GetName()
-		f, size, err := s.opener().open(name)
+		f, size, err := s.opener().Open(name)
 		if err != nil {
 			out = append(out, s.unreadable(name, e.Size, err))
 			return nil

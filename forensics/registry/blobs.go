@@ -78,7 +78,7 @@ func (s *Store) blob(alg digest.Algorithm, prefix string, h fs.DirEntry) {
 		return
 	}
 	data := path.Join(dir, "data")
-	fi, err := s.ev.Lstat(data)
+	fi, err := s.files.Lstat(data)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		// The registry makes the folder, then moves the data in: a

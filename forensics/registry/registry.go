@@ -69,6 +69,7 @@ type Store struct {
 	ev      *os.Root
 	base    string // the layout's v2 folder below ev
 	custody *engine.Custody
+	files   *engine.Beneath // the custody's: lists and looks below ev
 	opts    Options
 
 	blobs    map[string]int64 // member name -> size
@@ -90,10 +91,11 @@ func Open(ctx context.Context, root string, opts Options) (*Store, error) {
 		ev.Close()
 		return nil, nil
 	}
-	s := &Store{ev: ev, base: base, custody: engine.NewCustody(ev), opts: opts,
+	custody := engine.NewCustody(ev)
+	s := &Store{ev: ev, base: base, custody: custody, files: custody.Below(), opts: opts,
 		blobs: map[string]int64{}, made: map[string][]byte{}, heads: map[digest.Digest]*manifestHead{}}
 	if err := s.load(ctx); err != nil {
-		ev.Close()
+		s.Close()
 		return nil, err
 	}
 	return s, nil
@@ -143,31 +145,14 @@ func (s *Store) load(ctx context.Context) error {
 	return nil
 }
 
-// readDir lists dir sorted by name, each entry as lstat sees it, so that
-// a link is never taken for the folder it points to.
+// readDir lists dir sorted by name, never through a link: os.Root would
+// follow one that stays below it, which the registry writes none of, and
+// one would let a tag or a repository stand for another. Each name is
+// resolved in one call (engine.Beneath), not a folder at a time: a
+// registry has a folder for every blob and link, and every process of a
+// sharded scan lists them all.
 func (s *Store) readDir(dir string) ([]fs.DirEntry, error) {
-	// os.Root follows a link that stays below it: the registry writes
-	// none, and one would let a tag or a repository stand for another.
-	li, err := s.ev.Lstat(dir)
-	if err != nil {
-		return nil, err
-	}
-	if !li.IsDir() {
-		return nil, fmt.Errorf("%s: a %v, not a folder", dir, li.Mode().Type())
-	}
-	f, err := s.ev.Open(dir)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !os.SameFile(li, fi) {
-		return nil, fmt.Errorf("%s: replaced while it was opened", dir)
-	}
-	ents, err := f.ReadDir(-1)
+	ents, err := s.files.ReadDir(dir)
 	slices.SortFunc(ents, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
 	return ents, err
 }
@@ -204,7 +189,11 @@ func (s *Store) Open(name string) (io.ReadCloser, error) {
 		return nil, fmt.Errorf("%s: %w", name, archive.ErrNotExist)
 	}
 	d := blob.FromPath(name)
-	return archive.OpenRegular(s.ev, s.p("blobs", d.Algorithm().String(), d.Encoded()[:2], d.Encoded(), "data"))
+	f, err := s.files.OpenFile(s.p("blobs", d.Algorithm().String(), d.Encoded()[:2], d.Encoded(), "data"))
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
 }
 
 // Identity is the FileID of a blob's data file as it is now, looked at
@@ -215,11 +204,18 @@ func (s *Store) Identity(name string) (archive.FileID, bool) {
 		return archive.FileID{}, false
 	}
 	d := blob.FromPath(name)
-	return archive.LstatID(s.ev, s.p("blobs", d.Algorithm().String(), d.Encoded()[:2], d.Encoded(), "data"))
+	fi, err := s.files.Lstat(s.p("blobs", d.Algorithm().String(), d.Encoded()[:2], d.Encoded(), "data"))
+	if err != nil {
+		return archive.FileID{}, false
+	}
+	return archive.IDOf(fi)
 }
 
 // Close releases the store.
-func (s *Store) Close() error { return s.ev.Close() }
+func (s *Store) Close() error {
+	s.custody.Close()
+	return s.ev.Close()
+}
 
 var (
 	_ archive.Store      = (*Store)(nil)

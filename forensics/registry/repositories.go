@@ -123,7 +123,7 @@ func (s *Store) readTag(r *repository, name, dir string) *tag {
 	ref := r.name + ":" + name
 	link := path.Join(dir, "current", "link")
 	d, err := s.readLink(link)
-	if fi, lerr := s.ev.Lstat(path.Join(dir, "current")); err == nil && lerr == nil && !fi.IsDir() {
+	if fi, lerr := s.files.Lstat(path.Join(dir, "current")); err == nil && lerr == nil && !fi.IsDir() {
 		// A link in place of the folder: os.Root followed it.
 		d, err = "", fmt.Errorf("%s/current: a %v, not a folder", dir, fi.Mode().Type())
 	}

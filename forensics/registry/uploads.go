@@ -35,7 +35,7 @@ func (s *Store) uploads(r *repository) {
 		if started, _, err := s.custody.ReadSmall(path.Join(up, "startedat"), 64); err == nil {
 			parts = append(parts, "started "+strings.TrimSpace(string(started)))
 		}
-		if fi, err := s.ev.Lstat(path.Join(up, "data")); err == nil && fi.Mode().IsRegular() {
+		if fi, err := s.files.Lstat(path.Join(up, "data")); err == nil && fi.Mode().IsRegular() {
 			p.Size = fi.Size()
 			parts = append(parts, fmt.Sprintf("%d bytes received", fi.Size()))
 			if what := s.sniffUpload(path.Join(up, "data")); what != "" {

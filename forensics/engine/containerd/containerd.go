@@ -52,7 +52,7 @@ func Open(ctx context.Context, root string) (archive.Store, error) {
 		snapshotsOf: map[string][]snapshotDir{}, checked: map[string]*comparison{}}
 	base, ok := s.findRoot()
 	if !ok {
-		ev.Close()
+		s.Close()
 		return nil, nil
 	}
 	s.base = base
@@ -72,6 +72,7 @@ func Is(root string) bool {
 	}
 	defer ev.Close()
 	s := &Store{ev: ev, custody: engine.NewCustody(ev)}
+	defer s.custody.Close()
 	_, ok := s.findRoot()
 	return ok
 }
@@ -168,6 +169,7 @@ func (s *Store) Close() error {
 			m.root.Close()
 		}
 	}
+	s.custody.Close()
 	return s.ev.Close()
 }
 

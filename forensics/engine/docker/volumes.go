@@ -31,7 +31,9 @@ func VolumeFolders(root string) []string {
 	if isDataRoot(ev, ".") {
 		bases = append(bases, ".")
 	}
-	bases = append(bases, DataRoots(engine.NewCustody(ev))...)
+	c := engine.NewCustody(ev)
+	defer c.Close()
+	bases = append(bases, DataRoots(c)...)
 	var out []string
 	for _, base := range compact(bases) {
 		vols := path.Join(base, "volumes")
