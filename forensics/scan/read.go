@@ -95,15 +95,30 @@ func (r *run) readLayers(ctx context.Context, a *archive.Archive, imgs []*image.
 		opts.Progress(prog) // nothing read yet: the input's clock starts
 	}
 	var rest []string // the blobs still to read
+	var lookup []string
 	for _, name := range names {
-		lr := r.early.adopt(a, name, wanted[name], budgets[name], entryBudget)
-		if lr != nil {
+		if lr := r.early.adopt(a, name, wanted[name], budgets[name], entryBudget); lr != nil {
 			r.share.put(lr, inPlaceCopy(a, name))
-		} else if lr = r.trusted(a, wanted[name].blobRef); lr == nil {
+			results[name] = lr
+			prog.LayersDone++
+			prog.Bytes += max(wanted[name].bytes, 0)
+		} else {
+			lookup = append(lookup, name)
+		}
+	}
+	// Reading and decoding the cache entries of layers a verification
+	// record vouches for is most of what a scan assembling shards' work
+	// does: on every core, each lookup at the gate.
+	found := make([]*LayerResult, len(lookup))
+	forEach(len(lookup), parallel, func(i int) {
+		r.cpu.Do(ctx, func() { found[i] = r.trusted(a, wanted[lookup[i]].blobRef) })
+	})
+	for i, name := range lookup {
+		if found[i] == nil {
 			rest = append(rest, name)
 			continue
 		}
-		results[name] = lr
+		results[name] = found[i]
 		prog.LayersDone++
 		prog.Bytes += max(wanted[name].bytes, 0)
 	}
@@ -427,4 +442,22 @@ func verified(lr *LayerResult, ref blobRef) bool {
 		}
 	}
 	return true
+}
+
+// forEach calls f(0) … f(n-1) on up to parallel goroutines, and returns
+// when every call has.
+func forEach(n, parallel int, f func(i int)) {
+	if n == 0 {
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(parallel, n) {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				f(i)
+			}
+		})
+	}
+	wg.Wait()
 }
