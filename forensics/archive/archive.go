@@ -271,7 +271,11 @@ func (a *Archive) Close() error {
 		<-a.hashing
 	}
 	if a.dir != nil {
-		a.dir.Close()
+		a.park.mu.Lock()
+		if !a.park.parked {
+			a.dir.Close()
+		}
+		a.park.mu.Unlock()
 	}
 	if a.store != nil {
 		a.store.Close()
@@ -332,7 +336,16 @@ func (a *Archive) Open(name string) (io.ReadCloser, error) {
 	case a.rootfs != nil && a.rootfs.dir != nil:
 		return a.rootfs.dir.open(), nil
 	case a.dir != nil:
-		return a.dir.Open(name)
+		root, release, err := a.folder()
+		if err != nil {
+			return nil, err
+		}
+		defer release() // an open file outlives its root
+		f, err := root.Open(name)
+		if err != nil {
+			return nil, err
+		}
+		return f, nil
 	case a.compressed:
 		if b, ok := a.small[name]; ok {
 			return io.NopCloser(bytes.NewReader(b)), nil

@@ -20,7 +20,7 @@ func (a *Archive) openDir(ctx context.Context, p string, opts Options) error {
 	if err != nil {
 		return err
 	}
-	a.dir = root
+	a.dir, a.park.path = root, p
 	if isRootfsDir(root) {
 		return a.openRootfsDir(ctx, p, opts)
 	}

@@ -43,7 +43,12 @@ func (a *Archive) Identity(name string) (FileID, bool) {
 			return id.Identity(name)
 		}
 	case a.dir != nil && a.rootfs == nil:
-		return LstatID(a.dir, name)
+		root, release, err := a.folder()
+		if err != nil {
+			return FileID{}, false
+		}
+		defer release()
+		return LstatID(root, name)
 	}
 	return FileID{}, false
 }

@@ -13,18 +13,22 @@ import (
 // their copies of shared blobs with an earlier input's bytes, and the
 // evidence folder copies files out of them. Kept open, a tar input holds a
 // file descriptor, and a fleet of more tarballs than the process may open
-// files (1,024 on many systems) failed on every input past that. Park
-// closes the descriptor of an input read in full; a member read after it
-// is read through a descriptor of its own, from the same file, which must
-// still be the file read: the same inode, size, modification time and,
-// where the system gives it, status change time.
+// files (1,024 on many systems) failed on every input past that, and an
+// image layout folder holds one for its folder. Park closes the
+// descriptor of an input read in full; a member read after it is read
+// through a descriptor of its own, from the same file, which must still
+// be the file read: the same inode, size, modification time and, where
+// the system gives it, status change time; or from the same folder, opened
+// again by its path, which must still be the folder read (its files are
+// each read by name, parked or not, as before).
 
 // parking is what Park keeps of the file it closed.
 type parking struct {
 	mu      sync.Mutex
 	parked  bool
-	readers int         // members being read through a.file
-	stat    fs.FileInfo // the file's, when it was parked
+	readers int         // members being read through a.file or a.dir
+	stat    fs.FileInfo // the file's or folder's, when it was parked
+	path    string      // a folder's, to open it again
 }
 
 // Park closes the input's file descriptor, if it has one and nothing
@@ -32,6 +36,10 @@ type parking struct {
 // input's own hash is done. Members stay readable (Open); it is for an
 // input read in full that a fleet keeps to its end.
 func (a *Archive) Park() {
+	if a.dir != nil && a.rootfs == nil && a.store == nil {
+		a.parkFolder()
+		return
+	}
 	if a.file == nil || a.store != nil || a.dir != nil {
 		return
 	}
@@ -111,9 +119,60 @@ func (a *Archive) reopen() (*os.File, error) {
 	return f, nil
 }
 
+// parkFolder closes an image layout folder's descriptor (see Park).
+func (a *Archive) parkFolder() {
+	a.park.mu.Lock()
+	defer a.park.mu.Unlock()
+	if a.park.parked || a.park.path == "" {
+		return
+	}
+	st, err := a.dir.Stat(".")
+	if err != nil {
+		return
+	}
+	a.park.stat, a.park.parked = st, true
+	if a.park.readers == 0 {
+		a.dir.Close()
+	}
+}
+
+// folder returns the folder to open a member in and what to call once it
+// is opened: the input's own, or, once parked, the folder opened again by
+// its path, which must be the folder read (not one renamed into its
+// place).
+func (a *Archive) folder() (*os.Root, func(), error) {
+	a.park.mu.Lock()
+	if !a.park.parked {
+		a.park.readers++
+		a.park.mu.Unlock()
+		return a.dir, func() {
+			a.park.mu.Lock()
+			defer a.park.mu.Unlock()
+			if a.park.readers--; a.park.readers == 0 && a.park.parked {
+				a.dir.Close()
+			}
+		}, nil
+	}
+	want, p := a.park.stat, a.park.path
+	a.park.mu.Unlock()
+	root, err := os.OpenRoot(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	got, err := root.Stat(".")
+	if err == nil && !os.SameFile(want, got) {
+		err = fmt.Errorf("%s: %w", p, ErrChanged)
+	}
+	if err != nil {
+		root.Close()
+		return nil, nil, err
+	}
+	return root, func() { root.Close() }, nil
+}
+
 // ErrChanged is returned when an input's file, opened again to read a
 // member, is no longer the file read: replaced or written since.
-var ErrChanged = errors.New("the file is not the one read: replaced or changed since")
+var ErrChanged = errors.New("not the one read: replaced or changed since")
 
 // unchanged reports whether a and b describe one file, unchanged between
 // them.

@@ -1,10 +1,12 @@
 package archive
 
 import (
+	"archive/tar"
 	"context"
 	"errors"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -101,5 +103,68 @@ func TestPark(t *testing.T) {
 	}
 	if _, err := readMember(a, "blobs/sha256/cccc"); err == nil {
 		t.Fatal("a file replaced since it was read was read")
+	}
+}
+
+// A parked image layout folder holds no descriptor; its members still
+// read, and are opened in the folder read, never in another renamed into
+// its place.
+func TestParkFolder(t *testing.T) {
+	body := "the layer's bytes"
+	dir := filepath.Join(t.TempDir(), "layout")
+	for _, m := range append(slices.Clone(ociMembers), member{name: "blobs/sha256/cccc", body: body}) {
+		if m.typ == tar.TypeDir {
+			continue
+		}
+		p := filepath.Join(dir, m.name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(m.body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	base := openFDs(t)
+	a, err := Open(context.Background(), dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if n := openFDs(t); n != base+1 {
+		t.Fatalf("%d descriptors open for the folder, want 1", n-base)
+	}
+	reading, err := a.Open("blobs/sha256/cccc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Park()
+	if n := openFDs(t); n != base+1 {
+		t.Fatalf("parked while a member is read: %d descriptors open, want the member's", n-base)
+	}
+	if b, err := io.ReadAll(reading); err != nil || string(b) != body {
+		t.Fatalf("the member read while parked: %q, %v", b, err)
+	}
+	reading.Close()
+	if n := openFDs(t); n != base {
+		t.Fatalf("parked, read and closed: %d descriptors open, want none", n-base)
+	}
+	if got, err := readMember(a, "blobs/sha256/cccc"); err != nil || got != body {
+		t.Fatalf("read after Park: %q, %v", got, err)
+	}
+	if _, ok := a.Identity("blobs/sha256/cccc"); !ok {
+		t.Error("no identity for a member of a parked folder")
+	}
+	if n := openFDs(t); n != base {
+		t.Fatalf("a member read after Park left %d descriptors open", n-base)
+	}
+	// Another folder renamed into its place.
+	if err := os.Rename(dir, dir+".old"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.CopyFS(dir, os.DirFS(dir+".old")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readMember(a, "blobs/sha256/cccc"); !errors.Is(err, ErrChanged) {
+		t.Fatalf("a folder replaced since it was read: %v, want ErrChanged", err)
 	}
 }

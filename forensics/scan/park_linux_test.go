@@ -13,19 +13,37 @@ import (
 )
 
 // A fleet keeps every input to its end, but a released one holds no file
-// descriptor: a fleet of more tarballs than the process may open files
-// (1,024 on many systems) read every one, and its files can still be
-// read out of them (the evidence folder).
+// descriptor: a fleet of more tarballs or image layout folders than the
+// process may open files (1,024 on many systems) read every one, and
+// their files can still be read out of them (the evidence folder).
 func TestFleetReleasesDescriptors(t *testing.T) {
-	src, err := os.ReadFile(filepath.Join(fixturesDir, "xz-planted.docker.tar"))
+	for _, c := range []struct{ name, fixture string }{
+		{"tarballs", "xz-planted.docker.tar"},
+		{"image layout folders", "xz-planted.oci"},
+	} {
+		t.Run(c.name, func(t *testing.T) { fleetReleasesDescriptors(t, c.fixture) })
+	}
+}
+
+func fleetReleasesDescriptors(t *testing.T, fixture string) {
+	src := filepath.Join(fixturesDir, fixture)
+	fi, err := os.Stat(src)
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
 	var paths []string
 	for i := range 24 {
-		p := filepath.Join(dir, string(rune('a'+i))+".tar")
-		if err := os.WriteFile(p, src, 0o444); err != nil {
+		p := filepath.Join(dir, string(rune('a'+i))+filepath.Ext(fixture))
+		if fi.IsDir() {
+			err = os.CopyFS(p, os.DirFS(src))
+		} else {
+			var b []byte
+			if b, err = os.ReadFile(src); err == nil {
+				err = os.WriteFile(p, b, 0o444)
+			}
+		}
+		if err != nil {
 			t.Fatal(err)
 		}
 		paths = append(paths, p)
