@@ -322,13 +322,27 @@ func (r *run) scan(ctx context.Context, path string) (*Result, error) {
 	case len(imgs) > 1:
 		bases = &baseTrees{}
 	}
-	for _, img := range imgs {
-		ir, problems := buildImage(img, layers, opts.Engine, bases, contentWAL(res, 0))
+	// Each image's tree and image-level detection are its own (a base is
+	// shared through bases, where one image builds a chain while the
+	// others on it wait): on every core, gathered in the input's order.
+	type built struct {
+		ir       *ImageResult
+		problems []integrity.Problem
+	}
+	out := make([]built, len(imgs))
+	parallel := opts.Parallel
+	if parallel < 1 {
+		parallel = runtime.GOMAXPROCS(0)
+	}
+	forEach(len(imgs), parallel, func(i int) {
+		ir, problems := buildImage(imgs[i], layers, opts.Engine, bases, contentWAL(res, 0))
 		describeRootFS(a, ir)
-		problems = append(problems, imageBytesProblem(ir, opts.maxImageBytes())...)
-		res.Images = append(res.Images, ir)
-		res.Findings = append(res.Findings, ir.Findings...)
-		res.Problems = append(res.Problems, problems...)
+		out[i] = built{ir, append(problems, imageBytesProblem(ir, opts.maxImageBytes())...)}
+	})
+	for _, b := range out {
+		res.Images = append(res.Images, b.ir)
+		res.Findings = append(res.Findings, b.ir.Findings...)
+		res.Problems = append(res.Problems, b.problems...)
 	}
 	var lostFindings []finding.Finding
 	lostFindings, res.Problems = orphanResults(lost, layers, opts.Engine, res.Problems)
