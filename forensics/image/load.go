@@ -230,6 +230,9 @@ func (l *loader) readBounded(name string, d digest.Digest, size int64, id, what 
 		return data, true
 	}
 	var buf bytes.Buffer
+	if n := max(size, m.Size); n > 0 && n <= bound {
+		buf.Grow(int(n) + bytes.MinRead) // one allocation; ReadFrom asks for MinRead free to see the end
+	}
 	_, err = io.Copy(&buf, blob.NewVerifier(rc, d, size))
 	switch {
 	case err == nil:
