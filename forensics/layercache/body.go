@@ -41,8 +41,9 @@ import (
 //
 // Nothing of a body is read before its entry's MAC is checked, and only
 // strata writes under the key; yet every count and length is checked
-// against the bytes left, so no body can make the decoder allocate past
-// its own size, read past its end or panic (FuzzBody).
+// against the bytes left, so no body can make the decoder read past its
+// end, panic (FuzzBody), or allocate more than a small multiple of its
+// own size (an entry of at least minEntryBytes for each layer.Entry).
 
 // Entry flags.
 const (
@@ -305,7 +306,7 @@ func (d *decoder) entries() []*layer.Entry {
 				d.fail("an xattr count out of range")
 			}
 			if d.err == nil {
-				e.Xattrs = make(map[string]string, nx)
+				e.Xattrs = make(map[string]string, min(nx, 8)) // grown as they are read
 				for range nx {
 					k := d.string()
 					e.Xattrs[k] = d.string()
