@@ -58,6 +58,16 @@ func (d *Document) Spool(dir string) error {
 	return nil
 }
 
+// SpoolErr is the first error writing d's spool (a full disk), nil when
+// there is none: the report will fail with it, so a fleet can stop at once
+// rather than read every input first.
+func (d *Document) SpoolErr() error {
+	if d.spool == nil {
+		return nil
+	}
+	return d.spool.err
+}
+
 // Close removes the spool's files, if d has one; d can write nothing
 // after.
 func (d *Document) Close() error {

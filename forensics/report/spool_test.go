@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -128,5 +129,30 @@ func TestSpoolLimits(t *testing.T) {
 	}
 	if len(d.Inputs) != 1 || d.Write(&bytes.Buffer{}, Text, TextOptions{}) != nil {
 		t.Error("a failed Spool changed the document")
+	}
+}
+
+// A spool that cannot be written (a full disk) says so as soon as an
+// input is added, so that a fleet can stop, and the report fails with it.
+func TestSpoolErr(t *testing.T) {
+	d := NewDocument(testMeta(t))
+	if err := d.Spool(t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if err := d.SpoolErr(); err != nil {
+		t.Fatalf("a fresh spool: %v", err)
+	}
+	d.spool.inputs.f.Close() // as a full disk would refuse the write
+	d.Add(sampleSource(t))
+	err := d.SpoolErr()
+	if err == nil || !strings.Contains(err.Error(), "report: spool") {
+		t.Fatalf("SpoolErr after a failed write: %v", err)
+	}
+	if werr := d.WriteJSON(&bytes.Buffer{}); !errors.Is(werr, err) && (werr == nil || werr.Error() != err.Error()) {
+		t.Errorf("the report: %v, want the spool's error %v", werr, err)
+	}
+	if NewDocument(testMeta(t)).SpoolErr() != nil {
+		t.Error("a document with no spool has a spool error")
 	}
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -25,6 +26,12 @@ type fleetSink struct {
 	lineErr error
 	prog    *progress // nil when not on a terminal
 	roots   roots
+	// stop ends the scan early with the report's first write error (the
+	// lines', or the json spool's): the report is lost whatever else is
+	// read, and a fleet of thousands of inputs would read them all first.
+	stop    func(error)
+	stopped error
+	dest    string // the report's file, "" for standard output
 
 	// open are the inputs read. They stay open to the end: later inputs
 	// compare their copies of shared blobs with earlier inputs' bytes
@@ -32,12 +39,13 @@ type fleetSink struct {
 	open     []*scan.Result
 	failures []scan.Outcome
 	read     int
+	total    int // inputs
 }
 
 // newFleetSink makes the sink of the inputs' outcomes, and the inputs'
 // paths for scan.RunEach.
 func newFleetSink(doc *report.Document, prog *progress, inputs []scanInput) (*fleetSink, []string) {
-	s := &fleetSink{doc: doc, prog: prog, roots: newRoots(inputs)}
+	s := &fleetSink{doc: doc, prog: prog, roots: newRoots(inputs), total: len(inputs)}
 	paths := make([]string, len(inputs))
 	for i, in := range inputs {
 		paths[i] = in.path
@@ -72,6 +80,26 @@ func (s *fleetSink) take(o scan.Outcome) {
 	o.Result.Release()
 	s.open = append(s.open, o.Result)
 	s.writeLines(func(w io.Writer) error { return s.doc.WriteInputJSONL(w, len(s.doc.Inputs)-1) })
+	s.stopOnWriteError()
+}
+
+// stopOnWriteError stops the scan at the report's first write error.
+func (s *fleetSink) stopOnWriteError() {
+	if s.stopped != nil || s.stop == nil {
+		return
+	}
+	err := s.doc.SpoolErr()
+	if s.lineErr != nil {
+		err = fmt.Errorf("--format jsonl: %w", s.lineErr)
+	}
+	if err != nil {
+		report := "the report"
+		if s.dest != "" {
+			report += " " + s.dest
+		}
+		s.stopped = fmt.Errorf("scan: stopped after %d of %d inputs: %s cannot be written: %w", s.read, s.total, report, err)
+		s.stop(s.stopped)
+	}
 }
 
 func (s *fleetSink) writeLines(write func(io.Writer) error) {

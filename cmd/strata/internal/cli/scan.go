@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -199,13 +200,20 @@ func runScan(cmd *cobra.Command, b Build, f *scanFlags, args []string) error {
 			sink.lines = linesFile
 		}
 	}
-	scan.RunEach(cmd.Context(), paths, opts, sink.take)
+	ctx, stop := context.WithCancelCause(cmd.Context())
+	defer stop(nil)
+	sink.stop, sink.dest = stop, f.output
+	scan.RunEach(ctx, paths, opts, sink.take)
 	if prog != nil {
 		f.in.notes.drawOver(nil)
 		prog.done()
 	}
 	if cmd.Context().Err() != nil {
 		return &exitError{code: exitUsage, err: cmd.Context().Err()}
+	}
+	if sink.stopped != nil {
+		_ = closeLines(sink, linesFile) // its error is the one that stopped the scan, or says less
+		return &exitError{code: exitUsage, err: sink.stopped}
 	}
 	sink.settle()
 	unusable := sayFailures(errOut, sink.failures, sink.roots)
