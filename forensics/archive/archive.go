@@ -271,21 +271,13 @@ func (a *Archive) Close() error {
 		<-a.hashing
 	}
 	if a.dir != nil {
-		a.park.mu.Lock()
-		if !a.park.parked {
-			a.dir.Close()
-		}
-		a.park.mu.Unlock()
+		a.park.closeUnparked(a.dir.Close)
 	}
 	if a.store != nil {
 		a.store.Close()
 	}
 	if a.file != nil {
-		a.park.mu.Lock()
-		if !a.park.parked {
-			a.file.Close()
-		}
-		a.park.mu.Unlock()
+		a.park.closeUnparked(a.file.Close)
 	}
 	if a.tmp != "" {
 		os.Remove(a.tmp)

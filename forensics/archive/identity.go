@@ -66,10 +66,10 @@ func IDOf(fi fs.FileInfo) (FileID, bool) {
 // following a link.
 func LstatID(root *os.Root, name string) (FileID, bool) {
 	fi, err := root.Lstat(name)
-	if err != nil || !fi.Mode().IsRegular() {
+	if err != nil {
 		return FileID{}, false
 	}
-	return fileID(fi)
+	return IDOf(fi)
 }
 
 // OpenedIdentity is the FileID of the file a reader that Visit passed
@@ -85,8 +85,8 @@ func OpenedIdentity(r io.Reader) (FileID, bool) {
 		return FileID{}, false
 	}
 	fi, err := f.Stat()
-	if err != nil || !fi.Mode().IsRegular() {
+	if err != nil {
 		return FileID{}, false
 	}
-	return fileID(fi)
+	return IDOf(fi)
 }

@@ -36,53 +36,77 @@ type parking struct {
 // input's own hash is done. Members stay readable (Open); it is for an
 // input read in full that a fleet keeps to its end.
 func (a *Archive) Park() {
-	if a.dir != nil && a.rootfs == nil && a.store == nil {
-		a.parkFolder()
-		return
-	}
-	if a.file == nil || a.store != nil || a.dir != nil {
-		return
-	}
-	if a.hashing != nil {
-		select {
-		case <-a.hashing:
-		default:
-			return // the hash still reads the file
+	switch {
+	case a.dir != nil && a.rootfs == nil && a.store == nil && a.park.path != "":
+		a.park.park(func() (fs.FileInfo, error) { return a.dir.Stat(".") }, a.dir.Close)
+	case a.file != nil && a.store == nil && a.dir == nil:
+		if a.hashing != nil {
+			select {
+			case <-a.hashing:
+			default:
+				return // the hash still reads the file
+			}
 		}
+		a.park.park(a.file.Stat, a.file.Close)
 	}
-	a.park.mu.Lock()
-	defer a.park.mu.Unlock()
-	if a.park.parked {
+}
+
+// park marks the input parked, keeping what stat says of its file or
+// folder, and closes it unless a reader still holds it (release).
+func (p *parking) park(stat func() (fs.FileInfo, error), close func() error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.parked {
 		return
 	}
-	st, err := a.file.Stat()
+	st, err := stat()
 	if err != nil {
 		return
 	}
-	a.park.stat, a.park.parked = st, true
-	if a.park.readers == 0 {
-		a.file.Close()
+	p.stat, p.parked = st, true
+	if p.readers == 0 {
+		close()
 	}
+}
+
+// closeUnparked closes the input on Close, unless Park has (or its last
+// reader will).
+func (p *parking) closeUnparked(close func() error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.parked {
+		close()
+	}
+}
+
+// hold counts a reader of the input's own descriptor; false once parked.
+func (p *parking) hold() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.parked {
+		return false
+	}
+	p.readers++
+	return true
+}
+
+// release lets go of a hold: the last reader of a parked input closes it.
+func (p *parking) release(close func() error) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.readers--; p.readers == 0 && p.parked {
+		return close()
+	}
+	return nil
 }
 
 // readFile returns the file to read a member from and what to call once
 // done: the input's own descriptor, or, once parked, one of the reader's
 // own.
 func (a *Archive) readFile() (*os.File, func() error, error) {
-	a.park.mu.Lock()
-	if !a.park.parked {
-		a.park.readers++
-		a.park.mu.Unlock()
-		return a.file, func() error {
-			a.park.mu.Lock()
-			defer a.park.mu.Unlock()
-			if a.park.readers--; a.park.readers == 0 && a.park.parked {
-				return a.file.Close()
-			}
-			return nil
-		}, nil
+	if a.park.hold() {
+		return a.file, func() error { return a.park.release(a.file.Close) }, nil
 	}
-	a.park.mu.Unlock()
 	f, err := a.reopen()
 	if err != nil {
 		return nil, nil, err
@@ -119,40 +143,15 @@ func (a *Archive) reopen() (*os.File, error) {
 	return f, nil
 }
 
-// parkFolder closes an image layout folder's descriptor (see Park).
-func (a *Archive) parkFolder() {
-	a.park.mu.Lock()
-	defer a.park.mu.Unlock()
-	if a.park.parked || a.park.path == "" {
-		return
-	}
-	st, err := a.dir.Stat(".")
-	if err != nil {
-		return
-	}
-	a.park.stat, a.park.parked = st, true
-	if a.park.readers == 0 {
-		a.dir.Close()
-	}
-}
-
 // folder returns the folder to open a member in and what to call once it
 // is opened: the input's own, or, once parked, the folder opened again by
 // its path, which must be the folder read (not one renamed into its
 // place).
 func (a *Archive) folder() (*os.Root, func(), error) {
-	a.park.mu.Lock()
-	if !a.park.parked {
-		a.park.readers++
-		a.park.mu.Unlock()
-		return a.dir, func() {
-			a.park.mu.Lock()
-			defer a.park.mu.Unlock()
-			if a.park.readers--; a.park.readers == 0 && a.park.parked {
-				a.dir.Close()
-			}
-		}, nil
+	if a.park.hold() {
+		return a.dir, func() { a.park.release(a.dir.Close) }, nil
 	}
+	a.park.mu.Lock()
 	want, p := a.park.stat, a.park.path
 	a.park.mu.Unlock()
 	root, err := os.OpenRoot(p)
