@@ -65,16 +65,26 @@ func (b *Beneath) Open(name string) (io.ReadCloser, int64, error) {
 // a regular file refuses) and a finalizer; O_NONBLOCK was only asked for
 // so that opening a FIFO planted under a file's name cannot hang.
 func regularFd(fd int, name string) (io.ReadCloser, int64, error) {
+	size, err := checkRegular(fd, name)
+	if err != nil {
+		return nil, 0, err
+	}
+	return &fdReader{fd: fd, name: name}, size, nil
+}
+
+// checkRegular returns the size of fd, just opened as name, if it is a
+// regular file; otherwise it closes fd and says what it is.
+func checkRegular(fd int, name string) (int64, error) {
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		unix.Close(fd)
-		return nil, 0, &os.PathError{Op: "stat", Path: name, Err: err}
+		return 0, &os.PathError{Op: "stat", Path: name, Err: err}
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		unix.Close(fd)
-		return nil, 0, fmt.Errorf("%s: a %v, not a regular file", name, statInfo(name, &st).Mode().Type())
+		return 0, fmt.Errorf("%s: a %v, not a regular file", name, statInfo(name, &st).Mode().Type())
 	}
-	return &fdReader{fd: fd, name: name}, st.Size, nil
+	return st.Size, nil
 }
 
 // fdReader reads a regular file's descriptor.
@@ -121,14 +131,8 @@ func (b *Beneath) OpenFile(name string) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		unix.Close(fd)
-		return nil, &os.PathError{Op: "stat", Path: name, Err: err}
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		unix.Close(fd)
-		return nil, fmt.Errorf("%s: a %v, not a regular file", name, statInfo(name, &st).Mode().Type())
+	if _, err := checkRegular(fd, name); err != nil {
+		return nil, err
 	}
 	return os.NewFile(uintptr(fd), name), nil
 }
