@@ -180,24 +180,16 @@ func (d *decoder) fail(what string) {
 	}
 }
 
-func (d *decoder) uvarint() uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b[d.off:])
-	if n <= 0 {
-		d.fail("a bad number")
-		return 0
-	}
-	d.off += n
-	return v
-}
+func (d *decoder) uvarint() uint64 { return number(d, binary.Uvarint) }
 
-func (d *decoder) varint() int64 {
+func (d *decoder) varint() int64 { return number(d, binary.Varint) }
+
+// number reads one varint with read (binary.Uvarint or binary.Varint).
+func number[T uint64 | int64](d *decoder, read func([]byte) (T, int)) T {
 	if d.err != nil {
 		return 0
 	}
-	v, n := binary.Varint(d.b[d.off:])
+	v, n := read(d.b[d.off:])
 	if n <= 0 {
 		d.fail("a bad number")
 		return 0
@@ -293,8 +285,10 @@ func (d *decoder) entries() []*layer.Entry {
 			e.Link = d.string()
 		}
 		if flags&hasSHA256 != 0 {
-			if e.SHA256 = d.string(); e.SHA256 == layer.EmptySHA256 {
-				e.SHA256 = layer.EmptySHA256 // one string for every empty file
+			if b := d.bytes(d.length()); string(b) == layer.EmptySHA256 {
+				e.SHA256 = layer.EmptySHA256 // one string for every empty file, none made
+			} else {
+				e.SHA256 = string(b)
 			}
 		}
 		if flags&hasName != 0 {

@@ -27,6 +27,7 @@
 package layercache
 
 import (
+	"bytes"
 	"container/list"
 	"errors"
 	"fmt"
@@ -330,10 +331,10 @@ func (c *Cache) read(kind string, d digest.Digest, fingerprint, p string) (Heade
 	return h, body, nil
 }
 
-// readBounded reads the file at p, refusing one past MaxEntryBytes. It
-// reads into one buffer of the size the file has when opened (plus a byte,
-// to see a file that grew): growing a buffer as io.ReadAll does cleared
-// and copied a tenth of an assembling scan's bytes again.
+// readBounded reads the file at p, refusing one past MaxEntryBytes, into
+// one buffer of the size the file has when opened: growing a buffer as
+// io.ReadAll does cleared and copied a tenth of an assembling scan's bytes
+// again.
 func readBounded(p string) ([]byte, error) {
 	f, err := os.Open(p)
 	if err != nil {
@@ -341,25 +342,14 @@ func readBounded(p string) ([]byte, error) {
 	}
 	defer f.Close()
 	limit := MaxEntryBytes + int64(maxHeaderLen) + int64(len(magic)) + int64(trailerLen) + 1
-	size := int64(512)
-	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
-		size = min(fi.Size()+1, limit)
+	var buf bytes.Buffer
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() < limit {
+		buf.Grow(int(fi.Size()) + bytes.MinRead) // ReadFrom asks for MinRead free to see the end
 	}
-	b := make([]byte, 0, size)
-	r := io.LimitReader(f, limit)
-	for {
-		n, err := r.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if err == io.EOF {
-			return b, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
+	if _, err := buf.ReadFrom(io.LimitReader(f, limit)); err != nil {
+		return nil, err
 	}
+	return buf.Bytes(), nil
 }
 
 // rejected makes the rejection of the entry file p, naming it to
