@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -84,10 +83,7 @@ func (r *run) readLayers(ctx context.Context, a *archive.Archive, imgs []*image.
 		refs = append(refs, wanted[name].blobRef)
 	}
 	r.share.declare(refs, lower)
-	parallel := opts.Parallel
-	if parallel < 1 {
-		parallel = runtime.GOMAXPROCS(0)
-	}
+	parallel := opts.parallel()
 	var mu sync.Mutex
 	results := map[string]*LayerResult{}
 	prog := Progress{Input: a.Info.Path, Layers: len(names), TotalBytes: total}

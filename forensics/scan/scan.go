@@ -46,7 +46,8 @@ type Options struct {
 	Archive         archive.Options
 	// Engine runs the detectors; nil reads, verifies and rebuilds only.
 	Engine *detect.Engine
-	// Parallel is the number of layers read at once (default: GOMAXPROCS).
+	// Parallel is the number of layers read, or images built, at once
+	// (default: GOMAXPROCS).
 	Parallel int
 	// Progress, when set, is called after each layer blob is read, and
 	// every few MiB while an input compressed as a whole is indexed.
@@ -76,6 +77,13 @@ const DefaultMaxImageBytes = 256 << 30
 // input: four layers at the per-layer default, some 550 MB of records and
 // tree.
 const DefaultMaxInputEntries = 2_000_000
+
+func (o Options) parallel() int {
+	if o.Parallel < 1 {
+		return runtime.GOMAXPROCS(0)
+	}
+	return o.Parallel
+}
 
 func (o Options) maxImageBytes() int64 {
 	if o.MaxImageBytes <= 0 {
@@ -330,11 +338,7 @@ func (r *run) scan(ctx context.Context, path string) (*Result, error) {
 		problems []integrity.Problem
 	}
 	out := make([]built, len(imgs))
-	parallel := opts.Parallel
-	if parallel < 1 {
-		parallel = runtime.GOMAXPROCS(0)
-	}
-	forEach(len(imgs), parallel, func(i int) {
+	forEach(len(imgs), opts.parallel(), func(i int) {
 		ir, problems := buildImage(imgs[i], layers, opts.Engine, bases, contentWAL(res, 0))
 		describeRootFS(a, ir)
 		out[i] = built{ir, append(problems, imageBytesProblem(ir, opts.maxImageBytes())...)}
