@@ -7,6 +7,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/strata-forensics/strata/forensics/archive"
 	"github.com/strata-forensics/strata/forensics/compress"
 	"github.com/strata-forensics/strata/forensics/detect"
 	"github.com/strata-forensics/strata/forensics/image"
@@ -79,6 +80,29 @@ func buildImage(img *image.Image, layers map[string]*LayerResult, eng *detect.En
 		}
 	}
 	return ir, problems
+}
+
+// buildImages builds each image of the input a and adds it, its findings
+// and its problems to res, in the input's order. Each image's tree and
+// image-level detection are its own (a base is shared through bases,
+// where one image builds a chain while the others on it wait): they run
+// on every core.
+func buildImages(a *archive.Archive, imgs []*image.Image, layers map[string]*LayerResult, opts Options, bases *baseTrees, res *Result) {
+	type built struct {
+		ir       *ImageResult
+		problems []integrity.Problem
+	}
+	out := make([]built, len(imgs))
+	forEach(len(imgs), opts.parallel(), func(i int) {
+		ir, problems := buildImage(imgs[i], layers, opts.Engine, bases, contentWAL(res, 0))
+		describeRootFS(a, ir)
+		out[i] = built{ir, append(problems, imageBytesProblem(ir, opts.maxImageBytes())...)}
+	})
+	for _, b := range out {
+		res.Images = append(res.Images, b.ir)
+		res.Findings = append(res.Findings, b.ir.Findings...)
+		res.Problems = append(res.Problems, b.problems...)
+	}
 }
 
 // mislabelled notes a layer whose media type declares a compression its

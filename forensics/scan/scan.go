@@ -330,24 +330,7 @@ func (r *run) scan(ctx context.Context, path string) (*Result, error) {
 	case len(imgs) > 1:
 		bases = &baseTrees{}
 	}
-	// Each image's tree and image-level detection are its own (a base is
-	// shared through bases, where one image builds a chain while the
-	// others on it wait): on every core, gathered in the input's order.
-	type built struct {
-		ir       *ImageResult
-		problems []integrity.Problem
-	}
-	out := make([]built, len(imgs))
-	forEach(len(imgs), opts.parallel(), func(i int) {
-		ir, problems := buildImage(imgs[i], layers, opts.Engine, bases, contentWAL(res, 0))
-		describeRootFS(a, ir)
-		out[i] = built{ir, append(problems, imageBytesProblem(ir, opts.maxImageBytes())...)}
-	})
-	for _, b := range out {
-		res.Images = append(res.Images, b.ir)
-		res.Findings = append(res.Findings, b.ir.Findings...)
-		res.Problems = append(res.Problems, b.problems...)
-	}
+	buildImages(a, imgs, layers, opts, bases, res)
 	var lostFindings []finding.Finding
 	lostFindings, res.Problems = orphanResults(lost, layers, opts.Engine, res.Problems)
 	res.Findings = append(res.Findings, lostFindings...)
