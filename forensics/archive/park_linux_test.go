@@ -32,6 +32,35 @@ func readMember(a *Archive, name string) (string, error) {
 	return string(b), err
 }
 
+// parkWhileReading parks a while its member name (holding body) is read:
+// one descriptor stays open until the member is closed (a tar's own, or a
+// folder's member file), none after, and the member reads the same after
+// Park, leaving none open.
+func parkWhileReading(t *testing.T, a *Archive, base int, name, body string) {
+	t.Helper()
+	reading, err := a.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Park()
+	if n := openFDs(t); n != base+1 {
+		t.Fatalf("parked while a member is read: %d descriptors open, want 1", n-base)
+	}
+	if b, err := io.ReadAll(reading); err != nil || string(b) != body {
+		t.Fatalf("the member read while parked: %q, %v", b, err)
+	}
+	reading.Close()
+	if n := openFDs(t); n != base {
+		t.Fatalf("parked, read and closed: %d descriptors open, want none", n-base)
+	}
+	if got, err := readMember(a, name); err != nil || got != body {
+		t.Fatalf("read after Park: %q, %v", got, err)
+	}
+	if n := openFDs(t); n != base {
+		t.Fatalf("a member read after Park left %d descriptors open", n-base)
+	}
+}
+
 // A parked tar input holds no descriptor, and its members still read,
 // each through a descriptor of its own closed with it; one being read
 // when it is parked keeps the input's until it is closed. A file replaced
@@ -52,28 +81,7 @@ func TestPark(t *testing.T) {
 		t.Fatalf("%d descriptors open for the input, want 1", n-base)
 	}
 
-	reading, err := a.Open("blobs/sha256/cccc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.Park()
-	if n := openFDs(t); n != base+1 {
-		t.Fatalf("parked while a member is read: %d descriptors open, want the input's", n-base)
-	}
-	if b, err := io.ReadAll(reading); err != nil || string(b) != body {
-		t.Fatalf("the member read while parked: %q, %v", b, err)
-	}
-	reading.Close()
-	if n := openFDs(t); n != base {
-		t.Fatalf("parked, read and closed: %d descriptors open, want none", n-base)
-	}
-
-	if got, err := readMember(a, "blobs/sha256/cccc"); err != nil || got != body {
-		t.Fatalf("read after Park: %q, %v", got, err)
-	}
-	if n := openFDs(t); n != base {
-		t.Fatalf("a member read after Park left %d descriptors open", n-base)
-	}
+	parkWhileReading(t, a, base, "blobs/sha256/cccc", body)
 
 	// Written since (the same inode, another ctime, mtime set back).
 	st, err := os.Stat(p)
@@ -133,29 +141,12 @@ func TestParkFolder(t *testing.T) {
 	if n := openFDs(t); n != base+1 {
 		t.Fatalf("%d descriptors open for the folder, want 1", n-base)
 	}
-	reading, err := a.Open("blobs/sha256/cccc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.Park()
-	if n := openFDs(t); n != base+1 {
-		t.Fatalf("parked while a member is read: %d descriptors open, want the member's", n-base)
-	}
-	if b, err := io.ReadAll(reading); err != nil || string(b) != body {
-		t.Fatalf("the member read while parked: %q, %v", b, err)
-	}
-	reading.Close()
-	if n := openFDs(t); n != base {
-		t.Fatalf("parked, read and closed: %d descriptors open, want none", n-base)
-	}
-	if got, err := readMember(a, "blobs/sha256/cccc"); err != nil || got != body {
-		t.Fatalf("read after Park: %q, %v", got, err)
-	}
+	parkWhileReading(t, a, base, "blobs/sha256/cccc", body)
 	if _, ok := a.Identity("blobs/sha256/cccc"); !ok {
 		t.Error("no identity for a member of a parked folder")
 	}
 	if n := openFDs(t); n != base {
-		t.Fatalf("a member read after Park left %d descriptors open", n-base)
+		t.Fatalf("the identity of a member after Park left %d descriptors open", n-base)
 	}
 	// Another folder renamed into its place.
 	if err := os.Rename(dir, dir+".old"); err != nil {
