@@ -8,22 +8,13 @@ import (
 	"weak"
 
 	"github.com/strata-forensics/strata/forensics/layer"
-	"github.com/strata-forensics/strata/forensics/rules"
 )
 
 // TestResultFreesScan: a layer's result does not keep its scan (and the
 // scan's 64 KiB file head) alive: a registry holds thousands of layer
 // results to its report, and kept 132 MB of heads for 2,000 layers.
 func TestResultFreesScan(t *testing.T) {
-	rs, err := rules.Builtin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := New(rs, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ls := e.NewLayerScan()
+	ls := builtinEngine(t, Options{}).NewLayerScan()
 	blob := tarOf(t, []tfile{file("usr/lib/x86_64-linux-gnu/liblzma.so.5", append(append([]byte{}, elfMagic...), "not the backdoor"...))})
 	if _, err := layer.Walk(context.Background(), bytes.NewReader(blob), layer.Options{Sinks: ls.Sinks}); err != nil {
 		t.Fatal(err)
