@@ -54,6 +54,7 @@ func newFleetSink(doc *report.Document, prog *progress, inputs []scanInput) (*fl
 }
 
 func (s *fleetSink) take(o scan.Outcome) {
+	defer s.stopOnWriteError() // an unreadable input's line can fail to write too
 	if s.prog != nil {
 		s.prog.finished(o.Path)
 	}
@@ -80,7 +81,6 @@ func (s *fleetSink) take(o scan.Outcome) {
 	o.Result.Release()
 	s.open = append(s.open, o.Result)
 	s.writeLines(func(w io.Writer) error { return s.doc.WriteInputJSONL(w, len(s.doc.Inputs)-1) })
-	s.stopOnWriteError()
 }
 
 // stopOnWriteError stops the scan at the report's first write error.
