@@ -31,7 +31,7 @@ func (k Kind) Open(ctx context.Context, root string) (archive.Store, error) {
 	s := NewStore(ev, k.Format)
 	base, ok := k.Find(s)
 	if !ok {
-		ev.Close()
+		s.Close() // its custody's descriptor too, not only ev
 		return nil, nil
 	}
 	if err := k.Load(ctx, s, base); err != nil {
@@ -48,8 +48,9 @@ func (k Kind) Is(root string) bool {
 	if err != nil {
 		return false
 	}
-	defer ev.Close()
-	_, ok := k.Find(NewStore(ev, k.Format))
+	s := NewStore(ev, k.Format)
+	defer s.Close() // its custody's descriptor too, not only ev
+	_, ok := k.Find(s)
 	return ok
 }
 

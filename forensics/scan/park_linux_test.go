@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"testing"
 
 	"github.com/strata-forensics/strata/forensics/layer"
@@ -105,5 +106,42 @@ func fleetReleasesDescriptors(t *testing.T, fixture string) {
 		if err != nil || n != f.entry.Size {
 			t.Fatalf("%s: %d bytes of %d, %v", f.entry.Path, n, f.entry.Size, err)
 		}
+	}
+}
+
+// Asking a folder that holds no store whether it is one, and opening it
+// as each store, leaves no descriptor open: a fleet asks it of every
+// input, and a descriptor left to the garbage collector (an engine's
+// custody reading the evidence's daemon.json) made a folder of 420 image
+// layouts fail under a 256-file limit.
+func TestNoStoreLeavesNoDescriptor(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(-1)) // no finalizer closes what a leak left
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fds := func() int {
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Skip("no /proc/self/fd")
+		}
+		return len(ents)
+	}
+	base := fds()
+	for range 10 {
+		if scan.IsStore(dir) {
+			t.Fatal("a layout folder taken for a store")
+		}
+		if got := scan.Inputs(dir); len(got) != 1 {
+			t.Fatalf("Inputs: %v", got)
+		}
+		for _, open := range scan.Stores(scan.Options{}) {
+			if s, err := open(context.Background(), dir); s != nil || err != nil {
+				t.Fatalf("a layout folder opened as a store: %v, %v", s, err)
+			}
+		}
+	}
+	if n := fds() - base; n != 0 {
+		t.Errorf("%d descriptors left open", n)
 	}
 }
