@@ -3,6 +3,7 @@ package report
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -65,58 +66,97 @@ type SharedLayer struct {
 
 // Fleet sums the document up image by image.
 func (d *Document) Fleet() FleetSummary {
-	s := FleetSummary{Inputs: len(d.Inputs), Verdicts: map[Status]int{}}
-	type imageKey struct {
-		input int
-		ref   string
+	if d.text != nil {
+		return d.text.tally.summary()
 	}
-	kinds := map[FleetFinding]map[imageKey]bool{}
-	layers := map[string]*SharedLayer{}
-	var order []string
+	return d.tally().summary()
+}
+
+// tally sums up the inputs d holds in memory.
+func (d *Document) tally() *fleetTally {
+	t := newFleetTally()
 	for i := range d.Inputs {
-		in := &d.Inputs[i]
-		for j := range in.Images {
-			img := &in.Images[j]
-			s.Images++
-			v := in.ImageVerdict(img)
-			s.Verdicts[v.Status]++
-			bad := v.Status == Compromised
-			if bad {
-				s.Compromised++
+		t.add(&d.Inputs[i])
+	}
+	return t
+}
+
+// fleetTally sums a fleet up input by input, so that a report that does
+// not keep its inputs (a spooled text report) can still end with the
+// summary: it keeps one record per kind of finding, per layer and per
+// verdict, not the inputs.
+type fleetTally struct {
+	inputs, images, compromised int
+	verdicts                    map[Status]int
+	kinds                       map[FleetFinding]map[imageKey]bool
+	layers                      map[string]*SharedLayer
+	order                       []string
+}
+
+// imageKey names an image of the fleet: its input's position and ref.
+type imageKey struct {
+	input int
+	ref   string
+}
+
+func newFleetTally() *fleetTally {
+	return &fleetTally{verdicts: map[Status]int{}, kinds: map[FleetFinding]map[imageKey]bool{}, layers: map[string]*SharedLayer{}}
+}
+
+// isFleet reports whether the text ends with the fleet summary: over
+// several images, whether of one input (a multi-platform index) or many.
+func (t *fleetTally) isFleet() bool { return t.images > 1 || t.inputs > 1 }
+
+// add counts one more input.
+func (t *fleetTally) add(in *Input) {
+	i := t.inputs
+	t.inputs++
+	for j := range in.Images {
+		img := &in.Images[j]
+		t.images++
+		v := in.ImageVerdict(img)
+		t.verdicts[v.Status]++
+		bad := v.Status == Compromised
+		if bad {
+			t.compromised++
+		}
+		seen := map[string]bool{} // an image naming a layer twice carries it once
+		for _, l := range img.Layers {
+			id := cmp.Or(l.DiffID, l.Digest)
+			if id == "" || seen[id] {
+				continue
 			}
-			seen := map[string]bool{} // an image naming a layer twice carries it once
-			for _, l := range img.Layers {
-				id := cmp.Or(l.DiffID, l.Digest)
-				if id == "" || seen[id] {
-					continue
-				}
-				seen[id] = true
-				sl := layers[id]
-				if sl == nil {
-					sl = &SharedLayer{ID: id, CreatedBy: l.CreatedBy, first: len(order)}
-					layers[id] = sl
-					order = append(order, id)
-				}
-				sl.Images++
-				if bad {
-					sl.Compromised++
-					for _, f := range in.Findings {
-						if f.Image == img.Ref && f.LayerDigest == l.Digest {
-							sl.Findings++
-						}
+			seen[id] = true
+			sl := t.layers[id]
+			if sl == nil {
+				sl = &SharedLayer{ID: id, CreatedBy: l.CreatedBy, first: len(t.order)}
+				t.layers[id] = sl
+				t.order = append(t.order, id)
+			}
+			sl.Images++
+			if bad {
+				sl.Compromised++
+				for _, f := range in.Findings {
+					if f.Image == img.Ref && f.LayerDigest == l.Digest {
+						sl.Findings++
 					}
 				}
 			}
 		}
-		for _, f := range in.Findings {
-			k := FleetFinding{Severity: f.Severity, Rule: f.Rule, Path: f.Path}
-			if kinds[k] == nil {
-				kinds[k] = map[imageKey]bool{}
-			}
-			kinds[k][imageKey{i, f.Image}] = true
-		}
 	}
-	for k, imgs := range kinds {
+	for _, f := range in.Findings {
+		k := FleetFinding{Severity: f.Severity, Rule: f.Rule, Path: f.Path}
+		if t.kinds[k] == nil {
+			t.kinds[k] = map[imageKey]bool{}
+		}
+		t.kinds[k][imageKey{i, f.Image}] = true
+	}
+}
+
+// summary is the fleet's summary so far.
+func (t *fleetTally) summary() FleetSummary {
+	s := FleetSummary{Inputs: t.inputs, Images: t.images, Verdicts: maps.Clone(t.verdicts), Compromised: t.compromised}
+	for k, imgs := range t.kinds {
 		k.Images = len(imgs)
 		s.Findings = append(s.Findings, k)
 	}
@@ -124,8 +164,8 @@ func (d *Document) Fleet() FleetSummary {
 		return cmp.Or(cmp.Compare(b.Severity, a.Severity), cmp.Compare(b.Images, a.Images),
 			cmp.Compare(a.Rule, b.Rule), cmp.Compare(a.Path, b.Path))
 	})
-	for _, id := range order {
-		if sl := layers[id]; sl.Compromised >= 2 {
+	for _, id := range t.order {
+		if sl := t.layers[id]; sl.Compromised >= 2 {
 			s.SharedLayers = append(s.SharedLayers, *sl)
 		}
 	}
@@ -138,8 +178,7 @@ func (d *Document) Fleet() FleetSummary {
 // writeFleetText writes the summary table: verdicts, worst findings,
 // shared layers. Every row starts with a right-aligned count, so that no
 // row can be taken for a finding line or a verdict line of an input.
-func (d *Document) writeFleetText(cw *countingWriter, o TextOptions) {
-	s := d.Fleet()
+func writeFleetText(cw *countingWriter, s FleetSummary, o TextOptions) {
 	cw.line("")
 	cw.line(fmt.Sprintf("fleet: %s, %s", plural(s.Inputs, "input"), plural(s.Images, "image")))
 	cw.line("  images  verdict")

@@ -68,7 +68,7 @@ func (f Format) Ext() string {
 
 // Write writes d in format f. TextOptions only matter for Text.
 func (d *Document) Write(w io.Writer, f Format, o TextOptions) error {
-	if d.spool != nil && f != JSON {
+	if d.spooled(f) {
 		return fmt.Errorf("report: %s: %w", f, ErrSpooled)
 	}
 	switch f {

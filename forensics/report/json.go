@@ -14,6 +14,9 @@ func (d *Document) WriteJSON(w io.Writer) error {
 	if d.spool != nil {
 		return d.spool.writeJSON(w, d)
 	}
+	if d.text != nil {
+		return fmt.Errorf("report: json: %w", ErrSpooled)
+	}
 	return writeJSON(w, d)
 }
 

@@ -88,6 +88,9 @@ type Document struct {
 	// spool, when set, holds the JSON of the inputs and findings in
 	// place of Inputs and Findings (spool.go).
 	spool *jsonSpool
+	// text, when set, holds the text of the inputs in place of Inputs
+	// and Findings (spool_text.go).
+	text *textSpool
 }
 
 // NewDocument starts the report model, describing the sources given; Add
@@ -120,7 +123,7 @@ func NewDocument(meta Meta, sources ...Source) *Document {
 // for the evidence folder, the matched files' entries and src's openers;
 // nothing else of src, so src's layer listings can go once it is added.
 //
-// A spooled document (Spool) keeps only the sums the document-level
+// A spooled document (Spool, SpoolText) keeps only the sums the document-level
 // fields need: the input's entry and its findings are written to the
 // spool here, and nothing of src is kept.
 func (d *Document) Add(src Source) {
@@ -137,8 +140,12 @@ func (d *Document) Add(src Source) {
 	if in.Finished.After(d.Finished) {
 		d.Finished = in.Finished
 	}
-	if d.spool != nil {
+	switch {
+	case d.spool != nil:
 		d.spool.addInput(&in)
+		return
+	case d.text != nil:
+		d.text.addInput(&in)
 		return
 	}
 	d.Inputs = append(d.Inputs, in)

@@ -21,8 +21,9 @@ import (
 // document in memory would give.
 
 // ErrSpooled is returned when a document whose inputs were spooled is
-// asked for another format than JSON, which would need them in memory.
-var ErrSpooled = errors.New("the inputs were spooled for the json report only")
+// asked for another format than the one spooled, which would need them in
+// memory.
+var ErrSpooled = errors.New("the inputs were spooled for another format")
 
 // Spool makes d keep its inputs and findings, the JSON of them, in files
 // created in dir rather than in memory: each input Add describes from now
@@ -38,6 +39,9 @@ var ErrSpooled = errors.New("the inputs were spooled for the json report only")
 func (d *Document) Spool(dir string) error {
 	if d.spool != nil {
 		return nil
+	}
+	if d.text != nil {
+		return fmt.Errorf("report: spool: json: %w", ErrSpooled)
 	}
 	s := &jsonSpool{}
 	for _, sf := range []*spoolFile{&s.inputs, &s.findings} {
@@ -62,19 +66,31 @@ func (d *Document) Spool(dir string) error {
 // there is none: the report will fail with it, so a fleet can stop at once
 // rather than read every input first.
 func (d *Document) SpoolErr() error {
-	if d.spool == nil {
-		return nil
+	switch {
+	case d.spool != nil:
+		return d.spool.err
+	case d.text != nil:
+		return d.text.err
 	}
-	return d.spool.err
+	return nil
 }
 
 // Close removes the spool's files, if d has one; d can write nothing
 // after.
 func (d *Document) Close() error {
-	if d.spool == nil {
-		return nil
+	switch {
+	case d.spool != nil:
+		return d.spool.close()
+	case d.text != nil:
+		return d.text.close()
 	}
-	return d.spool.close()
+	return nil
+}
+
+// spooled reports whether d's inputs were spooled for another format
+// than f.
+func (d *Document) spooled(f Format) bool {
+	return (d.spool != nil && f != JSON) || (d.text != nil && f != Text)
 }
 
 // jsonSpool holds the entries of the "inputs" and "findings" arrays, each
@@ -109,6 +125,34 @@ func (sf *spoolFile) create(dir string) error {
 	return nil
 }
 
+// Write appends to the file.
+func (sf *spoolFile) Write(b []byte) (int, error) {
+	n, err := sf.f.Write(b)
+	sf.size += int64(n)
+	return n, err
+}
+
+// copyTo writes what the file holds.
+func (sf *spoolFile) copyTo(w io.Writer) error {
+	if _, err := io.Copy(w, io.NewSectionReader(sf.f, 0, sf.size)); err != nil {
+		return fmt.Errorf("report: spool: %w", err)
+	}
+	return nil
+}
+
+// close closes the file and removes it if it was not unlinked.
+func (sf *spoolFile) close() error {
+	if sf.f == nil {
+		return nil
+	}
+	err := sf.f.Close()
+	if sf.name != "" {
+		err = errors.Join(err, os.Remove(sf.name))
+	}
+	sf.f = nil
+	return err
+}
+
 // The entries of the document's arrays are two levels deep.
 const entryIndent = "    "
 
@@ -139,11 +183,10 @@ func (s *jsonSpool) add(sf *spoolFile, v any) {
 		return
 	}
 	b := bytes.TrimSuffix(s.buf.Bytes(), []byte("\n")) // Encode's own
-	if _, err := sf.f.Write(b); err != nil {
+	if _, err := sf.Write(b); err != nil {
 		s.err = fmt.Errorf("report: spool: %w", err)
 		return
 	}
-	sf.size += int64(len(b))
 	sf.n++
 }
 
@@ -193,8 +236,8 @@ func (sf *spoolFile) writeArray(w io.Writer, key string) error {
 	if _, err := io.WriteString(w, key+"["); err != nil {
 		return err
 	}
-	if _, err := io.Copy(w, io.NewSectionReader(sf.f, 0, sf.size)); err != nil {
-		return fmt.Errorf("report: spool: %w", err)
+	if err := sf.copyTo(w); err != nil {
+		return err
 	}
 	_, err := io.WriteString(w, "\n  ]")
 	return err
@@ -202,16 +245,5 @@ func (sf *spoolFile) writeArray(w io.Writer, key string) error {
 
 func (s *jsonSpool) close() error {
 	s.closed = true
-	var errs []error
-	for _, sf := range []*spoolFile{&s.inputs, &s.findings} {
-		if sf.f == nil {
-			continue
-		}
-		errs = append(errs, sf.f.Close())
-		if sf.name != "" {
-			errs = append(errs, os.Remove(sf.name))
-		}
-		sf.f = nil
-	}
-	return errors.Join(errs...)
+	return errors.Join(s.inputs.close(), s.findings.close())
 }

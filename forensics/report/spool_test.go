@@ -3,18 +3,35 @@ package report
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
 	"time"
 )
 
-// A spooled document writes the json report byte for byte as the same
+// spoolers are the ways a document is spooled: for json, and for text
+// with and without a terminal's options.
+var spoolers = []struct {
+	name   string
+	format Format
+	o      TextOptions
+	spool  func(d *Document, dir string) error
+}{
+	{"json", JSON, TextOptions{}, func(d *Document, dir string) error { return d.Spool(dir) }},
+	{"text", Text, TextOptions{}, func(d *Document, dir string) error { return d.SpoolText(dir, TextOptions{}) }},
+	{"terminal", Text, TextOptions{Color: true, Width: 72}, func(d *Document, dir string) error {
+		return d.SpoolText(dir, TextOptions{Color: true, Width: 72})
+	}},
+}
+
+// A spooled document writes its report byte for byte as the same
 // document in memory does, whatever its inputs: none, imageless ones,
 // findings naming no image, a cache folder's custody, rules named by an
 // input rather than by Meta, and "<", ">" and "&" in messages (which the
-// report keeps unescaped).
-func TestSpoolWritesTheSameJSON(t *testing.T) {
+// report keeps unescaped); the text's fleet summary and closing verdict
+// included.
+func TestSpoolWritesTheSame(t *testing.T) {
 	later := func(t testing.TB) Source {
 		src := cleanSource(t)
 		src.Input.Path = "later.tar"
@@ -40,117 +57,186 @@ func TestSpoolWritesTheSameJSON(t *testing.T) {
 			return []Source{clean, sampleSource(t)}
 		}},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			meta := testMeta(t)
-			if c.noRules {
-				meta.Rules = nil
-			}
-			want := render(t, NewDocument(meta, c.sources(t)...), JSON, TextOptions{})
-
-			d := NewDocument(meta)
-			if err := d.Spool(t.TempDir()); err != nil {
-				t.Fatal(err)
-			}
-			defer d.Close()
-			for _, src := range c.sources(t) {
-				d.Add(src)
-				if len(d.Inputs) != 0 || len(d.Findings) != 0 {
-					t.Fatalf("a spooled document keeps %d inputs and %d findings in memory", len(d.Inputs), len(d.Findings))
+	for _, sp := range spoolers {
+		for _, c := range cases {
+			t.Run(sp.name+"/"+c.name, func(t *testing.T) {
+				meta := testMeta(t)
+				if c.noRules {
+					meta.Rules = nil
 				}
-			}
-			got := render(t, d, JSON, TextOptions{})
-			if !bytes.Equal(got, want) {
-				t.Errorf("spooled json differs from the document's:\n%s\nwant:\n%s", got, want)
-			}
-			// Written twice, the same: the spool is read, not consumed.
-			if again := render(t, d, JSON, TextOptions{}); !bytes.Equal(again, want) {
-				t.Error("a second write differs")
-			}
-		})
+				want := render(t, NewDocument(meta, c.sources(t)...), sp.format, sp.o)
+
+				d := NewDocument(meta)
+				if err := sp.spool(d, t.TempDir()); err != nil {
+					t.Fatal(err)
+				}
+				defer d.Close()
+				for _, src := range c.sources(t) {
+					d.Add(src)
+					if len(d.Inputs) != 0 || len(d.Findings) != 0 {
+						t.Fatalf("a spooled document keeps %d inputs and %d findings in memory", len(d.Inputs), len(d.Findings))
+					}
+				}
+				got := render(t, d, sp.format, sp.o)
+				if !bytes.Equal(got, want) {
+					t.Errorf("spooled %s differs from the document's:\n%s\nwant:\n%s", sp.format, got, want)
+				}
+				// Written twice, the same: the spool is read, not consumed.
+				if again := render(t, d, sp.format, sp.o); !bytes.Equal(again, want) {
+					t.Error("a second write differs")
+				}
+			})
+		}
+	}
+}
+
+// A text report's fleet summary and closing verdict come from the
+// spool's tally: a fleet long enough to repeat its verdict, with shared
+// compromised layers, reads the same spooled, and Fleet says the same.
+func TestSpoolTextFleet(t *testing.T) {
+	var srcs []Source
+	for range 4 {
+		srcs = append(srcs, compromisedFleet(t)...)
+	}
+	mem := NewDocument(testMeta(t), srcs...)
+	want := render(t, mem, Text, TextOptions{})
+	if !bytes.Contains(want, []byte("layers shared by the")) || !bytes.Contains(want, []byte("\nverdict: ")) {
+		t.Fatalf("the fleet's text has no shared layers or closing verdict:\n%s", want)
+	}
+	d := NewDocument(testMeta(t))
+	if err := d.SpoolText(t.TempDir(), TextOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	for _, src := range srcs {
+		d.Add(src)
+	}
+	if got := render(t, d, Text, TextOptions{}); !bytes.Equal(got, want) {
+		t.Errorf("spooled text differs:\n%s\nwant:\n%s", got, want)
+	}
+	if got, want := fmt.Sprint(d.Fleet()), fmt.Sprint(mem.Fleet()); got != want {
+		t.Errorf("Fleet of the spooled document: %s, want %s", got, want)
 	}
 }
 
 // Inputs added before Spool go to the spool too.
 func TestSpoolAfterAdd(t *testing.T) {
-	want := render(t, NewDocument(testMeta(t), both(t)...), JSON, TextOptions{})
-	d := NewDocument(testMeta(t), sampleSource(t))
-	if err := d.Spool(t.TempDir()); err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	d.Add(cleanSource(t))
-	if len(d.Inputs) != 0 {
-		t.Errorf("%d inputs kept in memory", len(d.Inputs))
-	}
-	if got := render(t, d, JSON, TextOptions{}); !bytes.Equal(got, want) {
-		t.Errorf("spooled json differs from the document's:\n%s", got)
+	for _, sp := range spoolers {
+		t.Run(sp.name, func(t *testing.T) {
+			want := render(t, NewDocument(testMeta(t), both(t)...), sp.format, sp.o)
+			d := NewDocument(testMeta(t), sampleSource(t))
+			if err := sp.spool(d, t.TempDir()); err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			d.Add(cleanSource(t))
+			if len(d.Inputs) != 0 {
+				t.Errorf("%d inputs kept in memory", len(d.Inputs))
+			}
+			if got := render(t, d, sp.format, sp.o); !bytes.Equal(got, want) {
+				t.Errorf("spooled %s differs from the document's:\n%s", sp.format, got)
+			}
+		})
 	}
 }
 
-// A spooled document writes JSON only: every other format, and the
-// evidence folder, would need the inputs. Its files leave no trace in
-// their folder, and it writes nothing once closed.
+// A spooled document writes its own format only: every other format,
+// the evidence folder, another kind of spool and, for text, other
+// options would need the inputs. Its files leave no trace in their
+// folder, and it writes nothing once closed.
 func TestSpoolLimits(t *testing.T) {
-	dir := t.TempDir()
-	d := NewDocument(testMeta(t))
-	if err := d.Spool(dir); err != nil {
-		t.Fatal(err)
-	}
-	d.Add(sampleSource(t))
-	for _, f := range Formats {
-		if f == JSON {
-			continue
-		}
-		if err := d.Write(&bytes.Buffer{}, f, TextOptions{}); !errors.Is(err, ErrSpooled) {
-			t.Errorf("%s: error %v, want ErrSpooled", f, err)
-		}
-	}
-	ev := t.TempDir() + "/evidence"
-	if err := d.WriteEvidence(ev); !errors.Is(err, ErrSpooled) {
-		t.Errorf("evidence: error %v, want ErrSpooled", err)
-	}
-	if _, err := os.Stat(ev); err == nil {
-		t.Error("a spooled document made an evidence folder")
-	}
-	if err := d.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
-		t.Errorf("the spool left %d files behind", len(ents))
-	}
-	if err := d.WriteJSON(&bytes.Buffer{}); err == nil {
-		t.Error("a closed spool wrote a report")
-	}
-	// A folder the spool cannot be made in leaves the document as it was.
-	d = NewDocument(testMeta(t), sampleSource(t))
-	if err := d.Spool(dir + "/absent"); err == nil {
-		t.Fatal("spooled into a folder that is not there")
-	}
-	if len(d.Inputs) != 1 || d.Write(&bytes.Buffer{}, Text, TextOptions{}) != nil {
-		t.Error("a failed Spool changed the document")
+	for _, sp := range spoolers {
+		t.Run(sp.name, func(t *testing.T) {
+			dir := t.TempDir()
+			d := NewDocument(testMeta(t))
+			if err := sp.spool(d, dir); err != nil {
+				t.Fatal(err)
+			}
+			d.Add(sampleSource(t))
+			for _, f := range Formats {
+				if f == sp.format {
+					continue
+				}
+				if err := d.Write(&bytes.Buffer{}, f, TextOptions{}); !errors.Is(err, ErrSpooled) {
+					t.Errorf("%s: error %v, want ErrSpooled", f, err)
+				}
+			}
+			if sp.format == JSON {
+				if err := d.WriteText(&bytes.Buffer{}, TextOptions{}); !errors.Is(err, ErrSpooled) {
+					t.Errorf("WriteText: error %v, want ErrSpooled", err)
+				}
+				if err := d.SpoolText(dir, TextOptions{}); !errors.Is(err, ErrSpooled) {
+					t.Errorf("SpoolText after Spool: error %v, want ErrSpooled", err)
+				}
+			} else {
+				if err := d.WriteJSON(&bytes.Buffer{}); !errors.Is(err, ErrSpooled) {
+					t.Errorf("WriteJSON: error %v, want ErrSpooled", err)
+				}
+				if err := d.Spool(dir); !errors.Is(err, ErrSpooled) {
+					t.Errorf("Spool after SpoolText: error %v, want ErrSpooled", err)
+				}
+				other := sp.o
+				other.Width++
+				if err := d.WriteText(&bytes.Buffer{}, other); err == nil {
+					t.Error("text spooled with one width written with another")
+				}
+			}
+			ev := t.TempDir() + "/evidence"
+			if err := d.WriteEvidence(ev); !errors.Is(err, ErrSpooled) {
+				t.Errorf("evidence: error %v, want ErrSpooled", err)
+			}
+			if _, err := os.Stat(ev); err == nil {
+				t.Error("a spooled document made an evidence folder")
+			}
+			if err := d.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+				t.Errorf("the spool left %d files behind", len(ents))
+			}
+			if err := d.Write(&bytes.Buffer{}, sp.format, sp.o); err == nil {
+				t.Error("a closed spool wrote a report")
+			}
+			// A folder the spool cannot be made in leaves the document as it was.
+			d = NewDocument(testMeta(t), sampleSource(t))
+			if err := sp.spool(d, dir+"/absent"); err == nil {
+				t.Fatal("spooled into a folder that is not there")
+			}
+			if len(d.Inputs) != 1 || d.Write(&bytes.Buffer{}, Text, TextOptions{}) != nil {
+				t.Error("a failed spool changed the document")
+			}
+		})
 	}
 }
 
 // A spool that cannot be written (a full disk) says so as soon as an
 // input is added, so that a fleet can stop, and the report fails with it.
 func TestSpoolErr(t *testing.T) {
-	d := NewDocument(testMeta(t))
-	if err := d.Spool(t.TempDir()); err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	if err := d.SpoolErr(); err != nil {
-		t.Fatalf("a fresh spool: %v", err)
-	}
-	d.spool.inputs.f.Close() // as a full disk would refuse the write
-	d.Add(sampleSource(t))
-	err := d.SpoolErr()
-	if err == nil || !strings.Contains(err.Error(), "report: spool") {
-		t.Fatalf("SpoolErr after a failed write: %v", err)
-	}
-	if werr := d.WriteJSON(&bytes.Buffer{}); !errors.Is(werr, err) && (werr == nil || werr.Error() != err.Error()) {
-		t.Errorf("the report: %v, want the spool's error %v", werr, err)
+	for _, sp := range spoolers {
+		t.Run(sp.name, func(t *testing.T) {
+			d := NewDocument(testMeta(t))
+			if err := sp.spool(d, t.TempDir()); err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			if err := d.SpoolErr(); err != nil {
+				t.Fatalf("a fresh spool: %v", err)
+			}
+			// As a full disk would refuse the write.
+			if d.spool != nil {
+				d.spool.inputs.f.Close()
+			} else {
+				d.text.file.f.Close()
+			}
+			d.Add(sampleSource(t))
+			err := d.SpoolErr()
+			if err == nil || !strings.Contains(err.Error(), "report: spool") {
+				t.Fatalf("SpoolErr after a failed write: %v", err)
+			}
+			if werr := d.Write(&bytes.Buffer{}, sp.format, sp.o); !errors.Is(werr, err) && (werr == nil || werr.Error() != err.Error()) {
+				t.Errorf("the report: %v, want the spool's error %v", werr, err)
+			}
+		})
 	}
 	if NewDocument(testMeta(t)).SpoolErr() != nil {
 		t.Error("a document with no spool has a spool error")

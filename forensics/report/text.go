@@ -120,78 +120,30 @@ func statusColor(s Status) string {
 // (writeFleetText). A long report ends with the verdict again, so that it
 // is the last line a terminal shows as well as among the first.
 func (d *Document) WriteText(w io.Writer, o TextOptions) error {
+	if d.spool != nil {
+		return fmt.Errorf("report: text: %w", ErrSpooled)
+	}
 	cw := &countingWriter{w: bufio.NewWriter(w)}
-	for i := range d.Inputs {
-		in := &d.Inputs[i]
-		comp := ""
-		if in.Input.Compression != "" {
-			comp = ", " + in.Input.Compression
+	var tally *fleetTally
+	if d.text != nil {
+		if err := d.text.copyTo(cw, o); err != nil {
+			return err
 		}
-		cw.line(o.fit(fmt.Sprintf("%s (%s%s, %d bytes, sha256:%s)", oneLine(in.Input.Path), in.Input.Format, comp, in.Input.Size, in.Input.SHA256)))
-		for j := range in.Images {
-			img := &in.Images[j]
-			v := in.ImageVerdict(img)
-			plat := ""
-			if img.Platform != "" {
-				plat = " (" + img.Platform + ")"
-			}
-			status := strings.ToUpper(string(v.Status))
-			cw.line(o.paint(statusColor(v.Status), status) + "  " + o.fitTail(len(status)+2,
-				fmt.Sprintf("%s%s: %s; %s", oneLine(img.Ref), oneLine(plat), countFindings(v), inputIntegrityWords(in, v.Problems))))
-		}
-		if len(in.Images) == 0 {
-			cw.line(fmt.Sprintf("%s  no image could be read; %s", o.paint(statusColor(in.Verdict.Status), strings.ToUpper(string(in.Verdict.Status))), integrityWords(in.Verdict.Problems)))
-		}
-		for _, g := range groupFindings(in) {
-			cw.line("")
-			cw.line(o.fit("findings in " + oneLine(g.image) + ":"))
-			for _, f := range g.findings {
-				sev := o.paint(sevColor(f.Severity), fmt.Sprintf("%-8s", f.Severity))
-				label := layerLabel(f)
-				head := fmt.Sprintf("  %-8s  %s  %s  ", f.Severity, oneLine(f.Rule), label)
-				path, msg := oneLine(orDash(f.Path)), oneLine(f.Message)
-				if o.fits(len(head), path, presence(f), msg) {
-					cw.line(fmt.Sprintf("  %s  %s  %s  %s  %s  %s", sev, oneLine(f.Rule), label, path, presence(f), msg))
-					continue
-				}
-				// Too wide for the terminal: the message goes on a line of
-				// its own, the layer loses its digest if the path needs
-				// the room, and the path keeps its end (the file name).
-				room := o.Width - len(head) - len(presence(f)) - 2
-				if room < utf8.RuneCountInString(path) {
-					label = shortLayerLabel(f)
-					room += len(layerLabel(f)) - len(label)
-				}
-				cw.line(fmt.Sprintf("  %s  %s  %s  %s  %s", sev, oneLine(f.Rule), label, cutStart(path, max(room, 12)), presence(f)))
-				cw.line(o.fit("            " + msg))
-			}
-		}
-		if words := in.Coverage.Words(); words != "" {
-			cw.line("")
-			cw.line(o.fit(fmt.Sprintf("integrity: %s — %s", integrityState(in.Integrity), oneLine(words))))
-		}
-		for _, p := range in.Integrity.Records() {
-			class, what := p.Class(), p.Qualifier()
-			plain := class
-			if class == "problem" {
-				class, plain = o.paint(ansiRed, "integrity"), "integrity"
-			}
-			blob := oneLine(p.Blob)
-			if o.Width > 0 && len(plain)+len(what)+len(blob)+6+utf8.RuneCountInString(p.Detail) > o.Width {
-				blob = shortDigest(blob) // the full digest is in the detail or the JSON
-			}
-			rest := o.fitTail(len(plain)+len(what)+len(blob)+6, oneLine(p.Detail))
-			cw.line(fmt.Sprintf("%s  %s  %s  %s", class, oneLine(what), blob, rest))
+		tally = d.text.tally
+	} else {
+		tally = d.tally()
+		for i := range d.Inputs {
+			writeInputText(cw, &d.Inputs[i], o)
 		}
 	}
 	d.writeCacheText(cw, o)
-	if d.isFleet() {
-		d.writeFleetText(cw, o)
+	if tally.isFleet() {
+		writeFleetText(cw, tally.summary(), o)
 	}
-	if len(d.Inputs) > 1 || cw.lines > longReport {
+	if tally.inputs > 1 || cw.lines > longReport {
 		cw.line("")
 		cw.line(fmt.Sprintf("verdict: %s (%s; %s; %s)", o.paint(statusColor(d.Verdict.Status), strings.ToUpper(string(d.Verdict.Status))),
-			plural(len(d.Inputs), "input"), countFindings(d.Verdict), integrityWords(d.Verdict.Problems)))
+			plural(tally.inputs, "input"), countFindings(d.Verdict), integrityWords(d.Verdict.Problems)))
 	}
 	if cw.err != nil {
 		return cw.err
@@ -199,14 +151,69 @@ func (d *Document) WriteText(w io.Writer, o TextOptions) error {
 	return cw.w.Flush()
 }
 
-// isFleet reports whether the text ends with the fleet summary: over
-// several images, whether of one input (a multi-platform index) or many.
-func (d *Document) isFleet() bool {
-	images := 0
-	for i := range d.Inputs {
-		images += len(d.Inputs[i].Images)
+// writeInputText writes what the text says of one input: its verdict
+// line per image, its findings grouped by image, its integrity records.
+func writeInputText(cw *countingWriter, in *Input, o TextOptions) {
+	comp := ""
+	if in.Input.Compression != "" {
+		comp = ", " + in.Input.Compression
 	}
-	return images > 1 || len(d.Inputs) > 1
+	cw.line(o.fit(fmt.Sprintf("%s (%s%s, %d bytes, sha256:%s)", oneLine(in.Input.Path), in.Input.Format, comp, in.Input.Size, in.Input.SHA256)))
+	for j := range in.Images {
+		img := &in.Images[j]
+		v := in.ImageVerdict(img)
+		plat := ""
+		if img.Platform != "" {
+			plat = " (" + img.Platform + ")"
+		}
+		status := strings.ToUpper(string(v.Status))
+		cw.line(o.paint(statusColor(v.Status), status) + "  " + o.fitTail(len(status)+2,
+			fmt.Sprintf("%s%s: %s; %s", oneLine(img.Ref), oneLine(plat), countFindings(v), inputIntegrityWords(in, v.Problems))))
+	}
+	if len(in.Images) == 0 {
+		cw.line(fmt.Sprintf("%s  no image could be read; %s", o.paint(statusColor(in.Verdict.Status), strings.ToUpper(string(in.Verdict.Status))), integrityWords(in.Verdict.Problems)))
+	}
+	for _, g := range groupFindings(in) {
+		cw.line("")
+		cw.line(o.fit("findings in " + oneLine(g.image) + ":"))
+		for _, f := range g.findings {
+			sev := o.paint(sevColor(f.Severity), fmt.Sprintf("%-8s", f.Severity))
+			label := layerLabel(f)
+			head := fmt.Sprintf("  %-8s  %s  %s  ", f.Severity, oneLine(f.Rule), label)
+			path, msg := oneLine(orDash(f.Path)), oneLine(f.Message)
+			if o.fits(len(head), path, presence(f), msg) {
+				cw.line(fmt.Sprintf("  %s  %s  %s  %s  %s  %s", sev, oneLine(f.Rule), label, path, presence(f), msg))
+				continue
+			}
+			// Too wide for the terminal: the message goes on a line of
+			// its own, the layer loses its digest if the path needs
+			// the room, and the path keeps its end (the file name).
+			room := o.Width - len(head) - len(presence(f)) - 2
+			if room < utf8.RuneCountInString(path) {
+				label = shortLayerLabel(f)
+				room += len(layerLabel(f)) - len(label)
+			}
+			cw.line(fmt.Sprintf("  %s  %s  %s  %s  %s", sev, oneLine(f.Rule), label, cutStart(path, max(room, 12)), presence(f)))
+			cw.line(o.fit("            " + msg))
+		}
+	}
+	if words := in.Coverage.Words(); words != "" {
+		cw.line("")
+		cw.line(o.fit(fmt.Sprintf("integrity: %s — %s", integrityState(in.Integrity), oneLine(words))))
+	}
+	for _, p := range in.Integrity.Records() {
+		class, what := p.Class(), p.Qualifier()
+		plain := class
+		if class == "problem" {
+			class, plain = o.paint(ansiRed, "integrity"), "integrity"
+		}
+		blob := oneLine(p.Blob)
+		if o.Width > 0 && len(plain)+len(what)+len(blob)+6+utf8.RuneCountInString(p.Detail) > o.Width {
+			blob = shortDigest(blob) // the full digest is in the detail or the JSON
+		}
+		rest := o.fitTail(len(plain)+len(what)+len(blob)+6, oneLine(p.Detail))
+		cw.line(fmt.Sprintf("%s  %s  %s  %s", class, oneLine(what), blob, rest))
+	}
 }
 
 // longReport is how many lines a report may have before its verdict is

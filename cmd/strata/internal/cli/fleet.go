@@ -135,21 +135,27 @@ func (s *fleetSink) close() {
 	}
 }
 
-// spoolFleet keeps a fleet's json report, when it is the only output,
-// out of memory: each input's entry goes to a spool file as the input is
-// added, and the report is written from the spool and the sums at the
-// end, to its temporary name and then renamed, as any report. (It cannot
-// go to its destination input by input: the fields before "inputs" sum
-// up every input.) The spool goes beside the report, on the disk the
-// examiner chose for it, rather than in a temporary folder that may be
-// memory (tmpfs); standard output's goes to the temporary folder. The
-// spool's files are unlinked at once: a scan killed part-way leaves
-// nothing behind. Where no spool can be made the report stays in memory,
-// as it was: the same bytes, only more memory.
-func spoolFleet(doc *report.Document, output string) {
+// spoolFleet keeps a fleet's report, when it is json or text and the
+// only output, out of memory: each input's entry (json) or section (text)
+// goes to a spool file as the input is added, and the report is written
+// from the spool and the sums at the end, to its temporary name and then
+// renamed, as any report. (It cannot go to its destination input by
+// input: json's fields before "inputs" sum up every input, and a report
+// half-written must not be left under its name.) The spool goes beside
+// the report, on the disk the examiner chose for it, rather than in a
+// temporary folder that may be memory (tmpfs); standard output's goes to
+// the temporary folder. The spool's files are unlinked at once: a scan
+// killed part-way leaves nothing behind. Where no spool can be made the
+// report stays in memory, as it was: the same bytes, only more memory.
+func spoolFleet(doc *report.Document, format report.Format, output string, out io.Writer) {
 	dir := os.TempDir()
 	if output != "" {
 		dir = filepath.Dir(output)
 	}
-	_ = doc.Spool(dir)
+	switch format {
+	case report.JSON:
+		_ = doc.Spool(dir)
+	case report.Text:
+		_ = doc.SpoolText(dir, textOptions(output, out))
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -202,11 +203,17 @@ func spoolFleetRoot(t *testing.T) ([]string, []scanInput, scan.Options) {
 		Images: []string{"sha256:057c9132ffec"}}
 }
 
-// TestFleetJSONSpooled: a fleet's json report, spooled as runScan does
-// when json is its only output, keeps no input in memory once the input
-// is added, and is byte for byte the report of the same fleet kept in
-// memory; the spool leaves nothing in the temporary folder.
-func TestFleetJSONSpooled(t *testing.T) {
+// TestFleetSpooled: a fleet's json or text report, spooled as runScan
+// does when it is the only output, keeps no input in memory once the
+// input is added, and is byte for byte the report of the same fleet kept
+// in memory; the spool leaves nothing in the temporary folder.
+func TestFleetSpooled(t *testing.T) {
+	for _, format := range []report.Format{report.JSON, report.Text} {
+		t.Run(string(format), func(t *testing.T) { testFleetSpooled(t, format) })
+	}
+}
+
+func testFleetSpooled(t *testing.T, format report.Format) {
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp) // os.TempDir, where standard output's spool goes
 	_, inputs, opts := spoolFleetRoot(t)
@@ -216,7 +223,7 @@ func TestFleetJSONSpooled(t *testing.T) {
 	run := func(spool bool) (*fleetSink, []byte) {
 		doc := report.NewDocument(meta)
 		if spool {
-			spoolFleet(doc, "")
+			spoolFleet(doc, format, "", io.Discard)
 			defer doc.Close()
 		}
 		sink, paths := newFleetSink(doc, nil, inputs)
@@ -229,7 +236,7 @@ func TestFleetJSONSpooled(t *testing.T) {
 		})
 		sink.settle()
 		var buf bytes.Buffer
-		if err := doc.WriteJSON(&buf); err != nil {
+		if err := doc.Write(&buf, format, report.TextOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		return sink, buf.Bytes()
@@ -252,11 +259,15 @@ func TestFleetJSONSpooled(t *testing.T) {
 			t.Errorf("read %d, failed %d, skipped %d; want 4, 2, 1", s.read, len(s.failures), skipped)
 		}
 	}
-	var doc struct {
-		Inputs []json.RawMessage `json:"inputs"`
-	}
-	if err := json.Unmarshal(got, &doc); err != nil || len(doc.Inputs) != 4 {
-		t.Errorf("%d inputs in the report (%v)", len(doc.Inputs), err)
+	if format == report.JSON {
+		var doc struct {
+			Inputs []json.RawMessage `json:"inputs"`
+		}
+		if err := json.Unmarshal(got, &doc); err != nil || len(doc.Inputs) != 4 {
+			t.Errorf("%d inputs in the report (%v)", len(doc.Inputs), err)
+		}
+	} else if !bytes.Contains(got, []byte("fleet: 4 inputs")) {
+		t.Errorf("the text report does not sum up 4 inputs:\n%s", got)
 	}
 	if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
 		t.Errorf("the spool left %d files in the temporary folder", len(ents))

@@ -174,8 +174,8 @@ func runScan(cmd *cobra.Command, b Build, f *scanFlags, args []string) error {
 	doc := report.NewDocument(meta)
 	sink, paths := newFleetSink(doc, prog, inputs)
 	defer sink.close()
-	if format == report.JSON && f.evidence == "" && len(inputs) > 1 {
-		spoolFleet(doc, f.output)
+	if f.evidence == "" && len(inputs) > 1 {
+		spoolFleet(doc, format, f.output, out)
 		defer doc.Close()
 	}
 	var linesFile *os.File
@@ -313,15 +313,24 @@ func failed(v report.Verdict, failOn finding.Severity) bool {
 // writeReport writes the document to file, or to out when file is empty.
 // Colour only ever reaches a terminal, and never when NO_COLOR is set.
 func writeReport(doc *report.Document, format report.Format, file string, out io.Writer) error {
+	o := textOptions(file, out)
 	if file == "" {
-		o := report.TextOptions{Color: colorWanted(out), Width: terminalWidth(out)}
 		return doc.Write(out, format, o)
 	}
 	// All or nothing: a full disk or a kill leaves no half-written report
 	// under the name asked for.
 	return atomicfile.Write(file, 0o644, func(w io.Writer) error {
-		return doc.Write(w, format, report.TextOptions{})
+		return doc.Write(w, format, o)
 	})
+}
+
+// textOptions are the text report's options for file, or for out when
+// file is empty: colour and the terminal's width only on a terminal.
+func textOptions(file string, out io.Writer) report.TextOptions {
+	if file != "" {
+		return report.TextOptions{}
+	}
+	return report.TextOptions{Color: colorWanted(out), Width: terminalWidth(out)}
 }
 
 func colorWanted(w io.Writer) bool {
