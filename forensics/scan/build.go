@@ -96,6 +96,13 @@ func buildImages(a *archive.Archive, imgs []*image.Image, layers map[string]*Lay
 	forEach(len(imgs), opts.parallel(), func(i int) {
 		ir, problems := buildImage(imgs[i], layers, opts.Engine, bases, contentWAL(res, 0))
 		describeRootFS(a, ir)
+		if opts.DropTrees {
+			// What the report reads from the tree, taken now.
+			if opts.Engine != nil {
+				ir.inventory = inventory(ir, res.Content(ir))
+			}
+			ir.Tree = nil
+		}
 		out[i] = built{ir, append(problems, imageBytesProblem(ir, opts.maxImageBytes())...)}
 	})
 	for _, b := range out {

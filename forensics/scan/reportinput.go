@@ -39,7 +39,10 @@ func (r *Result) ReportSource() report.Source {
 				img.Layers[i].EntryCount = len(lr.Summary.Entries)
 			}
 		}
-		if r.Ruleset != nil {
+		switch {
+		case ir.inventory != nil:
+			img.Inventory = ir.inventory
+		case r.Ruleset != nil:
 			img.Inventory = inventory(ir, content)
 		}
 		src.Images = append(src.Images, img)

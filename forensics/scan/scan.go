@@ -26,6 +26,7 @@ import (
 	"github.com/strata-forensics/strata/forensics/internal/sched"
 	"github.com/strata-forensics/strata/forensics/layer"
 	"github.com/strata-forensics/strata/forensics/layercache"
+	"github.com/strata-forensics/strata/forensics/report"
 	"github.com/strata-forensics/strata/forensics/rules"
 	"github.com/strata-forensics/strata/forensics/tree"
 )
@@ -67,6 +68,12 @@ type Options struct {
 	// distinct layers into the Memo's cache folder, and build no image:
 	// Result.Shard says what it did.
 	Shard *Shard
+	// DropTrees lets each image's tree go as soon as the image's
+	// detection ran and its inventory was taken, for a caller that only
+	// reports (strata scan): an input of thousands of images (a
+	// registry's storage) then holds a tree per core being built, not one
+	// per image. The result's images have no Tree.
+	DropTrees bool
 }
 
 // DefaultMaxImageBytes is the default bound on an image's uncompressed
@@ -147,6 +154,10 @@ type ImageResult struct {
 	// shared by every image of the blob): a diff_id its config disagrees
 	// with.
 	LayerProblems [][]integrity.Problem
+
+	// inventory is the image's inventory, taken before its tree was let
+	// go (Options.DropTrees); nil when the tree is kept.
+	inventory *report.Inventory
 }
 
 // LayerDigest is layer i's digest: the one its image declares, else, for

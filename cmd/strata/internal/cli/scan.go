@@ -157,6 +157,7 @@ func runScan(cmd *cobra.Command, b Build, f *scanFlags, args []string) error {
 		return err
 	}
 	opts.Now = now
+	opts.DropTrees = true // the report takes nothing more from them
 	if f.shard != "" {
 		return runShard(cmd.Context(), opts, f.shard, f.in.cacheDir, inputs, out, errOut)
 	}
