@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
@@ -323,5 +324,31 @@ func TestScanFleetJSONAsBefore(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
 		t.Errorf("the spool left %d files in the temporary folder", len(ents))
+	}
+}
+
+// A fleet's collector target is fleetGCPercent while it runs and Go's
+// again after; an examiner's GOGC or GOMEMLIMIT is left alone.
+func TestTuneFleetGC(t *testing.T) {
+	t.Setenv("GOGC", "")
+	t.Setenv("GOMEMLIMIT", "")
+	before := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(before)
+	restore := tuneFleetGC()
+	if got := debug.SetGCPercent(fleetGCPercent); got != fleetGCPercent {
+		t.Errorf("during the fleet: GOGC %d, want %d", got, fleetGCPercent)
+	}
+	restore()
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("after the fleet: GOGC %d, want 100", got)
+	}
+	for _, env := range []string{"GOGC", "GOMEMLIMIT"} {
+		t.Run(env, func(t *testing.T) {
+			t.Setenv(env, map[string]string{"GOGC": "200", "GOMEMLIMIT": "1GiB"}[env])
+			tuneFleetGC()()
+			if got := debug.SetGCPercent(100); got != 100 {
+				t.Errorf("with %s set: GOGC %d, want it untouched (100)", env, got)
+			}
+		})
 	}
 }

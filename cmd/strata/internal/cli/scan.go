@@ -158,6 +158,9 @@ func runScan(cmd *cobra.Command, b Build, f *scanFlags, args []string) error {
 	}
 	opts.Now = now
 	opts.DropTrees = true // the report takes nothing more from them
+	if len(inputs) > 1 {
+		defer tuneFleetGC()()
+	}
 	if f.shard != "" {
 		return runShard(cmd.Context(), opts, f.shard, f.in.cacheDir, inputs, out, errOut)
 	}
