@@ -112,20 +112,6 @@ func (b *imageBudget) errOver() error {
 	return &layer.LimitError{Limit: limitImageBytes, Flag: "--max-image-bytes", Value: fmt.Sprint(b.max)}
 }
 
-// Progress reports how far a scan is.
-type Progress struct {
-	Input      string
-	LayersDone int
-	Layers     int
-	Bytes      int64 // compressed bytes read so far
-	TotalBytes int64 // compressed bytes to read in all
-	// Indexing is set while an input compressed as a whole is decompressed
-	// and indexed, which is also when its big layers are walked: Bytes and
-	// TotalBytes then count the input's own bytes, and Layers is not known
-	// yet.
-	Indexing bool
-}
-
 // Result is everything one input revealed. Close releases the input.
 type Result struct {
 	Input    archive.Info
