@@ -17,8 +17,8 @@ import (
 	"github.com/strata-forensics/strata/forensics/detect"
 	"github.com/strata-forensics/strata/forensics/finding"
 	"github.com/strata-forensics/strata/forensics/integrity"
-	"github.com/strata-forensics/strata/forensics/rules"
 	"github.com/strata-forensics/strata/forensics/scan"
+	"github.com/strata-forensics/strata/internal/testkit/builtin"
 	"github.com/strata-forensics/strata/internal/testkit/engines"
 	"github.com/strata-forensics/strata/internal/testkit/registrystore"
 )
@@ -103,14 +103,7 @@ func TestMain(m *testing.M) {
 
 func engine(t *testing.T) *detect.Engine {
 	t.Helper()
-	set, err := rules.Builtin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := detect.New(set, detect.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, eng := builtin.Engine(t, detect.Options{})
 	return eng
 }
 

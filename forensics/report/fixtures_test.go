@@ -18,6 +18,7 @@ import (
 	"github.com/strata-forensics/strata/forensics/report"
 	"github.com/strata-forensics/strata/forensics/rules"
 	"github.com/strata-forensics/strata/forensics/scan"
+	"github.com/strata-forensics/strata/internal/testkit/builtin"
 	"github.com/strata-forensics/strata/internal/testkit/golden"
 )
 
@@ -52,14 +53,7 @@ func fixtureInputs(t *testing.T) []string {
 // scanFixture scans one fixture with the built-in rules at a fixed time.
 func scanFixture(t testing.TB, p string) (*scan.Result, *rules.Set) {
 	t.Helper()
-	rs, err := rules.Builtin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := detect.New(rs, detect.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rs, eng := builtin.Engine(t, detect.Options{})
 	fixed := time.Date(2024, 3, 29, 0, 0, 0, 0, time.UTC)
 	res, err := scan.Run(context.Background(), p, scan.Options{Engine: eng, Now: func() time.Time { return fixed }})
 	if err != nil {

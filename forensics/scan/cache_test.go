@@ -15,7 +15,7 @@ import (
 	"github.com/strata-forensics/strata/forensics/finding"
 	"github.com/strata-forensics/strata/forensics/layercache"
 	"github.com/strata-forensics/strata/forensics/report"
-	"github.com/strata-forensics/strata/forensics/rules"
+	"github.com/strata-forensics/strata/internal/testkit/builtin"
 )
 
 // testCacheKey is the key the tests' cache folders are authenticated with:
@@ -130,14 +130,7 @@ func high(fs []finding.Finding) int {
 // later scan takes the rewritten entries, and says so, layer by layer.
 func TestUntrustedCacheEntriesAreRecomputed(t *testing.T) {
 	eng := testEngine(t)
-	rs, err := rules.Builtin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	deep, err := detect.New(rs, detect.Options{Deep: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, deep := builtin.Engine(t, detect.Options{Deep: true})
 	cases := []struct {
 		name   string
 		reason layercache.Reason

@@ -18,7 +18,7 @@ import (
 	"github.com/strata-forensics/strata/forensics/finding"
 	"github.com/strata-forensics/strata/forensics/integrity"
 	"github.com/strata-forensics/strata/forensics/internal/sched"
-	"github.com/strata-forensics/strata/forensics/rules"
+	"github.com/strata-forensics/strata/internal/testkit/builtin"
 )
 
 // TestWithDrift: the files an engine's layer folder holds beyond the
@@ -28,14 +28,7 @@ import (
 func TestWithDrift(t *testing.T) {
 	const libPath = "/usr/lib/x86_64-linux-gnu/liblzma.so.5.6.1"
 	lib := fixtureFile(t, "xz-planted.docker.tar", strings.TrimPrefix(libPath, "/"))
-	rs, err := rules.Builtin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := detect.New(rs, detect.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, eng := builtin.Engine(t, detect.Options{})
 	r := &run{opts: Options{Engine: eng}, cpu: sched.New()}
 	shared := &LayerResult{Blob: "layer",
 		Detect:   &detect.LayerResult{Findings: []finding.Finding{{Rule: "other", Path: "/etc/x"}}},

@@ -8,8 +8,8 @@ import (
 
 	"github.com/strata-forensics/strata/forensics/detect"
 	"github.com/strata-forensics/strata/forensics/report"
-	"github.com/strata-forensics/strata/forensics/rules"
 	"github.com/strata-forensics/strata/forensics/scan"
+	"github.com/strata-forensics/strata/internal/testkit/builtin"
 )
 
 // A scan that lets each image's tree go once the image is judged
@@ -18,14 +18,7 @@ import (
 // describe were taken from each tree before it went. Its images have no
 // tree left.
 func TestDropTreesSameReport(t *testing.T) {
-	set, err := rules.Builtin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := detect.New(set, detect.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	set, eng := builtin.Engine(t, detect.Options{})
 	now := time.Date(2024, 3, 29, 12, 0, 0, 0, time.UTC)
 	formats := []report.Format{report.JSON, report.OpenVEX, report.CycloneDX, report.Text}
 	render := func(t *testing.T, p string, drop bool) [][]byte {

@@ -23,9 +23,11 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
 
+	"github.com/strata-forensics/strata/forensics/detect"
 	"github.com/strata-forensics/strata/forensics/layer"
 	"github.com/strata-forensics/strata/forensics/scan"
 	"github.com/strata-forensics/strata/forensics/tree"
+	"github.com/strata-forensics/strata/internal/testkit/builtin"
 	"github.com/strata-forensics/strata/internal/testkit/imagebuild"
 )
 
@@ -64,6 +66,14 @@ func fixtureInputs(t *testing.T) []input {
 		t.Fatalf("only %d fixtures found under %s", len(out), fixturesDir)
 	}
 	return out
+}
+
+// builtinEngine is the engine of the built-in rules, every bound at its
+// default.
+func builtinEngine(t testing.TB) *detect.Engine {
+	t.Helper()
+	_, eng := builtin.Engine(t, detect.Options{})
+	return eng
 }
 
 // runScan scans p with default options and closes the result at the end of

@@ -17,19 +17,12 @@ import (
 	"github.com/strata-forensics/strata/forensics/integrity"
 	"github.com/strata-forensics/strata/forensics/internal/sched"
 	"github.com/strata-forensics/strata/forensics/layer"
-	"github.com/strata-forensics/strata/forensics/rules"
+	"github.com/strata-forensics/strata/internal/testkit/builtin"
 )
 
 func testEngine(t *testing.T) *detect.Engine {
 	t.Helper()
-	rs, err := rules.Builtin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := detect.New(rs, detect.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, eng := builtin.Engine(t, detect.Options{})
 	return eng
 }
 

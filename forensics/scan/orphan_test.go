@@ -7,11 +7,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/strata-forensics/strata/forensics/detect"
 	"github.com/strata-forensics/strata/forensics/finding"
 	"github.com/strata-forensics/strata/forensics/integrity"
 	"github.com/strata-forensics/strata/forensics/report"
-	"github.com/strata-forensics/strata/forensics/rules"
 	"github.com/strata-forensics/strata/forensics/scan"
 )
 
@@ -42,14 +40,7 @@ func TestOrphanLayersScanned(t *testing.T) {
 			dst := filepath.Join(t.TempDir(), "moved"+filepath.Ext(tc.clean))
 			a.write(t, dst)
 
-			rs, err := rules.Builtin()
-			if err != nil {
-				t.Fatal(err)
-			}
-			eng, err := detect.New(rs, detect.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			eng := builtinEngine(t)
 			res, err := scan.Run(context.Background(), dst, scan.Options{Engine: eng, Parallel: 2})
 			if err != nil {
 				t.Fatal(err)

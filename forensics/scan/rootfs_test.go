@@ -23,10 +23,8 @@ import (
 	"time"
 
 	"github.com/strata-forensics/strata/forensics/archive"
-	"github.com/strata-forensics/strata/forensics/detect"
 	"github.com/strata-forensics/strata/forensics/integrity"
 	"github.com/strata-forensics/strata/forensics/layer"
-	"github.com/strata-forensics/strata/forensics/rules"
 	"github.com/strata-forensics/strata/forensics/scan"
 )
 
@@ -212,19 +210,6 @@ func writeRootFolder(t *testing.T, fs map[string]fsFile) (dir, secret string) {
 	return dir, secret
 }
 
-func rootfsEngine(t *testing.T) *detect.Engine {
-	t.Helper()
-	rs, err := rules.Builtin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := detect.New(rs, detect.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return eng
-}
-
 const plantedLib = "/usr/lib/x86_64-linux-gnu/liblzma.so.5.6.1"
 
 // A docker export and a root-filesystem folder are one image of one layer
@@ -259,7 +244,7 @@ func TestRootFilesystemInputs(t *testing.T) {
 	}())
 	exportDigest := "sha256:" + sha256Hex(export)
 
-	eng := rootfsEngine(t)
+	eng := builtinEngine(t)
 	for _, tc := range []struct {
 		name, path string
 		format     archive.Format
@@ -405,7 +390,7 @@ func TestRootFilesystemFolderHostile(t *testing.T) {
 	}
 	done := make(chan outcome, 1)
 	go func() {
-		res, err := scan.Run(context.Background(), dir, scan.Options{Engine: rootfsEngine(t), Parallel: 2})
+		res, err := scan.Run(context.Background(), dir, scan.Options{Engine: builtinEngine(t), Parallel: 2})
 		done <- outcome{res, err}
 	}()
 	var o outcome

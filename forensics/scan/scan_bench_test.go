@@ -15,8 +15,8 @@ import (
 
 	"github.com/strata-forensics/strata/bench/synth"
 	"github.com/strata-forensics/strata/forensics/detect"
-	"github.com/strata-forensics/strata/forensics/rules"
 	"github.com/strata-forensics/strata/forensics/scan"
+	"github.com/strata-forensics/strata/internal/testkit/builtin"
 )
 
 // writeBenchArchive writes a docker save archive holding one generated
@@ -78,14 +78,7 @@ func writeArchive(b *testing.B, layerName string, data []byte, diffID digest.Dig
 // layer.BenchmarkGzipLayerLimit, the floor for the same bytes.
 func BenchmarkScanGzipLayer(b *testing.B) {
 	p, blob := writeBenchArchive(b)
-	set, err := rules.Builtin()
-	if err != nil {
-		b.Fatal(err)
-	}
-	eng, err := detect.New(set, detect.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	_, eng := builtin.Engine(b, detect.Options{})
 	b.SetBytes(blob.TarSize)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -113,14 +106,7 @@ func BenchmarkScanArchive(b *testing.B) {
 	if len(paths) == 0 {
 		b.Skip("STRATA_BENCH_ARCHIVE not set")
 	}
-	set, err := rules.Builtin()
-	if err != nil {
-		b.Fatal(err)
-	}
-	eng, err := detect.New(set, detect.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	_, eng := builtin.Engine(b, detect.Options{})
 	b.ReportAllocs()
 	for b.Loop() {
 		memo := scan.NewMemo("")
@@ -151,14 +137,7 @@ func BenchmarkScanFleetShared(b *testing.B) {
 	if err := os.WriteFile(q, data, 0o644); err != nil {
 		b.Fatal(err)
 	}
-	set, err := rules.Builtin()
-	if err != nil {
-		b.Fatal(err)
-	}
-	eng, err := detect.New(set, detect.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	_, eng := builtin.Engine(b, detect.Options{})
 	b.SetBytes(2 * blob.TarSize)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -190,14 +169,7 @@ func BenchmarkScanUncompressedLayer(b *testing.B) {
 		b.Fatal(err)
 	}
 	p := writeArchive(b, "blobs/sha256/"+blob.DiffID.Encoded(), raw, blob.DiffID)
-	set, err := rules.Builtin()
-	if err != nil {
-		b.Fatal(err)
-	}
-	eng, err := detect.New(set, detect.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	_, eng := builtin.Engine(b, detect.Options{})
 	b.SetBytes(int64(len(raw)))
 	b.ReportAllocs()
 	for b.Loop() {

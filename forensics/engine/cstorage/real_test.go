@@ -10,8 +10,8 @@ import (
 
 	"github.com/strata-forensics/strata/forensics/detect"
 	"github.com/strata-forensics/strata/forensics/integrity"
-	"github.com/strata-forensics/strata/forensics/rules"
 	"github.com/strata-forensics/strata/forensics/scan"
+	"github.com/strata-forensics/strata/internal/testkit/builtin"
 	"github.com/strata-forensics/strata/internal/testkit/engines"
 )
 
@@ -71,14 +71,7 @@ func TestMain(m *testing.M) {
 
 func scanStore(t *testing.T, root string) *scan.Result {
 	t.Helper()
-	set, err := rules.Builtin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := detect.New(set, detect.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, eng := builtin.Engine(t, detect.Options{})
 	res, err := scan.Run(context.Background(), root, scan.Options{Engine: eng})
 	if err != nil {
 		t.Fatal(err)
