@@ -36,7 +36,7 @@ var EvidenceFormats = []Format{JSON, SARIF, Markdown, HTML, OpenVEX, CycloneDX}
 // once SHA256SUMS is written (see atomicfile.Dir): a folder named dir is
 // always complete.
 func (d *Document) WriteEvidence(dir string, formats ...Format) error {
-	if d.spool != nil || d.text != nil {
+	if d.spool != nil || d.text != nil || d.linesOnly {
 		return fmt.Errorf("evidence: %w", ErrSpooled) // before any folder is made
 	}
 	err := atomicfile.Dir(dir, func(tmp string) error {

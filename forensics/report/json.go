@@ -14,7 +14,7 @@ func (d *Document) WriteJSON(w io.Writer) error {
 	if d.spool != nil {
 		return d.spool.writeJSON(w, d)
 	}
-	if d.text != nil {
+	if d.spooled(JSON) {
 		return fmt.Errorf("report: json: %w", ErrSpooled)
 	}
 	return writeJSON(w, d)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/strata-forensics/strata/forensics/finding"
@@ -103,6 +104,22 @@ func (d *Document) WriteInputJSONL(w io.Writer, i int) error {
 		}
 	}
 	return nil
+}
+
+// LinesOnly makes d keep, of the inputs Add describes, only the one added
+// last: for a caller that writes each input's JSON lines as soon as it is
+// added (WriteInputJSONL of the last index) and no other report of d, so
+// that a fleet of any size holds one input's report at a time, not every
+// one it read. The document-level sums (verdict, times, the cache's
+// custody, the ruleset) still cover every input. Every format Write
+// writes, and the evidence folder, then fail with ErrSpooled.
+func (d *Document) LinesOnly() {
+	d.linesOnly = true
+	if n := len(d.Inputs); n > 1 {
+		d.Inputs = d.Inputs[n-1:]
+		d.Findings = slices.Clone(d.Inputs[0].Findings)
+	}
+	d.matched = matchedFiles{}
 }
 
 // WriteUnreadableJSONL writes the line of an input that could not be read.

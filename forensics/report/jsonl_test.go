@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -229,4 +230,54 @@ type recordingWriter struct{ writes []string }
 func (w *recordingWriter) Write(p []byte) (int, error) {
 	w.writes = append(w.writes, string(p))
 	return len(p), nil
+}
+
+// A document that keeps only its last input (LinesOnly), its lines
+// written as each input is added, writes the lines of the document that
+// keeps them all, with the same verdict, while holding one input; it
+// writes no other report.
+func TestLinesOnly(t *testing.T) {
+	var srcs []Source
+	for range 3 {
+		srcs = append(srcs, compromisedFleet(t)...)
+	}
+	srcs = append(srcs, cleanSource(t), orphanSource(t), imagelessSource(t))
+	stream := func(d *Document) []byte {
+		var b bytes.Buffer
+		for _, src := range srcs {
+			d.Add(src)
+			if err := d.WriteInputJSONL(&b, len(d.Inputs)-1); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return b.Bytes()
+	}
+	all := NewDocument(testMeta(t))
+	want := stream(all)
+	last := NewDocument(testMeta(t))
+	last.LinesOnly()
+	got := stream(last)
+	if !bytes.Equal(got, want) {
+		t.Errorf("the lines differ:\n%s\nwant:\n%s", got, want)
+	}
+	if len(last.Inputs) != 1 || len(last.Findings) != len(last.Inputs[0].Findings) {
+		t.Errorf("holds %d inputs and %d findings, want the last input's", len(last.Inputs), len(last.Findings))
+	}
+	if fmt.Sprint(last.Verdict) != fmt.Sprint(all.Verdict) || !last.Started.Equal(all.Started) || !last.Finished.Equal(all.Finished) {
+		t.Errorf("sums %+v %v %v, want %+v %v %v", last.Verdict, last.Started, last.Finished, all.Verdict, all.Started, all.Finished)
+	}
+	for _, f := range Formats {
+		if err := last.Write(&bytes.Buffer{}, f, TextOptions{}); !errors.Is(err, ErrSpooled) {
+			t.Errorf("%s: error %v, want ErrSpooled", f, err)
+		}
+	}
+	if err := last.WriteEvidence(t.TempDir() + "/evidence"); !errors.Is(err, ErrSpooled) {
+		t.Errorf("evidence: error %v, want ErrSpooled", err)
+	}
+	// Asked for after inputs were added, it keeps the last of them.
+	d := NewDocument(testMeta(t), srcs...)
+	d.LinesOnly()
+	if len(d.Inputs) != 1 || d.Inputs[0].Input.Path != all.Inputs[len(all.Inputs)-1].Input.Path {
+		t.Errorf("LinesOnly after Add kept %d inputs", len(d.Inputs))
+	}
 }

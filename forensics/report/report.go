@@ -91,6 +91,8 @@ type Document struct {
 	// text, when set, holds the text of the inputs in place of Inputs
 	// and Findings (spool_text.go).
 	text *textSpool
+	// linesOnly keeps only the input added last (LinesOnly).
+	linesOnly bool
 }
 
 // NewDocument starts the report model, describing the sources given; Add
@@ -146,6 +148,10 @@ func (d *Document) Add(src Source) {
 		return
 	case d.text != nil:
 		d.text.addInput(&in)
+		return
+	case d.linesOnly:
+		d.Inputs = append(d.Inputs[:0], in)
+		d.Findings = append(d.Findings[:0], in.Findings...)
 		return
 	}
 	d.Inputs = append(d.Inputs, in)

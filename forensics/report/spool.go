@@ -21,9 +21,10 @@ import (
 // document in memory would give.
 
 // ErrSpooled is returned when a document whose inputs were spooled is
-// asked for another format than the one spooled, which would need them in
-// memory.
-var ErrSpooled = errors.New("the inputs were spooled for another format")
+// asked for another format than the one spooled, or one that keeps only
+// its last input (LinesOnly) for any report: either would need the inputs
+// in memory.
+var ErrSpooled = errors.New("the inputs were kept for another format only")
 
 // Spool makes d keep its inputs and findings, the JSON of them, in files
 // created in dir rather than in memory: each input Add describes from now
@@ -88,9 +89,9 @@ func (d *Document) Close() error {
 }
 
 // spooled reports whether d's inputs were spooled for another format
-// than f.
+// than f, or are not kept at all (LinesOnly).
 func (d *Document) spooled(f Format) bool {
-	return (d.spool != nil && f != JSON) || (d.text != nil && f != Text)
+	return (d.spool != nil && f != JSON) || (d.text != nil && f != Text) || d.linesOnly
 }
 
 // jsonSpool holds the entries of the "inputs" and "findings" arrays, each

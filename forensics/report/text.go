@@ -120,7 +120,7 @@ func statusColor(s Status) string {
 // (writeFleetText). A long report ends with the verdict again, so that it
 // is the last line a terminal shows as well as among the first.
 func (d *Document) WriteText(w io.Writer, o TextOptions) error {
-	if d.spool != nil {
+	if d.spooled(Text) {
 		return fmt.Errorf("report: text: %w", ErrSpooled)
 	}
 	cw := &countingWriter{w: bufio.NewWriter(w)}

@@ -184,6 +184,10 @@ func runScan(cmd *cobra.Command, b Build, f *scanFlags, args []string) error {
 	}
 	var linesFile *os.File
 	if format == report.JSONL {
+		if f.evidence == "" {
+			// Each input's lines are all this report writes of it.
+			doc.LinesOnly()
+		}
 		sink.lines = out
 		if f.output != "" {
 			// The file is emptied before the scan reads anything: it must
