@@ -167,7 +167,7 @@ func spoolFleet(doc *report.Document, format report.Format, output string, out i
 // to twice what is live before collecting: the 20-image bench fleet,
 // whose live heap is what one of its images holds at its end, peaked some
 // 20 MB above that image alone, which exits before its heap doubles. At
-// 50 the fleet peaks at 62-64 MB rather than 69-78 (one image: 54-56),
+// 50 the fleet peaks at 62-66 MB rather than 68-77 (one image: 54-56),
 // for the same CPU time within the runs' noise, measured alternated: the
 // base is marked more often, but it is a small share of a scan's work
 // next to decompressing and hashing. A scan of one input keeps Go's
