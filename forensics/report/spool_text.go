@@ -24,6 +24,11 @@ import (
 // every other format, and the evidence folder, fail with ErrSpooled. The
 // file is unlinked as Spool's are; Close removes it otherwise. On an
 // error d is left as it was, keeping its inputs in memory.
+//
+// The whole report is written with o, whatever options WriteText is
+// given then: the sections were fitted to o as the inputs came, and a
+// terminal resized during a long scan must not make the report fail or
+// change its shape halfway.
 func (d *Document) SpoolText(dir string, o TextOptions) error {
 	if d.text != nil {
 		return nil
@@ -76,15 +81,12 @@ func (s *textSpool) addInput(in *Input) {
 }
 
 // copyTo writes the inputs' sections to cw and counts their lines.
-func (s *textSpool) copyTo(cw *countingWriter, o TextOptions) error {
+func (s *textSpool) copyTo(cw *countingWriter) error {
 	switch {
 	case s.closed:
 		return errors.New("report: text: the spool is closed")
 	case s.err != nil:
 		return s.err
-	case o != s.o:
-		// The sections were fitted to the options given to SpoolText.
-		return errors.New("report: text: written with other options than spooled with")
 	}
 	if err := s.file.copyTo(cw.w); err != nil {
 		return err

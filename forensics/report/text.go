@@ -126,7 +126,8 @@ func (d *Document) WriteText(w io.Writer, o TextOptions) error {
 	cw := &countingWriter{w: bufio.NewWriter(w)}
 	var tally *fleetTally
 	if d.text != nil {
-		if err := d.text.copyTo(cw, o); err != nil {
+		o = d.text.o // what its sections were fitted to (SpoolText)
+		if err := d.text.copyTo(cw); err != nil {
 			return err
 		}
 		tally = d.text.tally
