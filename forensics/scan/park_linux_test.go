@@ -49,14 +49,7 @@ func fleetReleasesDescriptors(t *testing.T, fixture string) {
 		}
 		paths = append(paths, p)
 	}
-	fds := func() int {
-		ents, err := os.ReadDir("/proc/self/fd")
-		if err != nil {
-			t.Skip("no /proc/self/fd")
-		}
-		return len(ents)
-	}
-	base := fds()
+	base := openDescriptors(t)
 	var open []*scan.Result
 	defer func() {
 		for _, r := range open {
@@ -90,7 +83,7 @@ func fleetReleasesDescriptors(t *testing.T, fixture string) {
 		o.Result.Release()
 		open = append(open, o.Result)
 	})
-	if n := fds() - base; n > 4 {
+	if n := openDescriptors(t) - base; n > 4 {
 		t.Errorf("%d inputs read and released hold %d more descriptors than before", len(open), n)
 	}
 	if len(files) < len(paths) {
@@ -120,14 +113,7 @@ func TestNoStoreLeavesNoDescriptor(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	fds := func() int {
-		ents, err := os.ReadDir("/proc/self/fd")
-		if err != nil {
-			t.Skip("no /proc/self/fd")
-		}
-		return len(ents)
-	}
-	base := fds()
+	base := openDescriptors(t)
 	for range 10 {
 		if scan.IsStore(dir) {
 			t.Fatal("a layout folder taken for a store")
@@ -141,7 +127,17 @@ func TestNoStoreLeavesNoDescriptor(t *testing.T) {
 			}
 		}
 	}
-	if n := fds() - base; n != 0 {
+	if n := openDescriptors(t) - base; n != 0 {
 		t.Errorf("%d descriptors left open", n)
 	}
+}
+
+// openDescriptors counts the process's open file descriptors.
+func openDescriptors(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc/self/fd")
+	}
+	return len(ents)
 }
