@@ -111,6 +111,10 @@ func (t *fleetTally) isFleet() bool { return t.images > 1 || t.inputs > 1 }
 func (t *fleetTally) add(in *Input) {
 	i := t.inputs
 	t.inputs++
+	// The input's findings by image and layer, counted once: looking them
+	// up per image and layer was quadratic in a registry of thousands of
+	// compromised images.
+	var perLayer map[[2]string]int
 	for j := range in.Images {
 		img := &in.Images[j]
 		t.images++
@@ -135,12 +139,14 @@ func (t *fleetTally) add(in *Input) {
 			}
 			sl.Images++
 			if bad {
-				sl.Compromised++
-				for _, f := range in.Findings {
-					if f.Image == img.Ref && f.LayerDigest == l.Digest {
-						sl.Findings++
+				if perLayer == nil {
+					perLayer = map[[2]string]int{}
+					for _, f := range in.Findings {
+						perLayer[[2]string{f.Image, f.LayerDigest}]++
 					}
 				}
+				sl.Compromised++
+				sl.Findings += perLayer[[2]string{img.Ref, l.Digest}]
 			}
 		}
 	}
