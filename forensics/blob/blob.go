@@ -26,11 +26,33 @@ var (
 )
 
 // Validate checks that d is well formed and uses a supported algorithm.
+// A sha256 digest, nearly every digest an image holds, is checked here
+// as go-digest's expression for it would check it (64 lower-case hex
+// digits; FuzzValidate holds the two to the same answers): matching the
+// expression was 8% of the CPU of a sharded scan's process that finds no
+// layer of its own, which validates every folder and link of a registry.
 func Validate(d digest.Digest) error {
+	if isSHA256(string(d)) {
+		return nil
+	}
 	if err := d.Validate(); err != nil {
 		return fmt.Errorf("%w: %q: %v", ErrBadDigest, truncate(string(d)), err)
 	}
 	return nil
+}
+
+// isSHA256 reports whether s is "sha256:" and 64 lower-case hex digits.
+func isSHA256(s string) bool {
+	const prefix = "sha256:"
+	if len(s) != len(prefix)+64 || s[:len(prefix)] != prefix {
+		return false
+	}
+	for i := len(prefix); i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // Path returns the member name of d in an OCI image layout,

@@ -202,3 +202,26 @@ func FuzzVerifier(f *testing.F) {
 		}
 	})
 }
+
+// FuzzValidate holds Validate's own check of sha256 digests to go-digest's:
+// the same answer for every string.
+func FuzzValidate(f *testing.F) {
+	for _, s := range []string{
+		"sha256:" + strings.Repeat("a", 64),
+		"sha256:" + strings.Repeat("A", 64),
+		"sha256:" + strings.Repeat("0", 63),
+		"sha256:" + strings.Repeat("f", 65),
+		"sha256:" + strings.Repeat("g", 64),
+		"sha512:" + strings.Repeat("1", 128),
+		"sha256:",
+		"",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, want := Validate(digest.Digest(s)) == nil, digest.Digest(s).Validate() == nil
+		if got != want {
+			t.Fatalf("Validate(%q) valid = %v, go-digest says %v", s, got, want)
+		}
+	})
+}

@@ -41,6 +41,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/strata-forensics/strata/forensics/atomicfile"
+	"github.com/strata-forensics/strata/forensics/blob"
 	"github.com/strata-forensics/strata/forensics/detect"
 	"github.com/strata-forensics/strata/forensics/layer"
 )
@@ -156,7 +157,7 @@ func Name(d digest.Digest, fingerprint string) string { return fingerprint + "/"
 // Get returns the entry for blob digest d, from memory or the folder. An
 // entry on disk that cannot be taken is a miss, and rej says why.
 func (c *Cache) Get(d digest.Digest, fingerprint string) (e Entry, ok bool, rej *Rejection) {
-	if c == nil || d == "" || d.Validate() != nil {
+	if c == nil || d == "" || blob.Validate(d) != nil {
 		return Entry{}, false, nil
 	}
 	key := Name(d, fingerprint)
@@ -184,7 +185,7 @@ func (c *Cache) Get(d digest.Digest, fingerprint string) (e Entry, ok bool, rej 
 // descriptor digest (a docker save layer.tar) is found. An entry on disk
 // that cannot be taken gives "", and rej says why.
 func (c *Cache) DigestFor(diffID digest.Digest, fingerprint string) (d digest.Digest, rej *Rejection) {
-	if c == nil || diffID == "" || diffID.Validate() != nil {
+	if c == nil || diffID == "" || blob.Validate(diffID) != nil {
 		return "", nil
 	}
 	c.mu.Lock()
@@ -198,7 +199,7 @@ func (c *Cache) DigestFor(diffID digest.Digest, fingerprint string) (d digest.Di
 		return "", rej
 	}
 	d = digest.Digest(body)
-	if d.Validate() != nil {
+	if blob.Validate(d) != nil {
 		return "", c.rejected(KindDiffID, diffID, c.diffPath(diffID, fingerprint), Wrong, "authenticated, but names no blob digest")
 	}
 	return d, nil

@@ -7,6 +7,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/strata-forensics/strata/forensics/archive"
+	"github.com/strata-forensics/strata/forensics/blob"
 )
 
 // KindVerified names a verification record: a blob, a file of the
@@ -46,7 +47,7 @@ func VerifiedPath(d digest.Digest) string {
 // PutVerified records v in the folder, authenticated as any entry and
 // written all or nothing; a cache with no folder records nothing.
 func (c *Cache) PutVerified(v Verification) error {
-	if c == nil || c.cfg.Dir == "" || v.Digest.Validate() != nil {
+	if c == nil || c.cfg.Dir == "" || blob.Validate(v.Digest) != nil {
 		return nil
 	}
 	b, err := json.Marshal(verifiedBody{File: v.File, By: v.By})
@@ -62,7 +63,7 @@ func (c *Cache) PutVerified(v Verification) error {
 // version of strata, or another blob's) is a miss, and rej says why, as
 // for any entry.
 func (c *Cache) GetVerified(d digest.Digest) (v Verification, ok bool, rej *Rejection) {
-	if c == nil || c.cfg.Dir == "" || d == "" || d.Validate() != nil {
+	if c == nil || c.cfg.Dir == "" || d == "" || blob.Validate(d) != nil {
 		return Verification{}, false, nil
 	}
 	p := filepath.Join(c.cfg.Dir, VerifiedPath(d))

@@ -77,10 +77,10 @@ type ownEntry struct {
 // digest and by its diff_id, the two a result is found by.
 func interestKeys(d, diffID digest.Digest, fp string) []string {
 	var keys []string
-	if d != "" && d.Validate() == nil {
+	if d != "" && blob.Validate(d) == nil {
 		keys = append(keys, layercache.Name(d, fp))
 	}
-	if diffID != "" && diffID.Validate() == nil {
+	if diffID != "" && blob.Validate(diffID) == nil {
 		keys = append(keys, "diff_id:"+layercache.Name(diffID, fp))
 	}
 	return keys
@@ -167,9 +167,9 @@ type blobRef struct {
 // blob with none the diff_id its config gives; "" when neither is usable.
 func (b blobRef) key(fp string) string {
 	switch {
-	case b.digest != "" && b.digest.Validate() == nil:
+	case b.digest != "" && blob.Validate(b.digest) == nil:
 		return layercache.Name(b.digest, fp)
-	case b.diffID != "" && b.diffID.Validate() == nil:
+	case b.diffID != "" && blob.Validate(b.diffID) == nil:
 		return "diff_id:" + layercache.Name(b.diffID, fp)
 	}
 	return ""
@@ -233,7 +233,7 @@ func (s *share) blobDigest(ref blobRef) digest.Digest {
 	if ref.digest != "" {
 		return ref.digest
 	}
-	if ref.diffID != "" && ref.diffID.Validate() == nil && s.get(ref.diffID) != nil {
+	if ref.diffID != "" && blob.Validate(ref.diffID) == nil && s.get(ref.diffID) != nil {
 		return ref.diffID
 	}
 	return s.digestFor(ref.diffID)

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
+
+	"github.com/strata-forensics/strata/forensics/blob"
 )
 
 // A Shard is one of Count processes that share an input's distinct layers
@@ -79,10 +81,10 @@ func (s Shard) String() string { return fmt.Sprintf("%d/%d", s.Index, s.Count) }
 // neither is shard 0's.
 func (s Shard) owns(ref blobRef) bool {
 	d := ref.digest
-	if d == "" || d.Validate() != nil {
+	if d == "" || blob.Validate(d) != nil {
 		d = ref.diffID
 	}
-	if d == "" || d.Validate() != nil {
+	if d == "" || blob.Validate(d) != nil {
 		return s.Index == 0
 	}
 	return shardOf(d, s.Count) == s.Index

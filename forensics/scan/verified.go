@@ -1,6 +1,7 @@
 package scan
 
 import (
+	"github.com/strata-forensics/strata/forensics/blob"
 	"io"
 
 	"github.com/strata-forensics/strata/forensics/archive"
@@ -31,7 +32,7 @@ func (r *run) verifier() string {
 // record that cannot be taken is noted as any rejected entry.
 func (r *run) trusted(a *archive.Archive, ref blobRef) *LayerResult {
 	s := r.share
-	if s.m == nil || s.m.cache.Dir() == "" || ref.digest == "" || ref.digest.Validate() != nil {
+	if s.m == nil || s.m.cache.Dir() == "" || ref.digest == "" || blob.Validate(ref.digest) != nil {
 		return nil
 	}
 	now, ok := a.Identity(ref.name)

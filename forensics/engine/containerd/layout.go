@@ -14,6 +14,7 @@ import (
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/strata-forensics/strata/forensics/archive"
+	"github.com/strata-forensics/strata/forensics/blob"
 	"github.com/strata-forensics/strata/forensics/integrity"
 )
 
@@ -58,7 +59,7 @@ func (s *Store) blobs(ctx context.Context) error {
 				s.problem(file, integrity.Inconsistent, "content store: %q is not a regular file", n)
 				continue
 			}
-			if d := digest.NewDigestFromEncoded(digest.Algorithm(alg), n); d.Validate() != nil {
+			if d := digest.NewDigestFromEncoded(digest.Algorithm(alg), n); blob.Validate(d) != nil {
 				s.problem(file, integrity.BadDigest, "content store: %q names no %s digest", n, alg)
 				continue
 			}
@@ -134,7 +135,7 @@ func (s *Store) manifests(d digest.Digest, depth int) []digest.Digest {
 		}
 		var out []digest.Digest
 		for _, m := range v.Manifests {
-			if m.Digest.Validate() == nil {
+			if blob.Validate(m.Digest) == nil {
 				out = append(out, s.manifests(m.Digest, depth+1)...)
 			}
 		}
@@ -154,7 +155,7 @@ func (s *Store) manifests(d digest.Digest, depth int) []digest.Digest {
 	for i, l := range v.Layers {
 		info.layers = append(info.layers, l.Digest)
 		switch {
-		case i >= len(cfg.RootFS.DiffIDs) || cfg.RootFS.DiffIDs[i].Validate() != nil || (i > 0 && chain == ""):
+		case i >= len(cfg.RootFS.DiffIDs) || blob.Validate(cfg.RootFS.DiffIDs[i]) != nil || (i > 0 && chain == ""):
 			chain = ""
 		case i == 0:
 			chain = cfg.RootFS.DiffIDs[0]
@@ -170,7 +171,7 @@ func (s *Store) manifests(d digest.Digest, depth int) []digest.Digest {
 
 // blob reads a content blob whole (a manifest, a config), into custody.
 func (s *Store) blob(d digest.Digest) ([]byte, error) {
-	if d.Validate() != nil {
+	if blob.Validate(d) != nil {
 		return nil, fmt.Errorf("%q: not a digest", d)
 	}
 	return s.custody.ReadFile(s.p(contentDir, "blobs", d.Algorithm().String(), d.Encoded()))

@@ -9,6 +9,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/strata-forensics/strata/forensics/blob"
 	"github.com/strata-forensics/strata/forensics/engine/boltdb"
 )
 
@@ -70,7 +71,7 @@ func parseMetaDB(root *boltdb.Bucket, bad func(what string)) *metaDB {
 		for _, name := range sortedKeys(images.Buckets()) {
 			t := images.Bucket(name, "target")
 			d := digest.Digest(t.Get("digest"))
-			if d.Validate() != nil {
+			if blob.Validate(d) != nil {
 				bad("image " + ns + "/" + name + ": no valid target digest")
 				continue
 			}

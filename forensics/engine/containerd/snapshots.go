@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/strata-forensics/strata/forensics/archive"
+	"github.com/strata-forensics/strata/forensics/blob"
 	"github.com/strata-forensics/strata/forensics/integrity"
 )
 
@@ -48,7 +49,7 @@ func (s *Store) unpacked() map[string]bool {
 			for _, m := range s.targets[im.target.Digest] {
 				info := s.manifest[m]
 				for i, chain := range info.chains {
-					if chain == "" || info.layers[i].Validate() != nil {
+					if chain == "" || blob.Validate(info.layers[i]) != nil {
 						continue // a manifest's layer that is no digest names no blob
 					}
 					dir, b, ok := s.snapshot(ns, chain.String())

@@ -27,6 +27,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/strata-forensics/strata/forensics/archive"
+	"github.com/strata-forensics/strata/forensics/blob"
 	"github.com/strata-forensics/strata/forensics/engine"
 	"github.com/strata-forensics/strata/forensics/image"
 	"github.com/strata-forensics/strata/forensics/integrity"
@@ -332,7 +333,7 @@ func (s *Store) layer(rec layerRecord, reached map[string]bool) string {
 	}
 	switch {
 	case rec.DiffDigest == "":
-	case rec.DiffDigest.Validate() != nil:
+	case blob.Validate(rec.DiffDigest) != nil:
 		s.Problem(name, integrity.Inconsistent, "layer %s: diff-digest %q is no digest", rec.ID[:12], rec.DiffDigest)
 	case layerID(rec.Parent, rec.DiffDigest) != rec.ID:
 		want := layerID(rec.Parent, rec.DiffDigest)

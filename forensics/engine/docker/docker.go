@@ -23,6 +23,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/strata-forensics/strata/forensics/archive"
+	"github.com/strata-forensics/strata/forensics/blob"
 	"github.com/strata-forensics/strata/forensics/engine"
 	"github.com/strata-forensics/strata/forensics/image"
 	"github.com/strata-forensics/strata/forensics/integrity"
@@ -128,7 +129,7 @@ func (s *Store) load(ctx context.Context) error {
 			return err
 		}
 		id := digest.NewDigestFromEncoded(digest.SHA256, hex)
-		if id.Validate() != nil {
+		if blob.Validate(id) != nil {
 			s.Problem(path.Join(dir, hex), integrity.Inconsistent, "imagedb: %q is not an image ID", hex)
 			continue
 		}
@@ -192,7 +193,7 @@ func (s *Store) chain(ctx context.Context, diffIDs []digest.Digest, reached map[
 	var out []string
 	var chainID digest.Digest
 	for i, d := range diffIDs {
-		if d.Validate() != nil {
+		if blob.Validate(d) != nil {
 			out = append(out, "")
 			chainID = ""
 			continue
