@@ -244,3 +244,41 @@ func (l *lastWith) Read(p []byte) (int, error) {
 	}
 	return n, nil
 }
+
+// A closed Reader's buffers serve the next Readers, whether it was read to
+// the end or closed halfway with chunks unread; Readers at once, more than
+// the spare buffers cover, each read their own bytes in order (run with
+// -race: a buffer given back while still in use would be a race).
+func TestBuffersServeTheNextReaders(t *testing.T) {
+	for len(spare) > 0 {
+		<-spare
+	}
+	always := func() bool { return true }
+	never := func() bool { return false }
+	first := New(bytes.NewReader(randomBytes(3*chunkSize, 7)), &fakeCores{free: always, wanted: never})
+	if _, err := io.ReadFull(first, make([]byte, chunkSize/2)); err != nil {
+		t.Fatal(err)
+	}
+	first.Close() // halfway: its chunks read ahead and not returned are given back too
+	if len(spare) != chunks {
+		t.Fatalf("%d buffers kept after Close, want the Reader's %d", len(spare), chunks)
+	}
+	var wg sync.WaitGroup
+	for i := range 12 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			data := randomBytes(2*chunkSize+i*4099, uint64(100+i))
+			r := New(bytes.NewReader(data), &fakeCores{free: always, wanted: never})
+			got, err := io.ReadAll(r)
+			r.Close()
+			if err != nil || !bytes.Equal(got, data) {
+				t.Errorf("reader %d: %d bytes of %d, %v", i, len(got), len(data), err)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := len(spare); n == 0 || n > cap(spare) {
+		t.Errorf("%d buffers kept, want 1 to %d", n, cap(spare))
+	}
+}
