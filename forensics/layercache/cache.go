@@ -238,6 +238,13 @@ func (c *Cache) Forget(d digest.Digest, fingerprint string) {
 	}
 }
 
+// Held is the number of layers whose entries the cache holds in memory.
+func (c *Cache) Held() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.mem)
+}
+
 // remember keeps e in memory, most recently used, dropping the least
 // recently used entries past the bound.
 func (c *Cache) remember(key string, e Entry) {

@@ -114,7 +114,7 @@ func (r *run) readLayers(ctx context.Context, a *archive.Archive, imgs []*image.
 			rest = append(rest, name)
 			continue
 		}
-		results[name] = found[i]
+		results[name] = r.kept(found[i])
 		prog.LayersDone++
 		prog.Bytes += max(wanted[name].bytes, 0)
 	}
@@ -156,10 +156,11 @@ func (r *run) readLayers(ctx context.Context, a *archive.Archive, imgs []*image.
 			lr = &own
 		}
 		lr = r.withDrift(ctx, lr, name, a.Drifted(name))
+		read := lr.Summary != nil
 		mu.Lock()
-		results[name] = lr
+		results[name] = r.kept(lr)
 		prog.LayersDone++
-		if lr.Summary != nil {
+		if read {
 			prog.Bytes += max(w.bytes, 0)
 		}
 		p := prog

@@ -147,6 +147,24 @@ func (s Shard) claimCache(dir string) error {
 	return nil
 }
 
+// kept is what the run keeps of a layer's result once it is in the cache.
+// A shard reports only where each of its layers' results came from and
+// their problems: the listing and findings are in the cache folder for
+// the assembling scan, and no other layer of the shard's asks for them
+// again, so neither the run nor the cache's memory keeps them. Both did,
+// to the shard's end: a shard of a mirror's thousands of layers would
+// have held every listing it read (up to the cache's bound in memory,
+// some 500 MB).
+func (r *run) kept(lr *LayerResult) *LayerResult {
+	if r.opts.Shard == nil || lr == nil {
+		return lr
+	}
+	if r.share.m != nil && lr.Digest != "" {
+		r.share.m.cache.Forget(lr.Digest, r.share.fp)
+	}
+	return &LayerResult{Blob: lr.Blob, Digest: lr.Digest, Problems: lr.Problems, Cache: lr.Cache, Verified: lr.Verified}
+}
+
 // shardResult completes the result of a shard's scan: what it read, and
 // the problems of its own layers (each once).
 func (r *run) shardResult(res *Result, layers map[string]*LayerResult, now func() time.Time) *Result {

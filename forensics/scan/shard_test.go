@@ -2,6 +2,7 @@ package scan
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,9 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/strata-forensics/strata/forensics/archive"
+	"github.com/strata-forensics/strata/forensics/image"
+	"github.com/strata-forensics/strata/forensics/internal/sched"
 	"github.com/strata-forensics/strata/internal/testkit/strataexe"
 )
 
@@ -185,4 +189,48 @@ func firstDiff(a, b string) string {
 		}
 	}
 	return "lengths differ"
+}
+
+// A shard keeps of each layer it reads only what it reports (where the
+// results came from, the layer's problems), and its cache keeps nothing
+// of it in memory: the listings and findings are in the cache folder, and
+// a shard of a mirror's thousands of layers must not hold them all to its
+// end. Both ways a shard takes a layer are held to
+// it: read and walked, and, rerun, taken from its own cache entry.
+func TestShardKeepsNoListings(t *testing.T) {
+	ctx := context.Background()
+	eng := testEngine(t)
+	dir := t.TempDir()
+	for _, pass := range []string{"read", "rerun"} {
+		m := diskMemo(t, dir) // a process of its own: nothing in memory
+		opts := Options{Engine: eng, Memo: m, Shard: &Shard{Index: 0, Count: 1}}
+		r := newRun(opts, sched.New(), false)
+		a, err := archive.Open(ctx, planted, opts.Archive)
+		if err != nil {
+			t.Fatal(err)
+		}
+		imgs, _, err := image.Load(ctx, a, opts.Image)
+		if err != nil {
+			t.Fatal(err)
+		}
+		layers, err := r.readLayers(ctx, a, imgs)
+		a.Close()
+		if err != nil || len(layers) == 0 {
+			t.Fatalf("%s: %d layers, %v", pass, len(layers), err)
+		}
+		if held := m.cache.Held(); held != 0 {
+			t.Errorf("%s: the cache holds %d layers' entries in memory", pass, held)
+		}
+		for name, lr := range layers {
+			if lr.Summary != nil || lr.Detect != nil {
+				t.Errorf("%s: layer %s kept its listing (%v) or findings (%v)", pass, name, lr.Summary != nil, lr.Detect != nil)
+			}
+			if lr.Digest == "" || (pass == "rerun") != (lr.Cache != nil) {
+				t.Errorf("%s: layer %s: digest %q, cache origin %+v", pass, name, lr.Digest, lr.Cache)
+			}
+			if got := m.share(eng, sched.New()).get(lr.Digest); got == nil || got.Summary == nil {
+				t.Errorf("%s: layer %s is not in the cache", pass, name)
+			}
+		}
+	}
 }
