@@ -86,30 +86,42 @@ func buildImage(img *image.Image, layers map[string]*LayerResult, eng *detect.En
 // and its problems to res, in the input's order. Each image's tree and
 // image-level detection are its own (a base is shared through bases,
 // where one image builds a chain while the others on it wait): they run
-// on every core.
-func buildImages(a *archive.Archive, imgs []*image.Image, layers map[string]*LayerResult, opts Options, bases *baseTrees, res *Result) {
-	type built struct {
-		ir       *ImageResult
-		problems []integrity.Problem
-	}
+// on every core. The images st built while the layers were read are
+// taken as built.
+func buildImages(a *archive.Archive, imgs []*image.Image, layers map[string]*LayerResult, opts Options, bases *baseTrees, res *Result, st *streamBuild) {
 	out := make([]built, len(imgs))
-	forEach(len(imgs), opts.parallel(), func(i int) {
-		ir, problems := buildImage(imgs[i], layers, opts.Engine, bases, contentWAL(res, 0))
-		describeRootFS(a, ir)
-		if opts.DropTrees {
-			// What the report reads from the tree, taken now.
-			if opts.Engine != nil {
-				ir.inventory = inventory(ir, res.Content(ir))
-			}
-			ir.Tree = nil
+	var todo []int
+	for i := range imgs {
+		if b, ok := st.built(i); ok {
+			out[i] = b
+		} else {
+			todo = append(todo, i)
 		}
-		out[i] = built{ir, append(problems, imageBytesProblem(ir, opts.maxImageBytes())...)}
+	}
+	forEach(len(todo), opts.parallel(), func(k int) {
+		out[todo[k]] = buildOne(a, imgs[todo[k]], layers, opts, bases, res)
 	})
 	for _, b := range out {
 		res.Images = append(res.Images, b.ir)
 		res.Findings = append(res.Findings, b.ir.Findings...)
 		res.Problems = append(res.Problems, b.problems...)
 	}
+}
+
+// buildOne builds the image img of the input a (buildImage), and takes
+// what the report reads of its tree before letting the tree go
+// (Options.DropTrees).
+func buildOne(a *archive.Archive, img *image.Image, layers map[string]*LayerResult, opts Options, bases *baseTrees, res *Result) built {
+	ir, problems := buildImage(img, layers, opts.Engine, bases, contentWAL(res, 0))
+	describeRootFS(a, ir)
+	if opts.DropTrees {
+		// What the report reads from the tree, taken now.
+		if opts.Engine != nil {
+			ir.inventory = inventory(ir, res.Content(ir))
+		}
+		ir.Tree = nil
+	}
+	return built{ir, append(problems, imageBytesProblem(ir, opts.maxImageBytes())...)}
 }
 
 // mislabelled notes a layer whose media type declares a compression its
@@ -247,6 +259,23 @@ func (b *baseTrees) keep(sums []*layer.Summary, t *tree.Tree) *tree.Tree {
 	}
 	b.chains[key] = t
 	return t.Fork()
+}
+
+// forget drops the trees of the chains that the layer whose
+// uncompressed content hashes to diffID is in: no image still to be built
+// is on it (streamBuild). A nil baseTrees keeps nothing.
+func (b *baseTrees) forget(diffID digest.Digest) {
+	if b == nil || diffID == "" {
+		return
+	}
+	part := diffID.String() + "/"
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for key := range b.chains {
+		if strings.HasPrefix(key, part) || strings.Contains(key, "/"+part) {
+			delete(b.chains, key)
+		}
+	}
 }
 
 // build merges the layers with summaries sums into a tree, from the

@@ -387,3 +387,18 @@ func (s *share) reuse(ctx context.Context, ref blobRef, r io.Reader) (lr *LayerR
 	}
 	return s.hit(ref, prev, d), true
 }
+
+// Outcome is one input of RunAll: its result or why it could not be read.
+type Outcome struct {
+	Path   string
+	Result *Result
+	Err    error
+}
+
+// RunAll scans several inputs as a fleet and returns their outcomes in the
+// order of paths; see RunEach.
+func RunAll(ctx context.Context, paths []string, opts Options) []Outcome {
+	out := make([]Outcome, 0, len(paths))
+	RunEach(ctx, paths, opts, func(o Outcome) { out = append(out, o) })
+	return out
+}

@@ -96,6 +96,7 @@ func (r *run) readLayers(ctx context.Context, a *archive.Archive, imgs []*image.
 		if lr := r.early.adopt(a, name, wanted[name], budgets[name], entryBudget); lr != nil {
 			r.share.put(lr, inPlaceCopy(a, name))
 			results[name] = lr
+			r.stream.layerReady(name, lr)
 			prog.LayersDone++
 			prog.Bytes += max(wanted[name].bytes, 0)
 		} else {
@@ -108,6 +109,7 @@ func (r *run) readLayers(ctx context.Context, a *archive.Archive, imgs []*image.
 	found := make([]*LayerResult, len(lookup))
 	forEach(len(lookup), parallel, func(i int) {
 		r.cpu.Do(ctx, func() { found[i] = r.trusted(a, wanted[lookup[i]].blobRef) })
+		r.stream.layerReady(lookup[i], found[i])
 	})
 	for i, name := range lookup {
 		if found[i] == nil {
@@ -168,6 +170,7 @@ func (r *run) readLayers(ctx context.Context, a *archive.Archive, imgs []*image.
 		if opts.Progress != nil {
 			opts.Progress(p)
 		}
+		r.stream.layerReady(name, lr)
 		return nil
 	})
 	if err != nil && ctx.Err() != nil {

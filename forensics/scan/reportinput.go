@@ -36,7 +36,7 @@ func (r *Result) ReportSource() report.Source {
 			if lr.Summary != nil {
 				img.Layers[i].Entries = lr.Summary.Entries
 				img.Layers[i].UncompressedSize = lr.Summary.UncompressedSize
-				img.Layers[i].EntryCount = len(lr.Summary.Entries)
+				img.Layers[i].EntryCount = lr.EntryCount()
 			}
 		}
 		switch {
@@ -83,9 +83,12 @@ func inventory(ir *ImageResult, content Content) *report.Inventory {
 			if err != nil || res.Entry == nil || res.Entry.Type != layer.File || res.From < 0 {
 				continue
 			}
-			e, from := res.Entry, res.From
+			// A copy: the entry may lie in one allocation with every
+			// entry of its layer (a cache entry's), which the report
+			// would otherwise keep to its end (Options.DropListings).
+			e, from := *res.Entry, res.From
 			inv.ReadOSRelease = func() ([]byte, error) {
-				rc, err := content.Open(from, e)
+				rc, err := content.Open(from, &e)
 				if err != nil {
 					return nil, err
 				}

@@ -74,6 +74,13 @@ type Options struct {
 	// registry's storage) then holds a tree per core being built, not one
 	// per image. The result's images have no Tree.
 	DropTrees bool
+	// DropListings, with DropTrees, lets each layer's file listing go once
+	// the last image built on it is judged, for a caller whose report
+	// copies no file out (strata scan without --evidence); the images of
+	// an input of many (a registry's storage) are then built as their
+	// layers are ready, those on one base one after another. See
+	// streamBuild.
+	DropListings bool
 }
 
 // DefaultMaxImageBytes is the default bound on an image's uncompressed
@@ -185,6 +192,7 @@ type LayerResult struct {
 	Verified *layercache.Verification
 
 	overImage bool // the walk stopped at --max-image-bytes
+	entries   int  // the listing's length, once it was let go (Options.DropListings)
 }
 
 // Integrity is the verdict over every problem found.
@@ -226,6 +234,9 @@ type run struct {
 	early *earlyWalks // walks made while the input was indexed
 	// skipped are the layers another shard reads (Options.Shard).
 	skipped map[string]bool
+	// stream builds the images while their layers are read; nil when
+	// they are built after (see streamBuild).
+	stream *streamBuild
 }
 
 func newRun(opts Options, cpu *sched.Gate, fleet bool) *run {
@@ -305,7 +316,17 @@ func (r *run) scan(ctx context.Context, path string) (*Result, error) {
 	}
 
 	lost := orphans(a, res.Problems)
-	layers, err := r.readLayers(ctx, a, append(slices.Clone(imgs), lost...))
+	// One image alone has nothing to share its base with, and a fork costs
+	// a copy of every node its top layer changes.
+	var bases *baseTrees
+	switch {
+	case r.fleet && opts.Memo != nil:
+		bases = &opts.Memo.bases
+	case len(imgs) > 1:
+		bases = &baseTrees{}
+	}
+	st := r.streamBuild(a, imgs, lost, bases, res)
+	layers, err := r.readLayers(ctx, a, append(st.order(imgs), lost...))
 	if err == nil {
 		// The input's own sha256 was computed while its layers were read.
 		err = a.Wait()
@@ -318,16 +339,7 @@ func (r *run) scan(ctx context.Context, path string) (*Result, error) {
 	if opts.Shard != nil {
 		return r.shardResult(res, layers, now), nil
 	}
-	// One image alone has nothing to share its base with, and a fork costs
-	// a copy of every node its top layer changes.
-	var bases *baseTrees
-	switch {
-	case r.fleet && opts.Memo != nil:
-		bases = &opts.Memo.bases
-	case len(imgs) > 1:
-		bases = &baseTrees{}
-	}
-	buildImages(a, imgs, layers, opts, bases, res)
+	buildImages(a, imgs, layers, opts, bases, res, st)
 	var lostFindings []finding.Finding
 	lostFindings, res.Problems = orphanResults(lost, layers, opts.Engine, res.Problems)
 	res.Findings = append(res.Findings, lostFindings...)
@@ -347,21 +359,6 @@ func (r *run) scan(ctx context.Context, path string) (*Result, error) {
 	res.Cache = r.share.use()
 	res.Finished = now().UTC()
 	return res, nil
-}
-
-// Outcome is one input of RunAll: its result or why it could not be read.
-type Outcome struct {
-	Path   string
-	Result *Result
-	Err    error
-}
-
-// RunAll scans several inputs as a fleet and returns their outcomes in the
-// order of paths; see RunEach.
-func RunAll(ctx context.Context, paths []string, opts Options) []Outcome {
-	out := make([]Outcome, 0, len(paths))
-	RunEach(ctx, paths, opts, func(o Outcome) { out = append(out, o) })
-	return out
 }
 
 // RunEach scans several inputs as a fleet: several at a time, sharing one

@@ -158,6 +158,8 @@ func runScan(cmd *cobra.Command, b Build, f *scanFlags, args []string) error {
 	}
 	opts.Now = now
 	opts.DropTrees = true // the report takes nothing more from them
+	// Nor from the layers' listings, unless files are copied out of them.
+	opts.DropListings = f.evidence == ""
 	if len(inputs) > 1 {
 		defer tuneFleetGC()()
 	}
