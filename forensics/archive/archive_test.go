@@ -432,3 +432,32 @@ func TestVisitSmallMembersReadsNoPass(t *testing.T) {
 		t.Fatalf("Visit: %q, %v", got, err)
 	}
 }
+
+// Visit starts members read in place largest first; VisitInOrder in the
+// order asked for (one at a time, so the order is the calls').
+func TestVisitInOrderKeepsTheOrderAsked(t *testing.T) {
+	p := writeFile(t, mkTar(t, ociMembers...))
+	a, err := Open(context.Background(), p, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	names := []string{"blobs/sha256/bbbb", "blobs/sha256/aaaa"} // small, then big
+	for _, tc := range []struct {
+		visit func(context.Context, []string, int, func(string, io.Reader) error) error
+		want  []string
+	}{
+		{a.Visit, []string{"blobs/sha256/aaaa", "blobs/sha256/bbbb"}},
+		{a.VisitInOrder, names},
+	} {
+		var got []string
+		err := tc.visit(context.Background(), names, 1, func(name string, r io.Reader) error {
+			got = append(got, name)
+			_, err := io.Copy(io.Discard, r)
+			return err
+		})
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("visited %q (%v), want %q", got, err, tc.want)
+		}
+	}
+}

@@ -21,12 +21,25 @@ import (
 // use. A member the input lacks is passed to fn as an error reader
 // wrapping ErrNotExist. fn's errors are joined and returned.
 func (a *Archive) Visit(ctx context.Context, names []string, parallel int, fn func(name string, r io.Reader) error) error {
+	return a.visit(ctx, names, parallel, true, fn)
+}
+
+// VisitInOrder is Visit, but members read in place are started in the
+// order of names, not largest first: for a caller that builds and lets
+// go as it goes (a registry's images on one base, then the next), so that
+// what it holds at once is bounded by its order, not by the input.
+func (a *Archive) VisitInOrder(ctx context.Context, names []string, parallel int, fn func(name string, r io.Reader) error) error {
+	return a.visit(ctx, names, parallel, false, fn)
+}
+
+func (a *Archive) visit(ctx context.Context, names []string, parallel int, largestFirst bool, fn func(name string, r io.Reader) error) error {
 	if parallel < 1 {
 		parallel = 1
 	}
 	var wanted []*Member
 	var errs []error
 	seen := map[string]bool{}
+	rank := map[*Member]int{} // the order of names
 	for _, n := range names {
 		n = cleanName(n)
 		if seen[n] {
@@ -40,6 +53,7 @@ func (a *Archive) Visit(ctx context.Context, names []string, parallel int, fn fu
 			}
 			continue
 		}
+		rank[m] = len(wanted)
 		wanted = append(wanted, m)
 	}
 	sort.Slice(wanted, func(i, j int) bool { return wanted[i].Offset < wanted[j].Offset })
@@ -61,7 +75,11 @@ func (a *Archive) Visit(ctx context.Context, names []string, parallel int, fn fu
 	}
 	// Members read in place can go in any order: largest first, so that
 	// the last big blob does not run alone while the other cores idle.
-	sort.SliceStable(wanted, func(i, j int) bool { return wanted[i].Size > wanted[j].Size })
+	if largestFirst {
+		sort.SliceStable(wanted, func(i, j int) bool { return wanted[i].Size > wanted[j].Size })
+	} else {
+		sort.SliceStable(wanted, func(i, j int) bool { return rank[wanted[i]] < rank[wanted[j]] })
+	}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	work := make(chan *Member)

@@ -131,11 +131,19 @@ func (r *run) readLayers(ctx context.Context, a *archive.Archive, imgs []*image.
 			o.resolve(false) // not reached: those comparing with it read their own
 		}
 	}()
-	err := a.Visit(ctx, names, parallel, func(name string, rd io.Reader) error {
+	visit := a.Visit
+	if r.stream != nil {
+		visit = a.VisitInOrder // image after image: see streamBuild
+	}
+	err := visit(ctx, names, parallel, func(name string, rd io.Reader) error {
 		w := wanted[name]
 		was, fileBacked := archive.OpenedIdentity(rd)
 		fr := &fullRead{r: rd}
-		var lr *LayerResult
+		var lr, ready *LayerResult
+		// Last: once ready, the layer's listing may be let go by the
+		// image build it completes (streamBuild), so nothing here reads
+		// its result after that.
+		defer func() { r.stream.layerReady(name, ready) }()
 		defer func() {
 			if o := mine[name]; o != nil {
 				o.resolve(lr != nil && lr.Summary != nil && len(lr.Problems) == 0)
@@ -170,7 +178,7 @@ func (r *run) readLayers(ctx context.Context, a *archive.Archive, imgs []*image.
 		if opts.Progress != nil {
 			opts.Progress(p)
 		}
-		r.stream.layerReady(name, lr)
+		ready = lr
 		return nil
 	})
 	if err != nil && ctx.Err() != nil {
