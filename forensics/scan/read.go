@@ -39,6 +39,7 @@ func (r *run) readLayers(ctx context.Context, a *archive.Archive, imgs []*image.
 	var total int64
 	maxImage := opts.maxImageBytes()
 	entryBudget := entryCounter(opts.MaxInputEntries)
+	r.stream.countsAgainst(entryBudget)
 	budgets := map[string][]*imageBudget{} // blob -> the images it counts against
 	for _, img := range imgs {
 		b := &imageBudget{max: maxImage}
@@ -151,7 +152,10 @@ func (r *run) readLayers(ctx context.Context, a *archive.Archive, imgs []*image.
 		}()
 		lr = r.readShared(ctx, a, w.blobRef, fr, cmps[name], against[name], func(rd io.Reader) *LayerResult {
 			var lr *LayerResult
-			r.cpu.Do(ctx, func() { lr = r.readLayer(ctx, w.blobRef, rd, spend(budgets[name]), entryBudget.next) })
+			var charged int64
+			next := func() error { charged++; return entryBudget.next() }
+			r.cpu.Do(ctx, func() { lr = r.readLayer(ctx, w.blobRef, rd, spend(budgets[name]), next) })
+			lr.charged = charged
 			return lr
 		})
 		if fileBacked {

@@ -41,7 +41,9 @@ type Options struct {
 	MaxImageBytes int64
 	// MaxInputEntries bounds the tar entries read from all the layers of
 	// one input (--max-input-entries), and with them the memory a scan
-	// holds; zero is DefaultMaxInputEntries.
+	// holds (an input built image by image gives back the entries of the
+	// listings it lets go: see streamBuild); zero is
+	// DefaultMaxInputEntries.
 	MaxInputEntries int64
 	Image           image.Options
 	Archive         archive.Options
@@ -191,8 +193,9 @@ type LayerResult struct {
 	// verified by, unread (see trusted); nil when this scan read it.
 	Verified *layercache.Verification
 
-	overImage bool // the walk stopped at --max-image-bytes
-	entries   int  // the listing's length, once it was let go (Options.DropListings)
+	overImage bool  // the walk stopped at --max-image-bytes
+	entries   int   // the listing's length, once it was let go (Options.DropListings)
+	charged   int64 // the entries its walk counted against the input's --max-input-entries
 }
 
 // Integrity is the verdict over every problem found.

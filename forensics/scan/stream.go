@@ -33,6 +33,8 @@ type streamBuild struct {
 	bases *baseTrees
 	res   *Result
 
+	budget *entryCount // the input's --max-input-entries, given back what is let go
+
 	mu      sync.Mutex
 	ready   map[string]*LayerResult // the layers ready so far, by blob
 	missing []int                   // by image: its distinct layers not ready yet
@@ -107,6 +109,17 @@ func (s *streamBuild) order(imgs []*image.Image) []*image.Image {
 	return out
 }
 
+// countsAgainst makes the entries of the listings let go count no longer
+// against the input's budget c: what --max-input-entries bounds is what
+// a scan holds, and a streamed input holds only the listings of the
+// layers images are still to be built on, so a registry's storage of any
+// size is read in one process within it.
+func (s *streamBuild) countsAgainst(c *entryCount) {
+	if s != nil {
+		s.budget = c
+	}
+}
+
 // layerReady takes a layer's final result, read or looked up, and builds
 // the images it was the last missing layer of, in the calling goroutine.
 func (s *streamBuild) layerReady(name string, lr *LayerResult) {
@@ -172,6 +185,10 @@ func (s *streamBuild) letGo(lr *LayerResult) {
 	sum.Entries, sum.FormatEntries = nil, nil
 	lr.Summary = &sum
 	s.bases.forget(sum.DiffID)
+	if s.budget != nil && lr.charged > 0 {
+		s.budget.n.Add(-lr.charged)
+		lr.charged = 0
+	}
 	if sh := s.r.share; sh.m != nil && lr.Digest != "" {
 		sh.m.cache.Forget(lr.Digest, sh.fp)
 	}

@@ -166,3 +166,46 @@ func lowerImage(t *testing.T, im *registrystore.Image) *registrystore.Image {
 	}
 	return out
 }
+
+// --max-input-entries bounds what a scan holds: a streamed input gives
+// back the entries of each listing it lets go, so a storage whose layers
+// hold more entries in all than the bound is read whole within it, where
+// a scan holding every listing to its end finds a layer over it.
+func TestStreamBuildBoundsHeldEntries(t *testing.T) {
+	eng := testEngine(t)
+	reg := streamRegistry(t)
+	scan := func(listings bool, limit int64) *Result {
+		res, err := Run(context.Background(), reg.Root, Options{Engine: eng, Memo: NewMemo(""), Now: epoch, Parallel: 1,
+			DropTrees: true, DropListings: listings, MaxInputEntries: limit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Close()
+		return res
+	}
+	total := int64(0)
+	seen := map[string]bool{}
+	for _, ir := range scan(false, 0).Images {
+		for _, lr := range ir.Layers {
+			if lr != nil && !seen[lr.Blob] {
+				seen[lr.Blob] = true
+				total += int64(lr.EntryCount())
+			}
+		}
+	}
+	overBudget := func(res *Result) int {
+		n := 0
+		for _, p := range res.Problems {
+			if bytes.Contains([]byte(p.Detail), []byte("--max-input-entries")) {
+				n++
+			}
+		}
+		return n
+	}
+	if n := overBudget(scan(false, total-1)); n == 0 {
+		t.Fatalf("holding every listing, %d entries in all fit a bound of %d", total, total-1)
+	}
+	if n := overBudget(scan(true, total-1)); n != 0 {
+		t.Errorf("streamed, %d layers over a bound of %d (%d entries in all)", n, total-1, total)
+	}
+}

@@ -54,7 +54,7 @@ func (f *inputFlags) register(cmd *cobra.Command, b Build) {
 	fl.IntVar(&f.limits.MaxEntries, "max-entries", layer.DefaultLimits.MaxEntries, "most tar entries read from one layer")
 	fl.Int64Var(&f.limits.MaxBytes, "max-layer-bytes", layer.DefaultLimits.MaxBytes, "most uncompressed bytes read from one layer")
 	fl.Int64Var(&f.maxImageBytes, "max-image-bytes", scan.DefaultMaxImageBytes, "most uncompressed bytes read for all of one image's layers")
-	fl.Int64Var(&f.maxInputEntries, "max-input-entries", scan.DefaultMaxInputEntries, "most tar entries read from all the layers of one input")
+	fl.Int64Var(&f.maxInputEntries, "max-input-entries", scan.DefaultMaxInputEntries, "most tar entries held from the layers of one input (for a storage of many images, those of the layers images are still to be built on; else every one read)")
 	fl.IntVar(&f.limits.MaxPathLen, "max-path", layer.DefaultLimits.MaxPathLen, "longest entry name accepted, in bytes")
 	fl.Float64Var(&f.limits.MaxRatio, "max-ratio", layer.DefaultLimits.MaxRatio, "highest decompression ratio accepted for a layer, an input compressed as a whole, or an archive nested in a layer (past 64 MiB)")
 	fl.IntVar(&f.maxDepth, "max-index-depth", 8, "deepest nesting of OCI indexes followed")
