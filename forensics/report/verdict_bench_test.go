@@ -11,28 +11,42 @@ import (
 	"github.com/strata-forensics/strata/forensics/integrity"
 )
 
+// registrySource is one input of n images (a registry's storage), each of
+// five layers: four of one of 20 bases, then a top of its own holding
+// findings findings.
+func registrySource(n, findings int) Source {
+	var src Source
+	for i := range n {
+		img := &image.Image{ManifestDigest: digest.FromString(fmt.Sprint("m", i)), ConfigDigest: digest.FromString(fmt.Sprint("c", i)),
+			Names: []string{fmt.Sprintf("img%d:latest", i)}}
+		var layers []SourceLayer
+		for j := range 5 {
+			d := digest.FromString(fmt.Sprint("l", i%20, j))
+			if j == 4 {
+				d = digest.FromString(fmt.Sprint("top", i))
+			}
+			l := &image.Layer{Index: j, Digest: d, Blob: "blobs/sha256/" + d.Encoded()}
+			img.Layers = append(img.Layers, l)
+			layers = append(layers, SourceLayer{Blob: l.Blob})
+			if j == 4 {
+				for k := range findings {
+					src.Findings = append(src.Findings, finding.Finding{Rule: "r", Severity: finding.Critical, Image: img.Ref(),
+						Layer: j, LayerDigest: d.String(), Path: fmt.Sprint("/f", k)})
+				}
+			}
+		}
+		src.Images = append(src.Images, SourceImage{Image: img, Layers: layers})
+	}
+	return src
+}
+
 // BenchmarkImageVerdicts judges every image of one input of n images (a
 // registry's storage), as the text report and the fleet summary do, with
 // one orphan blob's problem: linear in n, not quadratic.
 func BenchmarkImageVerdicts(b *testing.B) {
 	for _, n := range []int{200, 2000} {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
-			var src Source
-			for i := range n {
-				img := &image.Image{ManifestDigest: digest.FromString(fmt.Sprint("m", i)), ConfigDigest: digest.FromString(fmt.Sprint("c", i)),
-					Names: []string{fmt.Sprintf("img%d:latest", i)}}
-				var layers []SourceLayer
-				for j := range 5 {
-					d := digest.FromString(fmt.Sprint("l", i%20, j))
-					if j == 4 {
-						d = digest.FromString(fmt.Sprint("top", i))
-					}
-					l := &image.Layer{Index: j, Digest: d, Blob: "blobs/sha256/" + d.Encoded()}
-					img.Layers = append(img.Layers, l)
-					layers = append(layers, SourceLayer{Blob: l.Blob})
-				}
-				src.Images = append(src.Images, SourceImage{Image: img, Layers: layers})
-			}
+			src := registrySource(n, 0)
 			src.Problems = []integrity.Problem{{Blob: "blobs/sha256/" + digest.FromString("orphan").Encoded(), Kind: integrity.DigestMismatch}}
 			d := NewDocument(Meta{}, src)
 			b.ResetTimer()
@@ -55,29 +69,7 @@ func BenchmarkImageVerdicts(b *testing.B) {
 func BenchmarkFleetTally(b *testing.B) {
 	for _, n := range []int{200, 2000} {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
-			var src Source
-			for i := range n {
-				img := &image.Image{ManifestDigest: digest.FromString(fmt.Sprint("m", i)), ConfigDigest: digest.FromString(fmt.Sprint("c", i)),
-					Names: []string{fmt.Sprintf("img%d:latest", i)}}
-				var layers []SourceLayer
-				for j := range 5 {
-					d := digest.FromString(fmt.Sprint("l", i%20, j))
-					if j == 4 {
-						d = digest.FromString(fmt.Sprint("top", i))
-					}
-					l := &image.Layer{Index: j, Digest: d, Blob: "blobs/sha256/" + d.Encoded()}
-					img.Layers = append(img.Layers, l)
-					layers = append(layers, SourceLayer{Blob: l.Blob})
-					if j == 4 {
-						for k := range 4 {
-							src.Findings = append(src.Findings, finding.Finding{Rule: "r", Severity: finding.Critical, Image: img.Ref(),
-								Layer: j, LayerDigest: d.String(), Path: fmt.Sprint("/f", k)})
-						}
-					}
-				}
-				src.Images = append(src.Images, SourceImage{Image: img, Layers: layers})
-			}
-			d := NewDocument(Meta{}, src)
+			d := NewDocument(Meta{}, registrySource(n, 4))
 			b.ResetTimer()
 			for range b.N {
 				s := d.tally().summary()

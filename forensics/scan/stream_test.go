@@ -14,15 +14,14 @@ import (
 	"github.com/strata-forensics/strata/internal/testkit/registrystore"
 )
 
-// streamRegistry is a registry's storage, pushed through the registry's
-// own code, whose images share layers: the planted image in two
-// repositories, an image of its layers but the top one, and the clean and
-// the whiteouts images.
+// streamRegistry is verifiedRegistry's storage with more images, pushed
+// through the registry's own code, that share layers: the planted image
+// in a second repository, an image of its layers but the top one, and the
+// clean and the whiteouts images.
 func streamRegistry(t *testing.T) *registrystore.Registry {
 	t.Helper()
-	reg := registrystore.New(t, t.TempDir())
+	reg := verifiedRegistry(t)
 	planted := registrystore.FromLayout(t, "../../fixtures/testdata/xz-planted.oci")
-	reg.Push(t, "library/xz", planted, "5.6.1")
 	reg.Push(t, "mirror/xz", planted, "latest", "5.6.1")
 	reg.Push(t, "library/xz-base", lowerImage(t, planted), "latest")
 	reg.Push(t, "library/clean", registrystore.FromDockerArchive(t, "../../fixtures/testdata/clean.docker.tar", "strata-fixtures/clean:latest"), "latest")
